@@ -1,0 +1,3 @@
+module github.com/outcrop/outcrop
+
+go 1.26.8
