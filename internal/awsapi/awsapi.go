@@ -1,0 +1,111 @@
+// Package awsapi holds the AWS wire mechanics that every Bedrock service
+// shares: the per-service error tables (generated from botocore's models by
+// gen_tables.go), the mapping from fault kinds to exception names, the
+// operation inventory used to build routes, and the front-door errors of
+// authentication. It knows nothing about models or inference.
+package awsapi
+
+//go:generate go run gen_tables.go ../../../shared/aws-models/botocore
+
+import (
+	"fmt"
+	"net/http"
+
+	"github.com/outcrop/outcrop/internal/fault"
+)
+
+// Service is one of the four Bedrock APIs served on the one endpoint.
+type Service int
+
+// The Bedrock services.
+const (
+	Runtime      Service = iota // bedrock-runtime
+	Bedrock                     // bedrock (control plane)
+	Agent                       // bedrock-agent
+	AgentRuntime                // bedrock-agent-runtime
+)
+
+// String returns the service's endpoint prefix.
+func (s Service) String() string {
+	switch s {
+	case Runtime:
+		return "bedrock-runtime"
+	case Bedrock:
+		return "bedrock"
+	case Agent:
+		return "bedrock-agent"
+	case AgentRuntime:
+		return "bedrock-agent-runtime"
+	}
+	return fmt.Sprintf("Service(%d)", int(s))
+}
+
+// Services lists every service.
+var Services = []Service{Runtime, Bedrock, Agent, AgentRuntime}
+
+// Operation is one operation of a service, as its model describes it.
+type Operation struct {
+	Name         string
+	Method       string
+	URI          string // e.g. /model/{modelId}/converse, may carry a ?query
+	SuccessCode  int
+	OutputStream bool
+}
+
+// Operations returns the service's operations in name order.
+func Operations(s Service) []Operation { return generatedOperations[s] }
+
+// AcceptsBearer reports whether the service's model lists Bedrock API keys
+// (httpBearerAuth) as an auth scheme.
+func AcceptsBearer(s Service) bool { return generatedBearer[s] }
+
+// kindNames maps a fault kind to the exception each service uses for it, in
+// order of preference; the first one the service's model declares wins.
+var kindNames = map[fault.Kind][]string{
+	fault.Invalid:       {"ValidationException"},
+	fault.NotFound:      {"ResourceNotFoundException"},
+	fault.Conflict:      {"ConflictException"},
+	fault.Denied:        {"AccessDeniedException"},
+	fault.Throttled:     {"ThrottlingException"},
+	fault.QuotaExceeded: {"ServiceQuotaExceededException"},
+	fault.ModelNotReady: {"ModelNotReadyException", "ServiceUnavailableException", "InternalServerException"},
+	fault.ModelTimeout:  {"ModelTimeoutException", "DependencyFailedException", "InternalServerException"},
+	fault.ModelFailed:   {"ModelErrorException", "DependencyFailedException", "InternalServerException"},
+	fault.Unavailable:   {"ServiceUnavailableException", "BadGatewayException", "InternalServerException"},
+	fault.Internal:      {"InternalServerException"},
+}
+
+// ErrorFor returns the exception name and HTTP status with which service s
+// reports an error of kind k. Authentication kinds use the AWS front-door
+// names shared by all services.
+func ErrorFor(s Service, k fault.Kind) (name string, status int) {
+	switch k {
+	case fault.Unauthenticated:
+		return "UnrecognizedClientException", http.StatusForbidden
+	case fault.BadSignature:
+		return "InvalidSignatureException", http.StatusForbidden
+	case fault.Unsigned:
+		return "MissingAuthenticationTokenException", http.StatusForbidden
+	case fault.Expired:
+		return "ExpiredTokenException", http.StatusForbidden
+	}
+	table := generatedErrors[s]
+	for _, n := range kindNames[k] {
+		if st, ok := table[n]; ok {
+			return n, st
+		}
+	}
+	return "InternalServerException", table["InternalServerException"]
+}
+
+// StreamException returns the event-stream member name (lower camel case,
+// e.g. "throttlingException") under which an exception shape travels in the
+// named union of service s, and false if the union has no such member.
+func StreamException(s Service, union, shape string) (string, bool) {
+	m, ok := generatedStreamExceptions[s.String()+"/"+union]
+	if !ok {
+		return "", false
+	}
+	name, ok := m[shape]
+	return name, ok
+}
