@@ -28,7 +28,6 @@ type Tokenizer struct {
 	special       []string
 }
 
-
 // Load reads a vocab.txt file (one token per line, id = line number) and
 // builds a tokenizer. lower selects the uncased normaliser (lower-case and
 // strip accents), as do_lower_case does in tokenizer_config.json.
