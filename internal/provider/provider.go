@@ -1,0 +1,312 @@
+// Package provider defines Outcrop's canonical inference types — one request
+// and one response shape that every wire format is decoded into and every
+// backend is reached from — and the small Adapter contract a backend
+// implements. Wire formats (Converse, InvokeModel families, OpenAI, ...)
+// translate to and from these types at the edges; nothing translates
+// pairwise.
+package provider
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sort"
+	"time"
+)
+
+// Role is the author of a message.
+type Role string
+
+// Roles.
+const (
+	User      Role = "user"
+	Assistant Role = "assistant"
+)
+
+// BlockType says which field of a Block is set.
+type BlockType string
+
+// Block types.
+const (
+	TextBlock       BlockType = "text"
+	ImageBlock      BlockType = "image"
+	DocumentBlock   BlockType = "document"
+	ToolUseBlock    BlockType = "toolUse"
+	ToolResultBlock BlockType = "toolResult"
+	ReasoningBlock  BlockType = "reasoning"
+	JSONBlock       BlockType = "json" // only inside tool results
+	CachePointBlock BlockType = "cachePoint"
+	GuardBlock      BlockType = "guardContent"
+)
+
+// Block is one piece of message content. Exactly the field named by Type is
+// meaningful.
+type Block struct {
+	Type       BlockType
+	Text       string          // TextBlock, GuardBlock
+	JSON       json.RawMessage // JSONBlock
+	Image      *Image
+	Document   *Document
+	ToolUse    *ToolUse
+	ToolResult *ToolResult
+	Reasoning  *Reasoning
+}
+
+// Image is an image given inline or by location.
+type Image struct {
+	Format string // png, jpeg, gif, webp
+	Data   []byte
+	URI    string // s3:// location, when not inline
+}
+
+// Document is a document given inline (bytes or text) or by location.
+type Document struct {
+	Format string // pdf, csv, doc, docx, xls, xlsx, html, txt, md
+	Name   string
+	Data   []byte
+	Text   string
+	URI    string
+}
+
+// ToolUse is a model's request to call a tool.
+type ToolUse struct {
+	ID    string
+	Name  string
+	Input json.RawMessage
+}
+
+// ToolResult is the caller's answer to a ToolUse.
+type ToolResult struct {
+	ToolUseID string
+	Status    string // "", "success" or "error"
+	Content   []Block
+}
+
+// Reasoning is a model's reasoning content.
+type Reasoning struct {
+	Text      string
+	Signature string
+	Redacted  []byte
+}
+
+// Message is one turn of a conversation.
+type Message struct {
+	Role    Role
+	Content []Block
+}
+
+// Tool is a function the model may call.
+type Tool struct {
+	Name        string
+	Description string
+	Schema      json.RawMessage // JSON Schema of the input
+}
+
+// ToolChoiceMode says how the model must use tools.
+type ToolChoiceMode string
+
+// Tool choice modes.
+const (
+	ToolAuto ToolChoiceMode = ""     // the model decides
+	ToolAny  ToolChoiceMode = "any"  // the model must call some tool
+	ToolOne  ToolChoiceMode = "tool" // the model must call ToolChoice.Name
+	ToolNone ToolChoiceMode = "none" // the model must not call tools
+)
+
+// ToolChoice constrains tool use.
+type ToolChoice struct {
+	Mode ToolChoiceMode
+	Name string
+}
+
+// Request is the canonical chat/completion request.
+type Request struct {
+	// Model is the backend's own name for the model (catalog fills it).
+	Model    string
+	System   []Block
+	Messages []Message
+	// Prompt, when Raw is set, is a complete prompt to continue verbatim
+	// (text-completion families such as Titan Text or Llama's own prompt
+	// format); System and Messages are then empty.
+	Prompt string
+	Raw    bool
+
+	MaxTokens     int // 0 means the model's default
+	Temperature   *float64
+	TopP          *float64
+	TopK          *int
+	StopSequences []string
+	Seed          *int64
+
+	Tools      []Tool
+	ToolChoice ToolChoice
+
+	// Extra carries model-specific fields (Converse's
+	// additionalModelRequestFields) for backends that understand them.
+	Extra json.RawMessage
+}
+
+// StopReason says why generation ended, in Converse's vocabulary.
+type StopReason string
+
+// Stop reasons.
+const (
+	EndTurn       StopReason = "end_turn"
+	ToolUseStop   StopReason = "tool_use"
+	MaxTokens     StopReason = "max_tokens"
+	StopSequence  StopReason = "stop_sequence"
+	ContentFilter StopReason = "content_filtered"
+	ContextWindow StopReason = "model_context_window_exceeded"
+)
+
+// Usage counts tokens.
+type Usage struct {
+	InputTokens  int
+	OutputTokens int
+}
+
+// Response is the canonical response to a Request.
+type Response struct {
+	Message      Message // Role is Assistant
+	StopReason   StopReason
+	StopSequence string // the stop sequence that ended generation, if any
+	Usage        Usage
+}
+
+// EventType says which fields of an Event are set. Stream event types come
+// in the order a stream produces them:
+// MessageStart, then for each content block BlockStart (tool use only),
+// deltas, BlockStop; then MessageStop and finally Metadata.
+type EventType int8
+
+// Event types.
+const (
+	MessageStartEvent   EventType = iota
+	BlockStartEvent               // ToolUse (ID, Name) set
+	TextDeltaEvent                // Text set
+	ToolInputDeltaEvent           // Text holds a fragment of the tool input JSON
+	ReasoningDeltaEvent           // Text set
+	BlockStopEvent
+	MessageStopEvent // StopReason, StopSequence set
+	MetadataEvent    // Usage set
+)
+
+// Event is one step of a streamed response.
+type Event struct {
+	Type         EventType
+	Index        int // content block index
+	Text         string
+	ToolUse      *ToolUse // BlockStartEvent of a tool use (Input empty)
+	StopReason   StopReason
+	StopSequence string
+	Usage        Usage
+}
+
+// Adapter runs canonical chat requests against one backend.
+type Adapter interface {
+	Converse(ctx context.Context, req *Request) (*Response, error)
+	// ConverseStream calls emit for each event, in order. If emit returns an
+	// error, the adapter stops generating and returns that error.
+	ConverseStream(ctx context.Context, req *Request, emit func(Event) error) error
+}
+
+// EmbedRequest asks for embeddings of texts.
+type EmbedRequest struct {
+	Model      string
+	Texts      []string
+	Dimensions int    // 0 means the model's native size
+	Normalize  bool   // L2-normalise each vector
+	InputType  string // search_document, search_query, ... (informational)
+}
+
+// EmbedResponse holds one vector per input text.
+type EmbedResponse struct {
+	Vectors     [][]float32
+	InputTokens int
+}
+
+// Embedder is optional. Callers check for it with a type assertion.
+type Embedder interface {
+	Embed(ctx context.Context, req *EmbedRequest) (*EmbedResponse, error)
+}
+
+// TokenCounter is optional: adapters that know the model's tokenizer count
+// exactly; others are estimated by the caller.
+type TokenCounter interface {
+	CountTokens(ctx context.Context, req *Request) (int, error)
+}
+
+// Env carries what adapters share with the server.
+type Env struct {
+	HTTPClient *http.Client
+	Logger     *slog.Logger
+	Now        func() time.Time
+	// ModelsDir is where local model weights live.
+	ModelsDir string
+}
+
+// Spec names an adapter kind and builds instances from a config block. It is
+// both the parser and the factory.
+type Spec struct {
+	Kind string // matches `kind:` in the backend config
+	// New builds an adapter; raw is the backend's `config` block (may be nil).
+	New func(raw json.RawMessage, env Env) (Adapter, error)
+}
+
+// Registry holds the compiled-in adapter kinds.
+type Registry struct {
+	specs map[string]Spec
+}
+
+// NewRegistry returns a registry of specs. Duplicate kinds are an error.
+func NewRegistry(specs ...Spec) (*Registry, error) {
+	r := &Registry{specs: make(map[string]Spec, len(specs))}
+	for _, s := range specs {
+		if s.Kind == "" || s.New == nil {
+			return nil, fmt.Errorf("provider spec %q is incomplete", s.Kind)
+		}
+		if _, dup := r.specs[s.Kind]; dup {
+			return nil, fmt.Errorf("provider kind %q registered twice", s.Kind)
+		}
+		r.specs[s.Kind] = s
+	}
+	return r, nil
+}
+
+// Kinds lists the registered kinds in order.
+func (r *Registry) Kinds() []string {
+	ks := make([]string, 0, len(r.specs))
+	for k := range r.specs {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	return ks
+}
+
+// New builds an adapter of the given kind.
+func (r *Registry) New(kind string, raw json.RawMessage, env Env) (Adapter, error) {
+	s, ok := r.specs[kind]
+	if !ok {
+		return nil, fmt.Errorf("unknown backend kind %q (compiled in: %v)", kind, r.Kinds())
+	}
+	return s.New(raw, env)
+}
+
+// TextOf concatenates the text blocks of bs.
+func TextOf(bs []Block) string {
+	n := 0
+	for _, b := range bs {
+		if b.Type == TextBlock {
+			n += len(b.Text)
+		}
+	}
+	out := make([]byte, 0, n)
+	for _, b := range bs {
+		if b.Type == TextBlock {
+			out = append(out, b.Text...)
+		}
+	}
+	return string(out)
+}
