@@ -1,0 +1,144 @@
+// Package titantext is the "titan-text" InvokeModel family: Amazon Titan
+// Text G1 Lite, Express and Premier. The body is a raw prompt
+// ({inputText, textGenerationConfig}); the response lists one result with
+// its completion reason; stream chunks carry outputText increments.
+package titantext
+
+import (
+	"encoding/json"
+	"regexp"
+
+	"github.com/outcrop/outcrop/internal/family"
+	"github.com/outcrop/outcrop/internal/family/schema"
+	"github.com/outcrop/outcrop/internal/provider"
+)
+
+// DefaultMaxTokens is Titan's maxTokenCount when the body gives none.
+const DefaultMaxTokens = 512
+
+// Codec is the titan-text family.
+type Codec struct{}
+
+var _ family.ChatCodec = Codec{}
+
+// Name returns "titan-text".
+func (Codec) Name() string { return "titan-text" }
+
+// requestSchema is Titan Text's body. maxTokenCount is bounded by the
+// largest variant (Express, 8,192); the catalog's maxOutputTokens caps the
+// smaller ones. Titan accepts only "|"-runs and "User:" as stop sequences.
+var requestSchema = schema.Obj([]string{"inputText"},
+	schema.P("inputText", &schema.Schema{Type: schema.String, MinLength: 1}),
+	schema.P("textGenerationConfig", schema.Obj(nil,
+		schema.P("temperature", schema.Num(0, 1)),
+		schema.P("topP", schema.Num(0, 1)),
+		schema.P("maxTokenCount", schema.Int(0, 8192)),
+		schema.P("stopSequences", schema.Arr(&schema.Schema{Type: schema.String, Pattern: regexp.MustCompile(`^(\|+|User:)$`)})),
+	)),
+)
+
+type request struct {
+	InputText            string `json:"inputText"`
+	TextGenerationConfig *struct {
+		Temperature   *float64 `json:"temperature"`
+		TopP          *float64 `json:"topP"`
+		MaxTokenCount *int     `json:"maxTokenCount"`
+		StopSequences []string `json:"stopSequences"`
+	} `json:"textGenerationConfig"`
+}
+
+// DecodeRequest validates a Titan Text body and returns a raw-prompt request.
+func (Codec) DecodeRequest(body []byte) (*provider.Request, error) {
+	if err := schema.Validate(body, requestSchema); err != nil {
+		return nil, err
+	}
+	var in request
+	if err := schema.Decode(body, &in); err != nil {
+		return nil, err
+	}
+	req := &provider.Request{Raw: true, Prompt: in.InputText, MaxTokens: DefaultMaxTokens}
+	if c := in.TextGenerationConfig; c != nil {
+		req.Temperature, req.TopP, req.StopSequences = c.Temperature, c.TopP, c.StopSequences
+		if c.MaxTokenCount != nil && *c.MaxTokenCount > 0 {
+			req.MaxTokens = *c.MaxTokenCount
+		}
+	}
+	return req, nil
+}
+
+type result struct {
+	TokenCount       int    `json:"tokenCount"`
+	OutputText       string `json:"outputText"`
+	CompletionReason string `json:"completionReason"`
+}
+
+type response struct {
+	InputTextTokenCount int      `json:"inputTextTokenCount"`
+	Results             []result `json:"results"`
+}
+
+// EncodeResponse renders {inputTextTokenCount, results}.
+func (Codec) EncodeResponse(_ *provider.Request, resp *provider.Response) ([]byte, error) {
+	return json.Marshal(response{
+		InputTextTokenCount: resp.Usage.InputTokens,
+		Results: []result{{
+			TokenCount:       resp.Usage.OutputTokens,
+			OutputText:       provider.TextOf(resp.Message.Content),
+			CompletionReason: Reason(resp.StopReason),
+		}},
+	})
+}
+
+// Reason maps a stop reason to Titan's completionReason.
+func Reason(r provider.StopReason) string {
+	switch r {
+	case provider.MaxTokens, provider.ContextWindow:
+		return "LENGTH"
+	case provider.StopSequence:
+		return "STOP_CRITERIA_MET"
+	case provider.ContentFilter:
+		return "CONTENT_FILTERED"
+	}
+	return "FINISHED"
+}
+
+// chunk is one stream chunk. Counts and the reason are null until the final
+// chunk, which carries them once usage is known.
+type chunk struct {
+	OutputText                string  `json:"outputText"`
+	Index                     int     `json:"index"`
+	TotalOutputTextTokenCount *int    `json:"totalOutputTextTokenCount"`
+	CompletionReason          *string `json:"completionReason"`
+	InputTextTokenCount       *int    `json:"inputTextTokenCount"`
+}
+
+// NewStream returns the chunk encoder of one response.
+func (Codec) NewStream(*provider.Request) family.Stream { return &stream{} }
+
+type stream struct {
+	reason provider.StopReason
+}
+
+// Chunks emits a chunk per text delta and, on the final metadata event, a
+// last chunk with the completion reason and token counts.
+func (s *stream) Chunks(ev provider.Event) ([][]byte, error) {
+	var c chunk
+	switch ev.Type {
+	case provider.TextDeltaEvent:
+		c.OutputText = ev.Text
+	case provider.MessageStopEvent:
+		s.reason = ev.StopReason
+		return nil, nil
+	case provider.MetadataEvent:
+		reason := Reason(s.reason)
+		out, in := ev.Usage.OutputTokens, ev.Usage.InputTokens
+		c.CompletionReason, c.TotalOutputTextTokenCount, c.InputTextTokenCount = &reason, &out, &in
+	default:
+		return nil, nil
+	}
+	b, err := json.Marshal(c)
+	if err != nil {
+		return nil, err
+	}
+	return [][]byte{b}, nil
+}
