@@ -219,6 +219,10 @@ type EmbedRequest struct {
 	Dimensions int    // 0 means the model's native size
 	Normalize  bool   // L2-normalise each vector
 	InputType  string // search_document, search_query, ... (informational)
+	// Types lists the encodings the caller asked for, in the family's own
+	// names ("float", "binary", "int8", ...). Family codecs derive them
+	// from Vectors when encoding the response; backends ignore it.
+	Types []string
 }
 
 // EmbedResponse holds one vector per input text.

@@ -12,8 +12,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/outcrop/outcrop/internal/fault"
 	"github.com/outcrop/outcrop/internal/family"
+	"github.com/outcrop/outcrop/internal/fault"
 	"github.com/outcrop/outcrop/internal/provider"
 )
 
