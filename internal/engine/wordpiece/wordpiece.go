@@ -26,6 +26,7 @@ type Tokenizer struct {
 	unk, cls, sep int32
 	maxTokenBytes int // longest vocabulary entry without its ## prefix
 	special       []string
+	size          int
 }
 
 // Load reads a vocab.txt file (one token per line, id = line number) and
@@ -60,7 +61,7 @@ func New(vocab []string, lower bool) (*Tokenizer, error) {
 	if len(vocab) > 1<<31-1 {
 		return nil, fmt.Errorf("wordpiece: vocabulary of %d tokens is too large", len(vocab))
 	}
-	t := &Tokenizer{vocab: make(map[string]int32, len(vocab)), lower: lower}
+	t := &Tokenizer{vocab: make(map[string]int32, len(vocab)), lower: lower, size: len(vocab)}
 	for i, tok := range vocab {
 		if _, dup := t.vocab[tok]; dup {
 			continue
@@ -249,3 +250,7 @@ func (t *Tokenizer) appendWord(ids []int32, scratch, word []byte) ([]int32, []by
 	}
 	return ids, scratch
 }
+
+// VocabSize returns the number of entries in the vocabulary, so ids are in
+// [0, VocabSize()).
+func (t *Tokenizer) VocabSize() int { return t.size }
