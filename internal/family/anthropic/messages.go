@@ -15,9 +15,9 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/outcrop/outcrop/internal/fault"
 	"github.com/outcrop/outcrop/internal/family"
 	"github.com/outcrop/outcrop/internal/family/schema"
+	"github.com/outcrop/outcrop/internal/fault"
 	"github.com/outcrop/outcrop/internal/provider"
 )
 
