@@ -11,12 +11,12 @@ import (
 
 // testCase mirrors an entry of testdata/cases.json.
 type testCase struct {
-	Name      string `json:"name"`
-	Template  string `json:"template"`
-	Gen       bool   `json:"add_generation_prompt"`
-	BOS       string `json:"bos"`
-	EOS       string `json:"eos"`
-	Messages  []struct {
+	Name     string `json:"name"`
+	Template string `json:"template"`
+	Gen      bool   `json:"add_generation_prompt"`
+	BOS      string `json:"bos"`
+	EOS      string `json:"eos"`
+	Messages []struct {
 		Role       string `json:"role"`
 		Content    string `json:"content"`
 		ToolCallID string `json:"tool_call_id"`
