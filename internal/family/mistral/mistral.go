@@ -1,0 +1,111 @@
+// Package mistral holds the Mistral AI InvokeModel families:
+// "mistral-text" (text completion with an [INST] prompt, for Mistral 7B
+// Instruct, Mixtral, Small and Large) and "mistral-chat" (the chat form of
+// Mistral Large, with messages and function tools).
+package mistral
+
+import (
+	"encoding/json"
+
+	"github.com/outcrop/outcrop/internal/family"
+	"github.com/outcrop/outcrop/internal/family/schema"
+	"github.com/outcrop/outcrop/internal/provider"
+)
+
+// Text is the mistral-text family.
+type Text struct{}
+
+var _ family.ChatCodec = Text{}
+
+// Name returns "mistral-text".
+func (Text) Name() string { return "mistral-text" }
+
+var textSchema = schema.Obj([]string{"prompt"},
+	schema.P("prompt", schema.Str()),
+	schema.P("max_tokens", schema.Int(1, 8192)),
+	schema.P("stop", &schema.Schema{Type: schema.Array, MaxItems: 10, Items: schema.Str()}),
+	schema.P("temperature", schema.Num(0, 1)),
+	schema.P("top_p", schema.Num(0, 1)),
+	schema.P("top_k", schema.Int(1, 200)),
+)
+
+type textRequest struct {
+	Prompt      string   `json:"prompt"`
+	MaxTokens   *int     `json:"max_tokens"`
+	Stop        []string `json:"stop"`
+	Temperature *float64 `json:"temperature"`
+	TopP        *float64 `json:"top_p"`
+	TopK        *int     `json:"top_k"`
+}
+
+// DecodeRequest validates a text-completion body and returns a raw-prompt
+// request.
+func (Text) DecodeRequest(body []byte) (*provider.Request, error) {
+	if err := schema.Validate(body, textSchema); err != nil {
+		return nil, err
+	}
+	var in textRequest
+	if err := schema.Decode(body, &in); err != nil {
+		return nil, err
+	}
+	req := &provider.Request{Raw: true, Prompt: in.Prompt, StopSequences: in.Stop, Temperature: in.Temperature, TopP: in.TopP, TopK: in.TopK}
+	if in.MaxTokens != nil {
+		req.MaxTokens = *in.MaxTokens
+	}
+	return req, nil
+}
+
+// StopReason maps a stop reason to Mistral's: "length" when cut off,
+// "tool_calls" when tools were called, else "stop".
+func StopReason(r provider.StopReason) string {
+	switch r {
+	case provider.MaxTokens, provider.ContextWindow:
+		return "length"
+	case provider.ToolUseStop:
+		return "tool_calls"
+	}
+	return "stop"
+}
+
+type output struct {
+	Text       string  `json:"text"`
+	StopReason *string `json:"stop_reason"`
+}
+
+type outputs struct {
+	Outputs []output `json:"outputs"`
+}
+
+// EncodeResponse renders {outputs: [{text, stop_reason}]}.
+func (Text) EncodeResponse(_ *provider.Request, resp *provider.Response) ([]byte, error) {
+	reason := StopReason(resp.StopReason)
+	return json.Marshal(outputs{[]output{{provider.TextOf(resp.Message.Content), &reason}}})
+}
+
+// NewStream returns the chunk encoder of one response.
+func (Text) NewStream(*provider.Request) family.Stream { return &textStream{} }
+
+type textStream struct{ reason provider.StopReason }
+
+// Chunks emits {outputs:[{text}]} per delta and a final chunk with the
+// stop reason after the metadata event.
+func (s *textStream) Chunks(ev provider.Event) ([][]byte, error) {
+	var o output
+	switch ev.Type {
+	case provider.TextDeltaEvent:
+		o.Text = ev.Text
+	case provider.MessageStopEvent:
+		s.reason = ev.StopReason
+		return nil, nil
+	case provider.MetadataEvent:
+		reason := StopReason(s.reason)
+		o.StopReason = &reason
+	default:
+		return nil, nil
+	}
+	b, err := json.Marshal(outputs{[]output{o}})
+	if err != nil {
+		return nil, err
+	}
+	return [][]byte{b}, nil
+}
