@@ -65,6 +65,16 @@ func floatToHalf(f float32) uint16 {
 	return sign | uint16(r)
 }
 
+// halfToFloatFast converts a finite binary16 value to float32 without
+// branches, so it inlines into the kernels: shifting the exponent and
+// mantissa into place and multiplying by 2^112 rebiases normal and
+// subnormal values exactly. Inf and NaN come out as large finite values,
+// which only matters for corrupt weights.
+func halfToFloatFast(h uint16) float32 {
+	f := math.Float32frombits(uint32(h&0x7fff)<<13) * 0x1p112
+	return math.Float32frombits(math.Float32bits(f) | uint32(h&0x8000)<<16)
+}
+
 // bf16ToFloat converts a bfloat16 value to float32.
 func bf16ToFloat(h uint16) float32 { return math.Float32frombits(uint32(h) << 16) }
 

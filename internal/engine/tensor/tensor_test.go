@@ -110,6 +110,14 @@ func TestHalf(t *testing.T) {
 			t.Fatalf("floatToHalf(halfToFloat(%#04x)) = %#04x", h, got)
 		}
 	}
+	for h := 0; h < 1<<16; h++ {
+		if h&0x7c00 == 0x7c00 {
+			continue // Inf and NaN are out of the fast path's domain
+		}
+		if got, want := halfToFloatFast(uint16(h)), halfToFloat(uint16(h)); got != want {
+			t.Fatalf("halfToFloatFast(%#04x) = %v, want %v", h, got, want)
+		}
+	}
 	// Rounding: 1 + 2^-11 is halfway between 1 and the next half; ties go to even.
 	if got := floatToHalf(1 + 1.0/2048); got != 0x3c00 {
 		t.Errorf("floatToHalf(1+2^-11) = %#04x, want 0x3c00", got)

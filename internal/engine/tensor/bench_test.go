@@ -1,0 +1,63 @@
+package tensor
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+)
+
+// SmolLM2-135M matrix shapes (rows x cols).
+var benchShapes = []struct{ rows, cols int }{{576, 576}, {1536, 576}, {576, 1536}, {49152, 576}}
+
+var benchTypes = []Type{Q4_0, Q4_1, Q8_0, Q4_K, Q6_K, F32, F16}
+
+// BenchmarkMatVec measures one matrix-vector product per op on one thread
+// (set BENCH_THREADS-like variants with -cpu; the pool uses 1 thread here so
+// results are per core). GB/s counts weight bytes read.
+func BenchmarkMatVec(b *testing.B) {
+	for _, k := range kernelSets() {
+		for _, typ := range benchTypes {
+			for _, sh := range benchShapes {
+				if sh.cols%typ.BlockSize() != 0 {
+					continue // K-quants need 256-multiples: 576 is not
+				}
+				b.Run(fmt.Sprintf("%s/%v/%dx%d", k.name, typ, sh.rows, sh.cols), func(b *testing.B) {
+					benchMat(b, k, typ, sh.rows, sh.cols, 1)
+				})
+			}
+		}
+	}
+}
+
+// BenchmarkMatMul measures a 64-input product (batched prefill); ns/op is
+// for all 64 inputs.
+func BenchmarkMatMul(b *testing.B) {
+	for _, k := range kernelSets() {
+		for _, typ := range benchTypes {
+			for _, sh := range benchShapes[:3] {
+				if sh.cols%typ.BlockSize() != 0 {
+					continue
+				}
+				b.Run(fmt.Sprintf("%s/%v/%dx%dx64", k.name, typ, sh.rows, sh.cols), func(b *testing.B) {
+					benchMat(b, k, typ, sh.rows, sh.cols, 64)
+				})
+			}
+		}
+	}
+}
+
+func benchMat(b *testing.B, k *kernelSet, typ Type, rows, cols, n int) {
+	r := rand.New(rand.NewPCG(1, 1))
+	m := randMatrix(b, r, typ, rows, cols)
+	x := randVec(r, n*cols)
+	dst := make([]float32, n*rows)
+	p := NewPool(1)
+	defer p.Close()
+	p.kern = k
+	b.SetBytes(int64(len(m.Data)))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		p.MatMul(dst, m, x, n)
+	}
+}
