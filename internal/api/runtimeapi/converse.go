@@ -1,0 +1,121 @@
+package runtimeapi
+
+import (
+	"context"
+	"errors"
+	"net/http"
+
+	"github.com/outcrop/outcrop/internal/awsapi"
+	"github.com/outcrop/outcrop/internal/awsapi/eventstream"
+	"github.com/outcrop/outcrop/internal/awsapi/restjson"
+	"github.com/outcrop/outcrop/internal/catalog"
+	"github.com/outcrop/outcrop/internal/family/converse"
+	"github.com/outcrop/outcrop/internal/fault"
+	"github.com/outcrop/outcrop/internal/provider"
+)
+
+// decodeConverse resolves the model and decodes a Converse body.
+func (h *Handler) decodeConverse(r *http.Request) (*target, *provider.Request, error) {
+	body, err := readBody(r)
+	if err != nil {
+		return nil, nil, err
+	}
+	t, err := h.resolve(r, "bedrock:InvokeModel")
+	if err != nil {
+		return nil, nil, err
+	}
+	_, req, err := converse.Decode(body)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := checkChat(t.model, req); err != nil {
+		return nil, nil, err
+	}
+	req.Model = t.model.BackendModel
+	return t, req, nil
+}
+
+// checkChat rejects requests the model cannot serve at all.
+func checkChat(m *catalog.Model, req *provider.Request) error {
+	if m.Embedding() {
+		return fault.New(fault.Invalid, "This action doesn't support the model that you provided. Try again with a supported text or chat model.")
+	}
+	if m.Caps.MaxOutputTokens > 0 && req.MaxTokens > m.Caps.MaxOutputTokens {
+		return fault.Newf(fault.Invalid, "The maximum tokens you requested exceeds the model limit of %d. Try again with a maximum tokens value that is lower than %d.", m.Caps.MaxOutputTokens, m.Caps.MaxOutputTokens)
+	}
+	return nil
+}
+
+func (h *Handler) converse(w http.ResponseWriter, r *http.Request) error {
+	start := h.opts.Now()
+	t, req, err := h.decodeConverse(r)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := h.timeout(r.Context())
+	defer cancel()
+	resp, err := t.adapter.Converse(ctx, req)
+	err = backendError(ctx, err)
+	d := h.opts.Now().Sub(start)
+	if err != nil {
+		h.opts.Metrics.record(t.model.ID, err, d, 0, 0)
+		return err
+	}
+	h.opts.Metrics.record(t.model.ID, nil, d, resp.Usage.InputTokens, resp.Usage.OutputTokens)
+	return restjson.WriteJSON(w, http.StatusOK, converse.EncodeResponse(resp, d.Milliseconds()))
+}
+
+func (h *Handler) converseStream(w http.ResponseWriter, r *http.Request) error {
+	start := h.opts.Now()
+	t, req, err := h.decodeConverse(r)
+	if err != nil {
+		return err
+	}
+	if !t.model.Caps.Streaming {
+		return fault.New(fault.Invalid, "The model is unsupported for streaming.")
+	}
+	ctx, cancel := h.timeout(r.Context())
+	defer cancel()
+	es := eventstream.NewWriter(w)
+	var usage provider.Usage
+	first := true
+	err = t.adapter.ConverseStream(ctx, req, func(ev provider.Event) error {
+		now := h.opts.Now()
+		if first && (ev.Type == provider.TextDeltaEvent || ev.Type == provider.ToolInputDeltaEvent) {
+			first = false
+			h.opts.Metrics.firstToken(t.model.ID, now.Sub(start))
+		}
+		if ev.Type == provider.MetadataEvent {
+			usage = ev.Usage
+		}
+		se := converse.EncodeEvent(ev, now.Sub(start).Milliseconds())
+		return es.Event(se.Type, se.Payload)
+	})
+	err = backendError(ctx, err)
+	h.opts.Metrics.record(t.model.ID, err, h.opts.Now().Sub(start), usage.InputTokens, usage.OutputTokens)
+	if err == nil {
+		return nil
+	}
+	return streamError(es, "ConverseStreamOutput", err)
+}
+
+// streamError reports err in the stream if the response has started; the
+// caller's error writer handles it otherwise.
+func streamError(es *eventstream.Writer, union string, err error) error {
+	if !es.Started() {
+		return err
+	}
+	if r := httpRequestGone(err); r {
+		return nil // the client went away; nothing to tell it
+	}
+	name, _ := awsapi.ErrorFor(awsapi.Runtime, fault.KindOf(err))
+	member, ok := awsapi.StreamException(awsapi.Runtime, union, name)
+	if !ok {
+		member, _ = awsapi.StreamException(awsapi.Runtime, union, "ModelStreamErrorException")
+	}
+	_ = es.Exception(member, fault.Message(err))
+	return nil
+}
+
+// httpRequestGone reports whether err means the caller cancelled.
+func httpRequestGone(err error) bool { return errors.Is(err, context.Canceled) }

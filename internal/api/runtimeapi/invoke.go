@@ -1,0 +1,229 @@
+package runtimeapi
+
+import (
+	"bytes"
+	"encoding/json"
+	"mime"
+	"net/http"
+	"strconv"
+
+	"github.com/outcrop/outcrop/internal/awsapi/eventstream"
+	"github.com/outcrop/outcrop/internal/family"
+	"github.com/outcrop/outcrop/internal/fault"
+	"github.com/outcrop/outcrop/internal/provider"
+)
+
+// checkJSON accepts a missing media type (boto3 sends none on InvokeModel),
+// application/octet-stream (what aws-sdk-go-v2 sends when the caller sets none),
+// application/json and */*.
+func checkJSON(v, what string) error {
+	if v == "" {
+		return nil
+	}
+	mt, _, err := mime.ParseMediaType(v)
+	if err == nil && (mt == "application/json" || mt == "*/*" || mt == "application/octet-stream") {
+		return nil
+	}
+	return fault.Newf(fault.Invalid, "The provided %s type is not supported: %s. Use application/json.", what, v)
+}
+
+// invocation is a decoded InvokeModel request.
+type invocation struct {
+	t     *target
+	chat  family.ChatCodec
+	embed family.EmbedCodec
+	req   *provider.Request
+	ereq  *provider.EmbedRequest
+}
+
+func (h *Handler) decodeInvoke(r *http.Request, accept string) (*invocation, error) {
+	if err := checkJSON(r.Header.Get("Content-Type"), "content"); err != nil {
+		return nil, err
+	}
+	if err := checkJSON(accept, "accept"); err != nil {
+		return nil, err
+	}
+	body, err := readBody(r)
+	if err != nil {
+		return nil, err
+	}
+	t, err := h.resolve(r, "bedrock:InvokeModel")
+	if err != nil {
+		return nil, err
+	}
+	codec, ok := h.opts.Families.Lookup(t.model.Family)
+	if !ok {
+		return nil, fault.Newf(fault.Internal, "model family %q is not compiled in", t.model.Family)
+	}
+	inv := &invocation{t: t}
+	switch c := codec.(type) {
+	case family.ChatCodec:
+		inv.chat = c
+		if inv.req, err = c.DecodeRequest(body); err != nil {
+			return nil, err
+		}
+		if err := checkChat(t.model, inv.req); err != nil {
+			return nil, err
+		}
+		inv.req.Model = t.model.BackendModel
+	case family.EmbedCodec:
+		inv.embed = c
+		if inv.ereq, err = c.DecodeEmbed(body); err != nil {
+			return nil, err
+		}
+		inv.ereq.Model = t.model.BackendModel
+	default:
+		return nil, fault.Newf(fault.Internal, "model family %q has no InvokeModel codec", t.model.Family)
+	}
+	return inv, nil
+}
+
+func (h *Handler) invokeModel(w http.ResponseWriter, r *http.Request) error {
+	start := h.opts.Now()
+	inv, err := h.decodeInvoke(r, r.Header.Get("Accept"))
+	if err != nil {
+		return err
+	}
+	ctx, cancel := h.timeout(r.Context())
+	defer cancel()
+	var out []byte
+	var in, outTok int
+	if inv.embed != nil {
+		e, ok := inv.t.adapter.(provider.Embedder)
+		if !ok {
+			return fault.Newf(fault.Invalid, "The backend serving %s cannot produce embeddings.", inv.t.model.ID)
+		}
+		resp, err := e.Embed(ctx, inv.ereq)
+		if err = backendError(ctx, err); err != nil {
+			h.opts.Metrics.record(inv.t.model.ID, err, 0, 0, 0)
+			return err
+		}
+		in = resp.InputTokens
+		if out, err = inv.embed.EncodeEmbed(inv.ereq, resp); err != nil {
+			return err
+		}
+	} else {
+		resp, err := inv.t.adapter.Converse(ctx, inv.req)
+		if err = backendError(ctx, err); err != nil {
+			h.opts.Metrics.record(inv.t.model.ID, err, 0, 0, 0)
+			return err
+		}
+		in, outTok = resp.Usage.InputTokens, resp.Usage.OutputTokens
+		if out, err = inv.chat.EncodeResponse(inv.req, resp); err != nil {
+			return err
+		}
+	}
+	d := h.opts.Now().Sub(start)
+	h.opts.Metrics.record(inv.t.model.ID, nil, d, in, outTok)
+	hd := w.Header()
+	hd.Set("Content-Type", "application/json")
+	hd.Set("Content-Length", strconv.Itoa(len(out)))
+	hd.Set("X-Amzn-Bedrock-Input-Token-Count", strconv.Itoa(in))
+	hd.Set("X-Amzn-Bedrock-Output-Token-Count", strconv.Itoa(outTok))
+	hd.Set("X-Amzn-Bedrock-Invocation-Latency", strconv.FormatInt(d.Milliseconds(), 10))
+	echoHeaders(r, hd)
+	w.WriteHeader(http.StatusOK)
+	_, err = w.Write(out)
+	return err
+}
+
+// echoHeaders copies the performance and service-tier headers back, as
+// Bedrock does.
+func echoHeaders(r *http.Request, hd http.Header) {
+	for _, k := range []string{"X-Amzn-Bedrock-Performanceconfig-Latency", "X-Amzn-Bedrock-Service-Tier"} {
+		if v := r.Header.Get(k); v != "" {
+			hd.Set(k, v)
+		}
+	}
+}
+
+type invocationMetrics struct {
+	InputTokenCount   int   `json:"inputTokenCount"`
+	OutputTokenCount  int   `json:"outputTokenCount"`
+	InvocationLatency int64 `json:"invocationLatency"`
+	FirstByteLatency  int64 `json:"firstByteLatency"`
+}
+
+type chunkEvent struct {
+	Bytes []byte `json:"bytes"`
+}
+
+func (h *Handler) invokeModelStream(w http.ResponseWriter, r *http.Request) error {
+	start := h.opts.Now()
+	inv, err := h.decodeInvoke(r, r.Header.Get("X-Amzn-Bedrock-Accept"))
+	if err != nil {
+		return err
+	}
+	if inv.chat == nil || !inv.t.model.Caps.Streaming {
+		return fault.New(fault.Invalid, "The model is unsupported for streaming.")
+	}
+	ctx, cancel := h.timeout(r.Context())
+	defer cancel()
+	es := eventstream.NewWriter(w)
+	es.Header.Set("X-Amzn-Bedrock-Content-Type", "application/json")
+	echoHeaders(r, es.Header)
+	enc := inv.chat.NewStream(inv.req)
+	var pending []byte // the last chunk is held back to carry the invocation metrics
+	var usage provider.Usage
+	var firstByte int64 = -1
+	err = inv.t.adapter.ConverseStream(ctx, inv.req, func(ev provider.Event) error {
+		if ev.Type == provider.MetadataEvent {
+			usage = ev.Usage
+		}
+		chunks, err := enc.Chunks(ev)
+		if err != nil {
+			return err
+		}
+		for _, c := range chunks {
+			if pending != nil {
+				if err := es.Event("chunk", chunkEvent{pending}); err != nil {
+					return err
+				}
+			}
+			if firstByte < 0 {
+				firstByte = h.opts.Now().Sub(start).Milliseconds()
+				h.opts.Metrics.firstToken(inv.t.model.ID, h.opts.Now().Sub(start))
+			}
+			pending = c
+		}
+		return nil
+	})
+	err = backendError(ctx, err)
+	d := h.opts.Now().Sub(start)
+	h.opts.Metrics.record(inv.t.model.ID, err, d, usage.InputTokens, usage.OutputTokens)
+	if err != nil {
+		return streamError(es, "ResponseStream", err)
+	}
+	if pending == nil {
+		pending = []byte("{}")
+	}
+	last, err := withMetrics(pending, invocationMetrics{usage.InputTokens, usage.OutputTokens, d.Milliseconds(), max(firstByte, 0)})
+	if err != nil {
+		return streamError(es, "ResponseStream", err)
+	}
+	if err := es.Event("chunk", chunkEvent{last}); err != nil && !httpRequestGone(err) {
+		h.log.DebugContext(r.Context(), "stream write failed", "err", err)
+	}
+	return nil
+}
+
+// withMetrics adds "amazon-bedrock-invocationMetrics" to a JSON object.
+func withMetrics(chunk []byte, m invocationMetrics) ([]byte, error) {
+	chunk = bytes.TrimSpace(chunk)
+	if len(chunk) < 2 || chunk[0] != '{' || chunk[len(chunk)-1] != '}' {
+		return nil, fault.New(fault.Internal, "stream chunk is not a JSON object")
+	}
+	mb, err := json.Marshal(m)
+	if err != nil {
+		return nil, err
+	}
+	var b bytes.Buffer
+	b.Write(chunk[:len(chunk)-1])
+	if len(bytes.TrimSpace(chunk[1:len(chunk)-1])) > 0 {
+		b.WriteByte(',')
+	}
+	b.WriteString(`"amazon-bedrock-invocationMetrics":`)
+	b.Write(mb)
+	b.WriteByte('}')
+	return b.Bytes(), nil
+}

@@ -1,0 +1,275 @@
+// Package config defines Outcrop's configuration: its schema, the built-in
+// defaults (default.yaml, embedded), loading from a YAML file, OUTCROP_*
+// environment variables, and validation. Precedence, lowest first:
+// defaults, config file, environment, command-line flags.
+package config
+
+import (
+	"bytes"
+	_ "embed"
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/outcrop/outcrop/internal/catalog"
+)
+
+//go:embed default.yaml
+var defaultYAML []byte
+
+// Config is the whole server configuration.
+type Config struct {
+	Listen            string             `yaml:"listen"`
+	DataDir           string             `yaml:"dataDir"`
+	ModelsDir         string             `yaml:"modelsDir"`
+	Region            string             `yaml:"region"`
+	AccountID         string             `yaml:"accountId"`
+	LogLevel          string             `yaml:"logLevel"`
+	LogFormat         string             `yaml:"logFormat"`
+	InvocationTimeout Duration           `yaml:"invocationTimeout"`
+	Auth              Auth               `yaml:"auth"`
+	Backends          map[string]Backend `yaml:"backends"`
+	Models            []catalog.Model    `yaml:"models"`
+}
+
+// Auth configures request authentication.
+type Auth struct {
+	// Mode is "sigv4" (verify signatures and API keys) or "any" (accept any
+	// credentials: for local testing only, never the default).
+	Mode string `yaml:"mode"`
+}
+
+// Backend is one configured backend instance.
+type Backend struct {
+	Kind   string         `yaml:"kind"`
+	Config map[string]any `yaml:"config"`
+}
+
+// RawConfig returns the backend's config block as JSON for its adapter.
+func (b Backend) RawConfig() (json.RawMessage, error) {
+	if b.Config == nil {
+		return nil, nil
+	}
+	return json.Marshal(b.Config)
+}
+
+// Duration is a time.Duration written as "10m" in YAML.
+type Duration time.Duration
+
+// UnmarshalYAML parses a Go duration string.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	v, err := time.ParseDuration(n.Value)
+	if err != nil {
+		return fmt.Errorf("line %d: %w", n.Line, err)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// Default returns the built-in configuration with DataDir set to the user's
+// data directory.
+func Default() (*Config, error) {
+	c := &Config{}
+	if err := decode(defaultYAML, c); err != nil {
+		return nil, fmt.Errorf("built-in config: %w", err)
+	}
+	c.DataDir = DefaultDataDir()
+	return c, nil
+}
+
+// DefaultDataDir is $XDG_DATA_HOME/outcrop, else ~/.local/share/outcrop.
+func DefaultDataDir() string {
+	if d := os.Getenv("XDG_DATA_HOME"); d != "" {
+		return filepath.Join(d, "outcrop")
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return ".outcrop"
+	}
+	return filepath.Join(home, ".local", "share", "outcrop")
+}
+
+// decode reads YAML strictly into c. Top-level keys starting with "x-" are
+// free for YAML anchors and ignored.
+func decode(src []byte, c *Config) error {
+	var doc yaml.Node
+	if err := yaml.Unmarshal(src, &doc); err != nil {
+		return err
+	}
+	if len(doc.Content) == 0 {
+		return nil
+	}
+	root := doc.Content[0]
+	inline(root, 0)
+	if root.Kind == yaml.MappingNode {
+		kept := root.Content[:0:0]
+		for i := 0; i+1 < len(root.Content); i += 2 {
+			if !strings.HasPrefix(root.Content[i].Value, "x-") {
+				kept = append(kept, root.Content[i], root.Content[i+1])
+			}
+		}
+		root.Content = kept
+	}
+	// Re-encode and decode strictly so unknown keys are reported.
+	b, err := yaml.Marshal(root)
+	if err != nil {
+		return err
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	return dec.Decode(c)
+}
+
+// inline replaces alias nodes by copies of what they point to, so the
+// document can be re-encoded without its anchor definitions.
+func inline(n *yaml.Node, depth int) {
+	if depth > 64 {
+		return
+	}
+	n.Anchor = ""
+	for i, c := range n.Content {
+		if c.Kind == yaml.AliasNode && c.Alias != nil {
+			cp := *c.Alias
+			n.Content[i] = &cp
+			c = &cp
+		}
+		inline(c, depth+1)
+	}
+}
+
+// MergeFile merges the YAML file at path over c.
+func (c *Config) MergeFile(path string) error {
+	src, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("read config: %w", err)
+	}
+	var over Config
+	if err := decode(src, &over); err != nil {
+		return fmt.Errorf("config %s: %w", path, err)
+	}
+	c.merge(&over)
+	return nil
+}
+
+func (c *Config) merge(o *Config) {
+	set := func(dst *string, v string) {
+		if v != "" {
+			*dst = v
+		}
+	}
+	set(&c.Listen, o.Listen)
+	set(&c.DataDir, o.DataDir)
+	set(&c.ModelsDir, o.ModelsDir)
+	set(&c.Region, o.Region)
+	set(&c.AccountID, o.AccountID)
+	set(&c.LogLevel, o.LogLevel)
+	set(&c.LogFormat, o.LogFormat)
+	set(&c.Auth.Mode, o.Auth.Mode)
+	if o.InvocationTimeout != 0 {
+		c.InvocationTimeout = o.InvocationTimeout
+	}
+	if c.Backends == nil {
+		c.Backends = map[string]Backend{}
+	}
+	for k, v := range o.Backends {
+		c.Backends[k] = v
+	}
+	for _, m := range o.Models {
+		replaced := false
+		for i := range c.Models {
+			if c.Models[i].ID == m.ID {
+				c.Models[i], replaced = m, true
+			}
+		}
+		if !replaced {
+			c.Models = append(c.Models, m)
+		}
+	}
+}
+
+// EnvVars lists the environment variables MergeEnv reads.
+var EnvVars = map[string]string{
+	"OUTCROP_LISTEN":             "listen",
+	"OUTCROP_DATA_DIR":           "dataDir",
+	"OUTCROP_MODELS_DIR":         "modelsDir",
+	"OUTCROP_REGION":             "region",
+	"OUTCROP_ACCOUNT_ID":         "accountId",
+	"OUTCROP_LOG_LEVEL":          "logLevel",
+	"OUTCROP_LOG_FORMAT":         "logFormat",
+	"OUTCROP_AUTH_MODE":          "auth.mode",
+	"OUTCROP_INVOCATION_TIMEOUT": "invocationTimeout",
+}
+
+// MergeEnv applies OUTCROP_* variables from getenv.
+func (c *Config) MergeEnv(getenv func(string) string) error {
+	o := &Config{}
+	fields := map[string]*string{
+		"OUTCROP_LISTEN": &o.Listen, "OUTCROP_DATA_DIR": &o.DataDir, "OUTCROP_MODELS_DIR": &o.ModelsDir,
+		"OUTCROP_REGION": &o.Region, "OUTCROP_ACCOUNT_ID": &o.AccountID, "OUTCROP_LOG_LEVEL": &o.LogLevel,
+		"OUTCROP_LOG_FORMAT": &o.LogFormat, "OUTCROP_AUTH_MODE": &o.Auth.Mode,
+	}
+	for k, p := range fields {
+		*p = getenv(k)
+	}
+	if v := getenv("OUTCROP_INVOCATION_TIMEOUT"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return fmt.Errorf("OUTCROP_INVOCATION_TIMEOUT: %w", err)
+		}
+		o.InvocationTimeout = Duration(d)
+	}
+	c.merge(o)
+	return nil
+}
+
+// Validate checks settings that do not depend on other packages (model
+// families and backend kinds are checked when the server is built).
+func (c *Config) Validate() error {
+	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		return fmt.Errorf("listen %q: %w", c.Listen, err)
+	}
+	if c.DataDir == "" {
+		return fmt.Errorf("dataDir is empty")
+	}
+	if len(c.AccountID) != 12 || strings.Trim(c.AccountID, "0123456789") != "" {
+		return fmt.Errorf("accountId %q must be 12 digits", c.AccountID)
+	}
+	if c.Region == "" {
+		return fmt.Errorf("region is empty")
+	}
+	switch c.Auth.Mode {
+	case "sigv4", "any":
+	default:
+		return fmt.Errorf("auth.mode %q: want sigv4 or any", c.Auth.Mode)
+	}
+	switch strings.ToLower(c.LogLevel) {
+	case "debug", "info", "warn", "error":
+	default:
+		return fmt.Errorf("logLevel %q: want debug, info, warn or error", c.LogLevel)
+	}
+	switch c.LogFormat {
+	case "json", "text":
+	default:
+		return fmt.Errorf("logFormat %q: want json or text", c.LogFormat)
+	}
+	for name, b := range c.Backends {
+		if b.Kind == "" {
+			return fmt.Errorf("backend %q: kind is missing", name)
+		}
+	}
+	return nil
+}
+
+// ModelsPath is ModelsDir, or <DataDir>/models.
+func (c *Config) ModelsPath() string {
+	if c.ModelsDir != "" {
+		return c.ModelsDir
+	}
+	return filepath.Join(c.DataDir, "models")
+}

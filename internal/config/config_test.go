@@ -1,0 +1,67 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+func TestDefaultValid(t *testing.T) {
+	c, err := Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatalf("default config invalid: %v", err)
+	}
+	if c.Listen != "127.0.0.1:4280" {
+		t.Errorf("Listen = %q, want 127.0.0.1:4280", c.Listen)
+	}
+	if len(c.Models) < 20 {
+		t.Errorf("default catalog has %d models, want >= 20", len(c.Models))
+	}
+	if time.Duration(c.InvocationTimeout) != 10*time.Minute {
+		t.Errorf("InvocationTimeout = %v", time.Duration(c.InvocationTimeout))
+	}
+}
+
+func TestPrecedence(t *testing.T) {
+	c, err := Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(t.TempDir(), "c.yaml")
+	os.WriteFile(p, []byte("listen: 127.0.0.1:9\nregion: eu-west-1\nmodels:\n  - {id: outcrop.smollm2-135m-instruct, family: converse, backend: local, output: [TEXT], note: replaced}\n"), 0o644)
+	if err := c.MergeFile(p); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{"OUTCROP_REGION": "ap-south-1"}
+	if err := c.MergeEnv(func(k string) string { return env[k] }); err != nil {
+		t.Fatal(err)
+	}
+	if c.Listen != "127.0.0.1:9" || c.Region != "ap-south-1" {
+		t.Errorf("got listen %q region %q, want file listen and env region", c.Listen, c.Region)
+	}
+	n := 0
+	for _, m := range c.Models {
+		if m.ID == "outcrop.smollm2-135m-instruct" {
+			n++
+			if m.Note != "replaced" {
+				t.Errorf("model not replaced: %+v", m)
+			}
+		}
+	}
+	if n != 1 {
+		t.Errorf("model appears %d times, want 1", n)
+	}
+}
+
+func TestUnknownKey(t *testing.T) {
+	c, _ := Default()
+	p := filepath.Join(t.TempDir(), "c.yaml")
+	os.WriteFile(p, []byte("lisen: 127.0.0.1:9\n"), 0o644)
+	if err := c.MergeFile(p); err == nil {
+		t.Fatal("MergeFile accepted an unknown key")
+	}
+}

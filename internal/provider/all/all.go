@@ -1,0 +1,13 @@
+// Package all lists the compiled-in backend kinds. Adding a backend is one
+// package plus one line here.
+package all
+
+import (
+	"github.com/outcrop/outcrop/internal/provider"
+	"github.com/outcrop/outcrop/internal/provider/local"
+)
+
+// Providers is every compiled-in adapter kind.
+var Providers = []provider.Spec{
+	local.Spec,
+}

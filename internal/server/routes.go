@@ -1,0 +1,226 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/outcrop/outcrop/internal/api/bedrockapi"
+	"github.com/outcrop/outcrop/internal/api/runtimeapi"
+	"github.com/outcrop/outcrop/internal/awsapi"
+	"github.com/outcrop/outcrop/internal/awsapi/restjson"
+	"github.com/outcrop/outcrop/internal/awsapi/sigv4"
+	"github.com/outcrop/outcrop/internal/fault"
+	"github.com/outcrop/outcrop/internal/reqctx"
+)
+
+type handlerFunc = func(http.ResponseWriter, *http.Request) error
+
+// apiMetrics count requests per operation.
+type apiMetrics struct {
+	requests *prometheus.CounterVec
+	duration *prometheus.HistogramVec
+}
+
+// routes registers every operation of every service on one mux. Operations
+// Outcrop does not implement yet answer with a clear error instead of 404,
+// so a client can tell "not yet" from "wrong URL".
+//
+// Paths never collide across the four services except `/tags/{resourceArn}`
+// (TagResource, UntagResource, ListTagsForResource), which both agent
+// services define; the first service in awsapi.Services that declares a
+// route owns it.
+func (s *Server) routes(rt *runtimeapi.Handler, br *bedrockapi.Handler) (*http.ServeMux, error) {
+	m := &apiMetrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "outcrop_api_requests_total", Help: "API requests by service, operation and HTTP status.",
+		}, []string{"service", "operation", "code"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "outcrop_api_request_duration_seconds", Help: "API request duration.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2.5, 15),
+		}, []string{"service", "operation"}),
+	}
+	s.reg.MustRegister(m.requests, m.duration)
+	impl := map[awsapi.Service]map[string]handlerFunc{
+		awsapi.Runtime: rt.Routes(),
+		awsapi.Bedrock: br.Routes(),
+	}
+	verifier := sigv4.NewVerifier(s.iam, s.opts.Now, "bedrock")
+	mux := http.NewServeMux()
+	seen := map[string]string{}
+	for _, svc := range awsapi.Services {
+		for _, op := range awsapi.Operations(svc) {
+			path, _, _ := strings.Cut(op.URI, "?")
+			pattern := op.Method + " " + path
+			if owner, dup := seen[pattern]; dup {
+				s.log.Debug("route shared", "pattern", pattern, "owner", owner, "service", svc.String())
+				continue
+			}
+			seen[pattern] = svc.String() + ":" + op.Name
+			h, ok := impl[svc][op.Name]
+			if !ok {
+				h = notImplemented(svc, op.Name)
+			}
+			if err := register(mux, pattern, s.wrap(svc, op, h, verifier, m)); err != nil {
+				return nil, err
+			}
+		}
+	}
+	mux.Handle("/", s.wrap(awsapi.Runtime, awsapi.Operation{Name: "Unknown"}, func(http.ResponseWriter, *http.Request) error {
+		return errUnknownOperation
+	}, nil, m))
+	return mux, nil
+}
+
+var errUnknownOperation = fault.New(fault.NotFound, "UnknownOperationException")
+
+// register adds a pattern, turning ServeMux's panic on conflicts into an error.
+func register(mux *http.ServeMux, pattern string, h http.Handler) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("route %q: %v", pattern, r)
+		}
+	}()
+	mux.Handle(pattern, h)
+	return nil
+}
+
+func notImplemented(svc awsapi.Service, op string) handlerFunc {
+	return func(http.ResponseWriter, *http.Request) error {
+		return fault.Newf(fault.Invalid, "Outcrop does not implement %s %s yet.", svc, op)
+	}
+}
+
+// newRequestID returns a random UUID (version 4), the form AWS uses.
+func newRequestID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}
+
+// recorder notes the status and whether the response has started.
+type recorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (r *recorder) WriteHeader(code int) {
+	if r.status == 0 {
+		r.status = code
+	}
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *recorder) Write(b []byte) (int, error) {
+	if r.status == 0 {
+		r.status = http.StatusOK
+	}
+	return r.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach Flush on the real writer.
+func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
+// wrap is the request pipeline around one operation.
+func (s *Server) wrap(svc awsapi.Service, op awsapi.Operation, h handlerFunc, v *sigv4.Verifier, m *apiMetrics) http.Handler {
+	svcName := svc.String()
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := s.opts.Now()
+		id := newRequestID()
+		w.Header().Set(restjson.RequestIDHeader, id)
+		ctx := reqctx.WithRequestID(r.Context(), id)
+		rec := &recorder{ResponseWriter: w}
+		err := func() (err error) {
+			defer func() {
+				if p := recover(); p != nil {
+					err = fault.Wrap(fault.Internal, fmt.Errorf("panic: %v", p), "")
+				}
+			}()
+			if v == nil { // unknown route
+				return h(rec, r)
+			}
+			ctx, err = s.authenticate(ctx, svc, r, v)
+			if err != nil {
+				return err
+			}
+			return h(rec, r.WithContext(ctx))
+		}()
+		if err != nil {
+			s.writeError(ctx, rec, svc, op.Name, err)
+		}
+		if op.Name != "Unknown" {
+			m.requests.WithLabelValues(svcName, op.Name, strconv.Itoa(rec.status)).Inc()
+			m.duration.WithLabelValues(svcName, op.Name).Observe(s.opts.Now().Sub(start).Seconds())
+		}
+	})
+}
+
+func (s *Server) writeError(ctx context.Context, rec *recorder, svc awsapi.Service, op string, err error) {
+	k := fault.KindOf(err)
+	if k == fault.Internal {
+		s.log.ErrorContext(ctx, "request failed", "operation", op, "err", err)
+	} else {
+		s.log.DebugContext(ctx, "request rejected", "operation", op, "kind", k.String(), "err", err)
+	}
+	if rec.status != 0 {
+		return // the response has started; the handler reported in-band
+	}
+	if err == errUnknownOperation {
+		rec.Header().Set("X-Amzn-Errortype", "UnknownOperationException")
+		_ = restjson.WriteJSON(rec, http.StatusNotFound, restjson.ErrorBody{Message: "Unknown operation"})
+		return
+	}
+	restjson.WriteError(rec, svc, err)
+}
+
+// authenticate verifies SigV4 or a Bedrock API key and returns the context
+// carrying the principal. The body is read (bounded) and put back so the
+// handler can read it again.
+func (s *Server) authenticate(ctx context.Context, svc awsapi.Service, r *http.Request, v *sigv4.Verifier) (context.Context, error) {
+	body, err := restjson.ReadBody(r)
+	if err != nil {
+		return ctx, err
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	if s.opts.Config.Auth.Mode == "any" {
+		p := s.iam.Principal("root", "")
+		p.Anonymous = true
+		return reqctx.WithPrincipal(ctx, p), nil
+	}
+	authz := r.Header.Get("Authorization")
+	if token, ok := strings.CutPrefix(authz, "Bearer "); ok {
+		if !awsapi.AcceptsBearer(svc) {
+			return ctx, fault.Newf(fault.Unauthenticated, "Bedrock API keys are not accepted by %s; sign the request with SigV4.", svc)
+		}
+		p, err := s.iam.AuthenticateBearer(r.Context(), strings.TrimSpace(token))
+		if err != nil {
+			return ctx, err
+		}
+		return reqctx.WithPrincipal(ctx, p), nil
+	}
+	if authz == "" {
+		if r.URL.Query().Get("X-Amz-Signature") != "" {
+			return ctx, fault.New(fault.BadSignature, "Presigned requests are not supported; sign with the Authorization header.")
+		}
+		return ctx, fault.New(fault.Unsigned, "Missing Authentication Token")
+	}
+	a, err := v.Verify(r, body)
+	if err != nil {
+		return ctx, err
+	}
+	p, err := s.iam.PrincipalForAccessKey(r.Context(), a.AccessKeyID)
+	if err != nil {
+		return ctx, err
+	}
+	return reqctx.WithPrincipal(ctx, p), nil
+}
+

@@ -1,0 +1,237 @@
+// Package server is the composition root: it builds every component from
+// the configuration (store, identities, backends, catalog, API handlers),
+// routes all four Bedrock services on one mux, wraps them in the request
+// pipeline (request ID, authentication, metrics, logging), and runs the
+// HTTP server (HTTP/1.1 and cleartext HTTP/2) until its context ends.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/outcrop/outcrop/internal/api/bedrockapi"
+	"github.com/outcrop/outcrop/internal/api/runtimeapi"
+	"github.com/outcrop/outcrop/internal/catalog"
+	"github.com/outcrop/outcrop/internal/config"
+	"github.com/outcrop/outcrop/internal/family"
+	"github.com/outcrop/outcrop/internal/iam"
+	"github.com/outcrop/outcrop/internal/provider"
+	"github.com/outcrop/outcrop/internal/store/sqlite"
+)
+
+// Options configures a Server.
+type Options struct {
+	Config    *config.Config
+	Logger    *slog.Logger
+	Providers []provider.Spec // compiled-in backend kinds (provider/all)
+	Families  []family.Codec  // compiled-in model families (family/all)
+	Now       func() time.Time
+	// Stdout receives the one-time greeting with the root credentials.
+	Stdout io.Writer
+	// KeyCacheTTL bounds how long a revoked key keeps working (default 2s).
+	KeyCacheTTL time.Duration
+}
+
+// Server is a built Outcrop server.
+type Server struct {
+	opts     Options
+	log      *slog.Logger
+	store    *sqlite.Store
+	iam      *iam.Service
+	catalog  *catalog.Catalog
+	backends backendSet
+	handler  http.Handler
+	reg      *prometheus.Registry
+	rootKey  iam.AccessKey
+}
+
+type backendSet map[string]provider.Adapter
+
+func (b backendSet) Adapter(name string) (provider.Adapter, bool) {
+	a, ok := b[name]
+	return a, ok
+}
+
+// New builds a server. It creates the data directory and, on first start,
+// the root access key and <data-dir>/credentials.
+func New(ctx context.Context, opts Options) (*Server, error) {
+	c := opts.Config
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Stdout == nil {
+		opts.Stdout = io.Discard
+	}
+	if opts.KeyCacheTTL == 0 {
+		opts.KeyCacheTTL = 2 * time.Second
+	}
+	s := &Server{opts: opts, log: opts.Logger, reg: prometheus.NewRegistry()}
+	s.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if err := os.MkdirAll(c.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("data dir: %w", err)
+	}
+	st, err := sqlite.Open(ctx, filepath.Join(c.DataDir, "outcrop.db"))
+	if err != nil {
+		return nil, err
+	}
+	s.store = st
+	if err := s.build(ctx); err != nil {
+		st.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Server) build(ctx context.Context) error {
+	c := s.opts.Config
+	s.iam = iam.New(iam.Options{Store: s.store, AccountID: c.AccountID, Now: s.opts.Now, CacheTTL: s.opts.KeyCacheTTL})
+	root, created, err := s.iam.EnsureRoot(ctx)
+	if err != nil {
+		return fmt.Errorf("root key: %w", err)
+	}
+	s.rootKey = root
+	if created {
+		if err := s.greet(root); err != nil {
+			return err
+		}
+	}
+
+	reg, err := provider.NewRegistry(s.opts.Providers...)
+	if err != nil {
+		return err
+	}
+	env := provider.Env{
+		HTTPClient: &http.Client{Timeout: time.Duration(c.InvocationTimeout)},
+		Logger:     s.log.With("component", "provider"),
+		Now:        s.opts.Now,
+		ModelsDir:  c.ModelsPath(),
+	}
+	s.backends = backendSet{}
+	backendNames := map[string]bool{}
+	for name, b := range c.Backends {
+		raw, err := b.RawConfig()
+		if err != nil {
+			return fmt.Errorf("backend %q: %w", name, err)
+		}
+		a, err := reg.New(b.Kind, raw, env)
+		if err != nil {
+			return fmt.Errorf("backend %q: %w", name, err)
+		}
+		s.backends[name] = a
+		backendNames[name] = true
+	}
+	fams, err := family.NewRegistry(s.opts.Families...)
+	if err != nil {
+		return err
+	}
+	famNames := map[string]bool{}
+	for _, n := range fams.Names() {
+		famNames[n] = true
+	}
+	s.catalog, err = catalog.New(c.Region, c.Models, catalog.Validator{Families: famNames, Backends: backendNames})
+	if err != nil {
+		return fmt.Errorf("catalog: %w", err)
+	}
+
+	rt := runtimeapi.New(runtimeapi.Options{
+		Logger: s.log.With("component", "runtimeapi"), Catalog: s.catalog, Families: fams,
+		Backends: s.backends, Auth: s.iam, Now: s.opts.Now,
+		InvocationTimeout: time.Duration(c.InvocationTimeout),
+		Metrics:           runtimeapi.NewMetrics(s.reg),
+	})
+	br := bedrockapi.New(bedrockapi.Options{Catalog: s.catalog, Auth: s.iam})
+	mux, err := s.routes(rt, br)
+	if err != nil {
+		return err
+	}
+	mux.Handle("GET /metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
+	s.handler = mux
+	return nil
+}
+
+// greet writes the credentials file and prints the new root key once.
+func (s *Server) greet(k iam.AccessKey) error {
+	c := s.opts.Config
+	path := filepath.Join(c.DataDir, "credentials")
+	content := fmt.Sprintf("[outcrop]\naws_access_key_id = %s\naws_secret_access_key = %s\n", k.ID, k.Secret)
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		return fmt.Errorf("write credentials: %w", err)
+	}
+	if err := os.Chmod(path, 0o600); err != nil {
+		return err
+	}
+	host, port, _ := net.SplitHostPort(c.Listen)
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		host = "127.0.0.1"
+	}
+	fmt.Fprintf(s.opts.Stdout, `Outcrop created the root access key of account %s (shown once; also in %s, profile "outcrop"):
+
+  export AWS_ACCESS_KEY_ID=%s
+  export AWS_SECRET_ACCESS_KEY=%s
+  export AWS_REGION=%s
+  export AWS_ENDPOINT_URL=http://%s
+
+or: export AWS_SHARED_CREDENTIALS_FILE=%s AWS_PROFILE=outcrop AWS_REGION=%s AWS_ENDPOINT_URL=http://%s
+
+`, c.AccountID, path, k.ID, k.Secret, c.Region, net.JoinHostPort(host, port), path, c.Region, net.JoinHostPort(host, port))
+	return nil
+}
+
+// Handler returns the server's HTTP handler (for tests and benchmarks).
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// RootKey returns the account root's access key.
+func (s *Server) RootKey() iam.AccessKey { return s.rootKey }
+
+// IAM returns the identity service.
+func (s *Server) IAM() *iam.Service { return s.iam }
+
+// Serve serves HTTP/1.1 and cleartext HTTP/2 on ln until ctx ends, then
+// shuts down gracefully, letting in-flight requests finish.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	var protos http.Protocols
+	protos.SetHTTP1(true)
+	protos.SetUnencryptedHTTP2(true)
+	hs := &http.Server{
+		Handler:           s.handler,
+		Protocols:         &protos,
+		ReadHeaderTimeout: 30 * time.Second,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	s.log.Info("outcrop ready", "addr", ln.Addr().String(), "models", len(s.catalog.List()), "data_dir", s.opts.Config.DataDir)
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	s.log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	err := hs.Shutdown(sctx)
+	if e := <-errc; !errors.Is(e, http.ErrServerClosed) && err == nil {
+		err = e
+	}
+	return err
+}
+
+// Close releases the store.
+func (s *Server) Close() error { return s.store.Close() }
