@@ -67,7 +67,9 @@ func TestSmolLM2Golden(t *testing.T) {
 func TestFromGGUF(t *testing.T) {
 	g := loadGolden(t)
 	str := func(k, v string) gguf.KV { return gguf.KV{Key: k, Value: gguf.Value{Type: gguf.TypeString, V: v}} }
-	u32 := func(k string, v uint32) gguf.KV { return gguf.KV{Key: k, Value: gguf.Value{Type: gguf.TypeUint32, V: v}} }
+	u32 := func(k string, v uint32) gguf.KV {
+		return gguf.KV{Key: k, Value: gguf.Value{Type: gguf.TypeUint32, V: v}}
+	}
 	arr := func(k string, v any) gguf.KV { return gguf.KV{Key: k, Value: gguf.Value{Type: gguf.TypeArray, V: v}} }
 	boolean := func(k string, v bool) gguf.KV { return gguf.KV{Key: k, Value: gguf.Value{Type: gguf.TypeBool, V: v}} }
 
