@@ -1,9 +1,6 @@
 package tokenizer
 
-import (
-	"container/heap"
-	"strings"
-)
+import "strings"
 
 // byteRunes is GPT-2's reversible byte-to-rune table: printable Latin-1
 // bytes map to themselves, the rest to U+0100 onwards in byte order, so
@@ -72,23 +69,18 @@ type candidate struct {
 	id          int32 // merged id
 }
 
-type candHeap []candidate
-
-func (h candHeap) Len() int { return len(h) }
-func (h candHeap) Less(i, j int) bool {
-	if h[i].rank != h[j].rank {
-		return h[i].rank < h[j].rank
+// candLess orders merges by rank, then leftmost first.
+func candLess(a, b candidate) bool {
+	if a.rank != b.rank {
+		return a.rank < b.rank
 	}
-	return h[i].pos < h[j].pos
+	return a.pos < b.pos
 }
-func (h candHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
-func (h *candHeap) Push(x any)   { *h = append(*h, x.(candidate)) }
-func (h *candHeap) Pop() any     { old := *h; x := old[len(old)-1]; *h = old[:len(old)-1]; return x }
 
 // bpeState is scratch space reused across words of one Encode call.
 type bpeState struct {
 	syms []symbol
-	cand candHeap
+	cand minHeap[candidate]
 }
 
 // mergeWord applies rank-ordered merges to the initial ids (one per byte)
@@ -103,16 +95,16 @@ func (t *Tokenizer) mergeWord(st *bpeState, ids []int32, out []int32) []int32 {
 		st.syms = append(st.syms, symbol{id: id, prev: int32(i - 1), next: int32(i + 1)})
 	}
 	st.syms[len(st.syms)-1].next = -1
-	st.cand = st.cand[:0]
+	st.cand.less = candLess
+	st.cand.reset()
 	for i := 0; i+1 < len(ids); i++ {
 		if m, ok := t.merges[pairKey(ids[i], ids[i+1])]; ok {
-			st.cand = append(st.cand, candidate{rank: m.rank, pos: int32(i), left: ids[i], right: ids[i+1], id: m.id})
+			st.cand.push(candidate{rank: m.rank, pos: int32(i), left: ids[i], right: ids[i+1], id: m.id})
 		}
 	}
-	heap.Init(&st.cand)
 	syms := st.syms
-	for st.cand.Len() > 0 {
-		c := heap.Pop(&st.cand).(candidate)
+	for st.cand.len() > 0 {
+		c := st.cand.pop()
 		s := &syms[c.pos]
 		if s.dead || s.id != c.left || s.next < 0 {
 			continue
@@ -130,13 +122,13 @@ func (t *Tokenizer) mergeWord(st *bpeState, ids []int32, out []int32) []int32 {
 		if s.prev >= 0 {
 			p := syms[s.prev]
 			if m, ok := t.merges[pairKey(p.id, s.id)]; ok {
-				heap.Push(&st.cand, candidate{rank: m.rank, pos: s.prev, left: p.id, right: s.id, id: m.id})
+				st.cand.push(candidate{rank: m.rank, pos: s.prev, left: p.id, right: s.id, id: m.id})
 			}
 		}
 		if s.next >= 0 {
 			n := syms[s.next]
 			if m, ok := t.merges[pairKey(s.id, n.id)]; ok {
-				heap.Push(&st.cand, candidate{rank: m.rank, pos: c.pos, left: s.id, right: n.id, id: m.id})
+				st.cand.push(candidate{rank: m.rank, pos: c.pos, left: s.id, right: n.id, id: m.id})
 			}
 		}
 	}

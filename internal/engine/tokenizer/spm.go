@@ -1,7 +1,6 @@
 package tokenizer
 
 import (
-	"container/heap"
 	"fmt"
 	"strings"
 	"unicode/utf8"
@@ -22,24 +21,19 @@ type spmBigram struct {
 	size  int // byte length of the merged text when queued
 }
 
-type bigramHeap []spmBigram
-
-func (h bigramHeap) Len() int { return len(h) }
-func (h bigramHeap) Less(i, j int) bool {
-	if h[i].score != h[j].score {
-		return h[i].score > h[j].score
+// bigramLess orders bigrams by score, highest first, then leftmost first.
+func bigramLess(a, b spmBigram) bool {
+	if a.score != b.score {
+		return a.score > b.score
 	}
-	return h[i].left < h[j].left
+	return a.left < b.left
 }
-func (h bigramHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
-func (h *bigramHeap) Push(x any)   { *h = append(*h, x.(spmBigram)) }
-func (h *bigramHeap) Pop() any     { old := *h; x := old[len(old)-1]; *h = old[:len(old)-1]; return x }
 
 // spmState is scratch space reused within one Encode call.
 type spmState struct {
 	buf  strings.Builder
 	syms []spmSymbol
-	q    bigramHeap
+	q    minHeap[spmBigram]
 }
 
 func (t *Tokenizer) initSPM() error {
@@ -114,12 +108,13 @@ func (t *Tokenizer) encodeSPM(st *spmState, frag string, afterSpecial bool, out 
 	}
 	syms := st.syms
 	syms[len(syms)-1].next = -1
-	st.q = st.q[:0]
+	st.q.less = bigramLess
+	st.q.reset()
 	for i := 0; i+1 < len(syms); i++ {
 		t.pushBigram(st, s, i)
 	}
-	for st.q.Len() > 0 {
-		b := heap.Pop(&st.q).(spmBigram)
+	for st.q.len() > 0 {
+		b := st.q.pop()
 		l := &syms[b.left]
 		if l.end <= l.start || l.next < 0 {
 			continue
@@ -166,6 +161,6 @@ func (t *Tokenizer) pushBigram(st *spmState, s string, i int) {
 	}
 	r := st.syms[l.next]
 	if id, ok := t.spmIDs[s[l.start:r.end]]; ok {
-		heap.Push(&st.q, spmBigram{score: t.score(id), left: i, size: r.end - l.start})
+		st.q.push(spmBigram{score: t.score(id), left: i, size: r.end - l.start})
 	}
 }
