@@ -236,16 +236,19 @@ func modernPiece(s string, i, maxDigits int) int {
 	return spaceTail(s, i)
 }
 
-// splitterFor maps a tokenizer.ggml.pre name to its splitter. Unknown names
-// get the GPT-2 pattern, as llama.cpp does for "default".
-func splitterFor(pre string) (split splitFunc, ignoreMerges bool) {
+// splitterFor maps a tokenizer.ggml.pre name to its splitter, whether
+// whole pieces found in the vocabulary skip merging (Hugging Face's
+// ignore_merges, set for Llama 3), and whether text is NFC-normalised first
+// (Qwen2's tokenizer.json has an NFC normalizer). Unknown names get the
+// GPT-2 pattern, as llama.cpp does for "default".
+func splitterFor(pre string) (split splitFunc, ignoreMerges, nfc bool) {
 	switch pre {
 	case "smollm", "starcoder", "refact", "command-r", "codeshell", "exaone", "minerva-7b":
-		return splitSmolLM, false
+		return splitSmolLM, false, false
 	case "qwen2", "deepseek-r1-qwen", "megrez":
-		return splitQwen2, false
+		return splitQwen2, false, true
 	case "llama-bpe", "llama3", "dbrx", "smaug-bpe", "falcon3":
-		return splitLlama3, true
+		return splitLlama3, true, false
 	}
-	return splitGPT2, false
+	return splitGPT2, false, false
 }

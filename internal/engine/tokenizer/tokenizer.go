@@ -13,6 +13,8 @@ import (
 	"sort"
 	"strings"
 	"sync"
+
+	"golang.org/x/text/unicode/norm"
 )
 
 // GGUF token types (tokenizer.ggml.token_type).
@@ -52,6 +54,7 @@ type Tokenizer struct {
 	spm          bool
 	split        splitFunc
 	ignoreMerges bool
+	nfc          bool // NFC-normalise text before splitting
 
 	ids     map[string]int32 // token text → id
 	rawIDs  map[string]int32 // raw bytes → id, byte-level normal tokens
@@ -138,7 +141,7 @@ func New(v Vocab) (*Tokenizer, error) {
 }
 
 func (t *Tokenizer) initByteLevel() error {
-	t.split, t.ignoreMerges = splitterFor(t.v.Pre)
+	t.split, t.ignoreMerges, t.nfc = splitterFor(t.v.Pre)
 	t.pieces = make([]string, len(t.v.Tokens))
 	t.rawIDs = make(map[string]int32, len(t.v.Tokens))
 	for i := len(t.v.Tokens) - 1; i >= 0; i-- {
@@ -224,6 +227,9 @@ type encState struct {
 func (t *Tokenizer) encodeText(st *encState, text string, afterSpecial bool, out []int32) []int32 {
 	if t.spm {
 		return t.encodeSPM(&st.spm, text, afterSpecial, out)
+	}
+	if t.nfc && !norm.NFC.IsNormalString(text) {
+		text = norm.NFC.String(text)
 	}
 	st.ends = t.split(text, st.ends[:0])
 	start := 0

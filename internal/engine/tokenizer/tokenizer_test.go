@@ -77,7 +77,7 @@ func spmVocab(t testing.TB) Vocab {
 func TestPreTokenizers(t *testing.T) {
 	g := loadGolden(t)
 	for pre, want := range g.Pretok {
-		split, _ := splitterFor(pre)
+		split, _, _ := splitterFor(pre)
 		for i, s := range g.Strings {
 			var got []string
 			start := 0

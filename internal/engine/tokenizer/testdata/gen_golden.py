@@ -81,6 +81,7 @@ STRINGS = [
     "    ",
     "a  \n",
     "\n \n",
+    "decomposed e\u0301 A\u030a n\u0303o and composed \u00e9",
 ]
 
 # Pre-tokenizer regexes as the Hugging Face tokenizer.json files define them.
@@ -111,6 +112,8 @@ def pieces(pre, s):
 
 def byte_level_tokenizer(vocab, merges, pre, specials, ignore_merges=False):
     tok = Tokenizer(models.BPE(vocab=vocab, merges=merges, ignore_merges=ignore_merges))
+    if pre == "qwen2":
+        tok.normalizer = normalizers.NFC()  # as in Qwen2's tokenizer.json
     tok.pre_tokenizer = pretokenizer(pre)
     tok.decoder = decoders.ByteLevel()
     tok.add_special_tokens([AddedToken(s, special=True, normalized=False) for s in specials])
