@@ -67,12 +67,16 @@ type unpacked struct {
 	mn     []float32 // per 32 elements, valid if hasMin
 	hasMin bool
 	f      []float32 // float row, for float types
+	// lane repeats each sc entry four times (one per int32 lane of an
+	// AVX2 block sum); only the AVX2 kernels fill and read it.
+	lane []float32
 }
 
 func (u *unpacked) resize(n int) {
 	u.q = grow(u.q, n)
 	u.sc = grow(u.sc, n/16)
 	u.mn = grow(u.mn, n/qk)
+	u.lane = grow(u.lane, n/4)
 }
 
 // unpackFunc expands one encoded row of n elements into u (already resized).

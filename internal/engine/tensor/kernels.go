@@ -13,6 +13,9 @@ type kernelSet struct {
 	// dotUnpacked returns the dot of an unpacked weight row with a
 	// quantized activation.
 	dotUnpacked func(u *unpacked, a *act) float32
+	// dotUnpacked4, if set, dots one unpacked row with four activations
+	// at once (MatMul), sharing the weight loads.
+	dotUnpacked4 func(u *unpacked, a0, a1, a2, a3 *act, out *[4]float32)
 	// direct maps a quantized type to a kernel that dots an encoded row
 	// with a quantized activation without unpacking; nil entries use
 	// unpack + dotUnpacked.

@@ -24,9 +24,28 @@ func bestKernels() *kernelSet {
 	k.direct[Q4_0] = dotQ4_0AVX2
 	k.direct[Q4_1] = dotQ4_1AVX2
 	k.direct[Q8_0] = dotQ8_0AVX2
+	k.dotUnpacked4 = dotUnpacked4AVX2
 	k.unpack[Q4_0] = unpackQ4_0AVX2
 	k.unpack[Q4_1] = unpackQ4_1AVX2
+	for t, un := range k.unpack {
+		if un != nil {
+			k.unpack[t] = withLanes(un)
+		}
+	}
 	return k
+}
+
+// withLanes wraps an unpacker so it also fills u.lane, the per-int32-lane
+// weight scales the AVX2 unpacked dot kernels load as vectors.
+func withLanes(un unpackFunc) unpackFunc {
+	return func(row []byte, u *unpacked, n int) {
+		un(row, u, n)
+		lane := u.lane[:n/4]
+		for g, s := range u.sc[:n/16] {
+			l := lane[4*g : 4*g+4]
+			l[0], l[1], l[2], l[3] = s, s, s, s
+		}
+	}
 }
 
 // chunkBlocks is how many 32-element blocks a kernel handles per scalar
@@ -159,20 +178,12 @@ func vecQ8(row []byte, aq []int8, scale []float32) float32 {
 	return hsum(acc)
 }
 
-// dotUnpackedAVX2 needs per-lane scales: lanes 0-3 of a block's int32 sums
-// cover elements 0-15 (scale sc[2b]) and lanes 4-7 elements 16-31 (sc[2b+1]).
+// dotUnpackedAVX2 uses per-lane weight scales: lanes 0-3 of a block's
+// int32 sums cover elements 0-15 (scale sc[2b]) and lanes 4-7 elements
+// 16-31 (sc[2b+1]); u.lane holds them pre-expanded.
 func dotUnpackedAVX2(u *unpacked, a *act) float32 {
-	var total float32
 	nb := len(a.d)
-	var lane [chunkBlocks * 2]float32
-	for c0 := 0; c0 < nb; c0 += chunkBlocks {
-		c1 := min(c0+chunkBlocks, nb)
-		for b := c0; b < c1; b++ {
-			lane[2*(b-c0)] = u.sc[2*b] * a.d[b]
-			lane[2*(b-c0)+1] = u.sc[2*b+1] * a.d[b]
-		}
-		total += vecUnpacked(u.q[c0*qk:c1*qk], a.q[c0*qk:c1*qk], lane[:2*(c1-c0)])
-	}
+	total := vecUnpacked(u.q[:nb*qk], u.lane[:nb*8], a.q[:nb*qk], a.d[:nb])
 	if u.hasMin {
 		total += dotF32AVX2(u.mn[:nb], a.s[:nb])
 	}
@@ -180,19 +191,63 @@ func dotUnpackedAVX2(u *unpacked, a *act) float32 {
 }
 
 //go:noinline
-func vecUnpacked(uq, aq []int8, lane []float32) float32 {
+func vecUnpacked(uq []int8, lane []float32, aq []int8, d []float32) float32 {
 	one := archsimd.LoadInt16x16(&ones16)
 	var acc archsimd.Float32x8
-	for b := 0; b < len(lane)/2; b++ {
+	for b := range d {
 		x := archsimd.LoadInt8x32Slice(uq[b*qk:])
 		y := archsimd.LoadInt8x32Slice(aq[b*qk:])
 		s := sumPairsI8(x, y, one).ConvertToFloat32()
-		scale := archsimd.Float32x8{}.
-			SetLo(archsimd.BroadcastFloat32x4(lane[2*b])).
-			SetHi(archsimd.BroadcastFloat32x4(lane[2*b+1]))
-		acc = s.MulAdd(scale, acc)
+		w := archsimd.LoadFloat32x8Slice(lane[b*8:]).Mul(archsimd.BroadcastFloat32x8(d[b]))
+		acc = s.MulAdd(w, acc)
 	}
 	return hsum(acc)
+}
+
+// dotUnpacked4AVX2 dots one unpacked weight row with four activations,
+// loading each weight block and its |x| once for all four.
+func dotUnpacked4AVX2(u *unpacked, a0, a1, a2, a3 *act, out *[4]float32) {
+	nb := len(a0.d)
+	vecUnpacked4(u.q[:nb*qk], u.lane[:nb*8], a0, a1, a2, a3, out)
+	if u.hasMin {
+		out[0] += dotF32AVX2(u.mn[:nb], a0.s[:nb])
+		out[1] += dotF32AVX2(u.mn[:nb], a1.s[:nb])
+		out[2] += dotF32AVX2(u.mn[:nb], a2.s[:nb])
+		out[3] += dotF32AVX2(u.mn[:nb], a3.s[:nb])
+	}
+}
+
+//go:noinline
+func vecUnpacked4(uq []int8, lane []float32, a0, a1, a2, a3 *act, out *[4]float32) {
+	nb := len(lane) / 8
+	q0, q1, q2, q3 := a0.q[:nb*qk], a1.q[:nb*qk], a2.q[:nb*qk], a3.q[:nb*qk]
+	d0, d1, d2, d3 := a0.d[:nb], a1.d[:nb], a2.d[:nb], a3.d[:nb]
+	one := archsimd.LoadInt16x16(&ones16)
+	var acc0, acc1, acc2, acc3 archsimd.Float32x8
+	for b := 0; b < nb; b++ {
+		x := archsimd.LoadInt8x32Slice(uq[b*qk:])
+		ax := x.Abs().AsUint8x32()
+		w := archsimd.LoadFloat32x8Slice(lane[b*8:])
+		s0 := ax.DotProductPairsSaturated(archsimd.LoadInt8x32Slice(q0[b*qk:]).CopySign(x)).DotProductPairs(one).ConvertToFloat32()
+		acc0 = s0.MulAdd(w.Mul(archsimd.BroadcastFloat32x8(d0[b])), acc0)
+		s1 := ax.DotProductPairsSaturated(archsimd.LoadInt8x32Slice(q1[b*qk:]).CopySign(x)).DotProductPairs(one).ConvertToFloat32()
+		acc1 = s1.MulAdd(w.Mul(archsimd.BroadcastFloat32x8(d1[b])), acc1)
+		s2 := ax.DotProductPairsSaturated(archsimd.LoadInt8x32Slice(q2[b*qk:]).CopySign(x)).DotProductPairs(one).ConvertToFloat32()
+		acc2 = s2.MulAdd(w.Mul(archsimd.BroadcastFloat32x8(d2[b])), acc2)
+		s3 := ax.DotProductPairsSaturated(archsimd.LoadInt8x32Slice(q3[b*qk:]).CopySign(x)).DotProductPairs(one).ConvertToFloat32()
+		acc3 = s3.MulAdd(w.Mul(archsimd.BroadcastFloat32x8(d3[b])), acc3)
+	}
+	// Reduce all four to memory before clearing the upper AVX state, which
+	// would destroy any accumulator still held in a register.
+	var h [16]float32
+	acc0.GetLo().Add(acc0.GetHi()).StoreSlice(h[0:])
+	acc1.GetLo().Add(acc1.GetHi()).StoreSlice(h[4:])
+	acc2.GetLo().Add(acc2.GetHi()).StoreSlice(h[8:])
+	acc3.GetLo().Add(acc3.GetHi()).StoreSlice(h[12:])
+	archsimd.ClearAVXUpperBits()
+	for i := range out {
+		out[i] = (h[4*i] + h[4*i+1]) + (h[4*i+2] + h[4*i+3])
+	}
 }
 
 func unpackQ4_0AVX2(row []byte, u *unpacked, n int) {

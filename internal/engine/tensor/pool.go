@@ -49,8 +49,9 @@ type Pool struct {
 }
 
 type workerScratch struct {
-	u unpacked
-	f []float32
+	u   unpacked
+	f   []float32
+	out [4]float32
 }
 
 // NewPool starts a pool that uses threads goroutines (the caller's plus
@@ -236,10 +237,22 @@ func (p *Pool) matMulRange(w, lo, hi int) {
 		return
 	}
 	unpack := k.unpack[m.Type]
+	acts := p.acts
+	out := &s.out
 	for r := lo; r < hi; r++ {
 		unpack(m.Data[r*p.rb:(r+1)*p.rb], &s.u, cols)
-		for i := range p.acts {
-			p.dst[i*rows+r] = k.dotUnpacked(&s.u, &p.acts[i])
+		i := 0
+		if k.dotUnpacked4 != nil {
+			for ; i+4 <= len(acts); i += 4 {
+				k.dotUnpacked4(&s.u, &acts[i], &acts[i+1], &acts[i+2], &acts[i+3], out)
+				p.dst[i*rows+r] = out[0]
+				p.dst[(i+1)*rows+r] = out[1]
+				p.dst[(i+2)*rows+r] = out[2]
+				p.dst[(i+3)*rows+r] = out[3]
+			}
+		}
+		for ; i < len(acts); i++ {
+			p.dst[i*rows+r] = k.dotUnpacked(&s.u, &acts[i])
 		}
 	}
 }
