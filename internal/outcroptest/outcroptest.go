@@ -33,11 +33,14 @@ type Server struct {
 
 // Options adjusts the test server.
 type Options struct {
-	Families []family.Codec   // default: the converse family only
-	Models   []catalog.Model  // default: EchoModels
-	Extra    []provider.Spec  // backend kinds besides echo
+	Families []family.Codec  // default: the converse family only
+	Models   []catalog.Model // default: EchoModels
+	Extra    []provider.Spec // backend kinds besides echo
 	Mutate   func(*config.Config)
 	Now      func() time.Time
+	// KeyCacheTTL is the identity cache lifetime; zero disables the cache
+	// so that key changes are seen at once.
+	KeyCacheTTL time.Duration
 }
 
 // EchoModels are the default test models, served by the echo backend.
@@ -73,7 +76,7 @@ func NewServer(t testing.TB, o Options) *Server {
 	}
 	srv, err := server.New(context.Background(), server.Options{
 		Config: c, Logger: log, Providers: append([]provider.Spec{providertest.EchoSpec}, o.Extra...),
-		Families: fams, Now: o.Now, KeyCacheTTL: -1,
+		Families: fams, Now: o.Now, KeyCacheTTL: cacheTTL(o.KeyCacheTTL),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -121,4 +124,11 @@ func (t BodyCopyTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 		base = http.DefaultTransport
 	}
 	return base.RoundTrip(r)
+}
+
+func cacheTTL(d time.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return d
 }

@@ -1,11 +1,9 @@
 package server
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"fmt"
-	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -190,7 +188,7 @@ func (s *Server) authenticate(ctx context.Context, svc awsapi.Service, r *http.R
 	if err != nil {
 		return ctx, err
 	}
-	r.Body = io.NopCloser(bytes.NewReader(body))
+	r.Body = restjson.NewBody(body)
 	if s.opts.Config.Auth.Mode == "any" {
 		p := s.iam.Principal("root", "")
 		p.Anonymous = true

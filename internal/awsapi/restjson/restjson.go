@@ -90,12 +90,36 @@ func jsonType(k string) string {
 	}
 }
 
+// Body is a request body already read into memory (by authentication,
+// which must hash it); ReadBody returns its bytes without copying.
+type Body struct {
+	*bytes.Reader
+	b []byte
+}
+
+// NewBody wraps b as a request body.
+func NewBody(b []byte) *Body { return &Body{Reader: bytes.NewReader(b), b: b} }
+
+// Close does nothing.
+func (*Body) Close() error { return nil }
+
 // ReadBody reads at most MaxBody bytes of r's body.
 func ReadBody(r *http.Request) ([]byte, error) {
-	if r.Body == nil {
+	if r.Body == nil || r.Body == http.NoBody {
 		return nil, nil
 	}
-	b, err := io.ReadAll(io.LimitReader(r.Body, MaxBody+1))
+	if rb, ok := r.Body.(*Body); ok {
+		return rb.b, nil
+	}
+	if r.ContentLength > MaxBody {
+		return nil, fault.Newf(fault.Invalid, "1 validation error detected: Value at 'body' failed to satisfy constraint: Member must have length less than or equal to %d", MaxBody)
+	}
+	var buf bytes.Buffer
+	if r.ContentLength > 0 {
+		buf.Grow(int(r.ContentLength) + 1)
+	}
+	_, err := buf.ReadFrom(io.LimitReader(r.Body, MaxBody+1))
+	b := buf.Bytes()
 	if err != nil {
 		return nil, fault.Wrap(fault.Invalid, err, "Could not read the request body.")
 	}

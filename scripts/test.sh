@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# test.sh runs the whole test suite on a fresh machine: it installs what the
+# tests need (model weights, boto3, the AWS SDK for JavaScript), then runs
+# every Go test with the race detector on the portable kernels, and the
+# engine and end-to-end tests again with the fast (simd/archsimd) kernels.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/fetch-models.sh
+python3 -m pip install --quiet --disable-pip-version-check -r test/python/requirements.txt
+npm ci --prefix test/js --no-audit --no-fund --loglevel=error
+
+go vet ./...
+go test -race -count=1 -timeout 40m ./...
+GOEXPERIMENT=simd go vet ./internal/engine/...
+GOEXPERIMENT=simd go test -count=1 -timeout 30m ./internal/engine/... ./internal/provider/... ./internal/server/...
+echo "all tests passed"
