@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/nikolalohinski/gonja/v2/exec"
 )
@@ -61,6 +62,7 @@ type Template struct {
 	family string         // fallback family when tpl is nil
 	tools  bool
 	system bool
+	now    func() time.Time // strftime_now's clock; tests pin it
 }
 
 // Parse compiles a Jinja chat template. It fails when the source does not
@@ -74,11 +76,11 @@ func Parse(src string) (t *Template, err error) {
 			t, err = nil, fmt.Errorf("chat: parse template: panic: %v", r)
 		}
 	}()
-	tpl, err := exec.NewTemplate(rootName, newConfig(), sourceLoader(src), newEnvironment())
+	t = &Template{tools: strings.Contains(src, "tools"), now: time.Now}
+	t.tpl, err = exec.NewTemplate(rootName, newConfig(), sourceLoader(src), newEnvironment(func() time.Time { return t.now() }))
 	if err != nil {
 		return nil, fmt.Errorf("chat: parse template: %w", err)
 	}
-	t = &Template{tpl: tpl, tools: strings.Contains(src, "tools")}
 	_, err = t.Render([]Message{{Role: "system", Content: "s"}, {Role: "user", Content: "u"}}, Options{})
 	t.system = err == nil
 	return t, nil

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -89,6 +90,7 @@ func TestRenderGolden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			tpl.now = func() time.Time { return time.Date(2024, 7, 26, 12, 0, 0, 0, time.UTC) } // as gen_golden.py
 			msgs, opts := c.input()
 			got, err := tpl.Render(msgs, opts)
 			if want.Error != nil {

@@ -53,13 +53,18 @@ func newConfig() *config.Config {
 // (raise_exception, strftime_now, a json.dumps-compatible tojson) and
 // order-preserving dict methods. Every template gets its own sets, so
 // nothing global is mutated.
-func newEnvironment() *exec.Environment {
+func newEnvironment(now func() time.Time) *exec.Environment {
 	filters := exec.NewFilterSet(map[string]exec.FilterFunction{}).Update(builtins.Filters)
 	_ = filters.Replace("tojson", filterToJSON)
 
 	ctx := exec.EmptyContext().Update(builtins.GlobalFunctions).Update(builtins.GlobalVariables)
 	ctx.Set("raise_exception", raiseException)
-	ctx.Set("strftime_now", strftimeNow)
+	ctx.Set("strftime_now", func(_ *exec.Evaluator, params *exec.VarArgs) (*exec.Value, error) {
+		if len(params.Args) != 1 || !params.Args[0].IsString() {
+			return nil, errors.New("strftime_now expects one format string")
+		}
+		return exec.AsValue(strftime(params.Args[0].String(), now())), nil
+	})
 	ctx.Set("range", rangeList)
 
 	return &exec.Environment{
@@ -85,14 +90,6 @@ func raiseException(_ *exec.Evaluator, params *exec.VarArgs) (*exec.Value, error
 		msg = params.Args[0].String()
 	}
 	return nil, errors.New(msg)
-}
-
-// strftimeNow is transformers' strftime_now(format), in local time.
-func strftimeNow(_ *exec.Evaluator, params *exec.VarArgs) (*exec.Value, error) {
-	if len(params.Args) != 1 || !params.Args[0].IsString() {
-		return nil, errors.New("strftime_now expects one format string")
-	}
-	return exec.AsValue(strftime(params.Args[0].String(), time.Now())), nil
 }
 
 // rangeList is range([start,] stop[, step]) returning a list, bounded by
