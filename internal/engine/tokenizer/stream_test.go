@@ -2,6 +2,8 @@ package tokenizer
 
 import (
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
 )
 
 func TestStreamDecoderHoldsPartialCharacters(t *testing.T) {
@@ -113,5 +115,28 @@ func TestBadIDsAreClamped(t *testing.T) {
 	}
 	if tok.BOS() != -1 || tok.EOS() != -1 || !tok.IsEndOfGeneration(1) {
 		t.Errorf("BOS, EOS, EOG(1) = %d, %d, %v", tok.BOS(), tok.EOS(), tok.IsEndOfGeneration(1))
+	}
+}
+
+func TestConcurrentEncode(t *testing.T) {
+	tok, err := New(byteBPEVocab(t, "smollm"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := loadGolden(t)
+	want := g.ByteBPE["smollm"].Special
+	done := make(chan struct{})
+	for w := 0; w < 4; w++ {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			for i, s := range g.Strings {
+				if got := tok.Encode(s, true); !cmp.Equal(got, want[i], cmpIDs) {
+					t.Errorf("concurrent Encode(%q) = %v, want %v", s, got, want[i])
+				}
+			}
+		}()
+	}
+	for w := 0; w < 4; w++ {
+		<-done
 	}
 }
