@@ -1,0 +1,89 @@
+package eventstream
+
+import (
+	"bytes"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws/protocol/eventstream"
+	"github.com/google/go-cmp/cmp"
+)
+
+// decodeAll reads every frame of body with the SDK's own decoder.
+func decodeAll(t *testing.T, body []byte) []eventstream.Message {
+	t.Helper()
+	dec := eventstream.NewDecoder()
+	r := bytes.NewReader(body)
+	var out []eventstream.Message
+	for r.Len() > 0 {
+		m, err := dec.Decode(r, nil)
+		if err != nil {
+			t.Fatalf("decode frame %d: %v", len(out), err)
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+func header(m eventstream.Message, name string) string {
+	v := m.Headers.Get(name)
+	if v == nil {
+		return ""
+	}
+	return v.String()
+}
+
+func TestWriter(t *testing.T) {
+	rec := httptest.NewRecorder()
+	w := NewWriter(rec)
+	w.Header.Set("X-Amzn-Bedrock-Content-Type", "application/json")
+	if w.Started() {
+		t.Fatal("started before the first frame")
+	}
+	if err := w.Event("messageStart", map[string]string{"role": "assistant"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Exception("throttlingException", "slow down"); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Error("InternalFailure", "boom"); err != nil {
+		t.Fatal(err)
+	}
+	if rec.Code != 200 || rec.Header().Get("Content-Type") != ContentType || rec.Header().Get("X-Amzn-Bedrock-Content-Type") != "application/json" {
+		t.Fatalf("status %d headers %v", rec.Code, rec.Header())
+	}
+	ms := decodeAll(t, rec.Body.Bytes())
+	type frame struct{ Type, Event, Exception, ErrorCode, Payload string }
+	var got []frame
+	for _, m := range ms {
+		got = append(got, frame{header(m, ":message-type"), header(m, ":event-type"), header(m, ":exception-type"), header(m, ":error-code"), string(m.Payload)})
+	}
+	want := []frame{
+		{"event", "messageStart", "", "", `{"role":"assistant"}`},
+		{"exception", "", "throttlingException", "", `{"message":"slow down"}`},
+		{"error", "", "", "InternalFailure", ""},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("frames (-want +got):\n%s", diff)
+	}
+}
+
+func FuzzWriter(f *testing.F) {
+	f.Add("chunk", []byte(`{"bytes":"e30="}`))
+	f.Add("", []byte{})
+	f.Fuzz(func(t *testing.T, typ string, payload []byte) {
+		rec := httptest.NewRecorder()
+		w := NewWriter(rec)
+		err := w.RawEvent(typ, payload)
+		if len(typ) > 255 || len(typ) == 0 {
+			return // header names/values the encoder may reject; no panic is the property
+		}
+		if err != nil {
+			return
+		}
+		ms := decodeAll(t, rec.Body.Bytes())
+		if len(ms) != 1 || header(ms[0], ":event-type") != typ || !bytes.Equal(ms[0].Payload, payload) {
+			t.Fatalf("round trip of %q/%q failed", typ, payload)
+		}
+	})
+}
