@@ -134,6 +134,7 @@ func (J2) NewStream(*provider.Request) family.Stream { return noStream{} }
 
 type noStream struct{}
 
+// Chunks refuses the event with fault.Invalid.
 func (noStream) Chunks(provider.Event) ([][]byte, error) {
 	return nil, fault.New(fault.Invalid, "The model is unsupported for streaming.")
 }

@@ -229,6 +229,8 @@ type chatStream struct {
 	input  strings.Builder
 }
 
+// Chunks emits a choice per text delta, one per completed tool call and a
+// final one with the stop reason after the metadata event.
 func (s *chatStream) Chunks(ev provider.Event) ([][]byte, error) {
 	c := choice{Message: outMessage{Role: "assistant"}}
 	switch ev.Type {
