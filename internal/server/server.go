@@ -184,12 +184,12 @@ func (s *Server) greet(k iam.AccessKey) error {
 
   export AWS_ACCESS_KEY_ID=%s
   export AWS_SECRET_ACCESS_KEY=%s
-  export AWS_REGION=%s
+  export AWS_REGION=%s AWS_DEFAULT_REGION=%s
   export AWS_ENDPOINT_URL=http://%s
 
-or: export AWS_SHARED_CREDENTIALS_FILE=%s AWS_PROFILE=outcrop AWS_REGION=%s AWS_ENDPOINT_URL=http://%s
+or: export AWS_SHARED_CREDENTIALS_FILE=%s AWS_PROFILE=outcrop AWS_REGION=%s AWS_DEFAULT_REGION=%s AWS_ENDPOINT_URL=http://%s
 
-`, c.AccountID, path, k.ID, k.Secret, c.Region, net.JoinHostPort(host, port), path, c.Region, net.JoinHostPort(host, port))
+`, c.AccountID, path, k.ID, k.Secret, c.Region, c.Region, net.JoinHostPort(host, port), path, c.Region, c.Region, net.JoinHostPort(host, port))
 	return nil
 }
 
