@@ -26,12 +26,12 @@ type Session struct {
 
 	// Scratch, sized for maxBatch tokens.
 	batch      int
-	x, xn, tmp []float32 // batch × dim
-	q, att     []float32 // batch × qDim
-	ffA, ffB   []float32 // batch × ff
-	cos, sin   []float32 // batch × ropeDim/2
-	scores     []float32 // heads × max
-	logits     []float32 // vocab
+	x, xn, tmp []float32     // batch × dim
+	q, att     []float32     // batch × qDim
+	ffA, ffB   []float32     // batch × ff
+	cos, sin   []float32     // batch × ropeDim/2
+	attn       []attnScratch // per head
+	logits     []float32     // vocab
 	one        [1]int32
 
 	// Attention job parameters, read by attnFn (a method value bound
@@ -67,8 +67,15 @@ func (m *Model) NewSession(maxTokens int) (*Session, error) {
 		ffB:    make([]float32, b*hp.ff),
 		cos:    make([]float32, b*hp.ropeDim/2),
 		sin:    make([]float32, b*hp.ropeDim/2),
-		scores: make([]float32, hp.heads*maxTokens),
+		attn:   make([]attnScratch, hp.heads),
 		logits: make([]float32, hp.vocab),
+	}
+	for h := range s.attn {
+		s.attn[h] = attnScratch{
+			scores: make([]float32, maxTokens),
+			part:   make([]float32, 4*maxTokens),
+			lanes:  make([]float32, 8*maxTokens),
+		}
 	}
 	for l := range s.kc {
 		s.kc[l] = make([]float32, maxTokens*hp.kvDim())
@@ -231,28 +238,27 @@ func (s *Session) attention(lo, hi int) {
 	scale := float32(1 / math.Sqrt(float64(hd)))
 	for h := lo; h < hi; h++ {
 		g := h / group
-		sc := s.scores[h*s.max : (h+1)*s.max]
+		a := &s.attn[h]
 		for i := 0; i < s.attnN; i++ {
 			q := s.q[i*qd+h*hd : i*qd+(h+1)*hd]
 			npos := s.attnPos0 + i + 1
-			mx := float32(math.Inf(-1))
-			for t := 0; t < npos; t++ {
-				d := dot(q, kc[t*kvd+g*hd:t*kvd+(g+1)*hd]) * scale
-				sc[t] = d
-				mx = max(mx, d)
+			sc := a.scores[:npos]
+			a.qk(sc, q, kc[g*hd:], kvd, scale)
+			mx := sc[0]
+			for _, v := range sc {
+				mx = max(mx, v)
 			}
 			var sum float32
-			for t := 0; t < npos; t++ {
-				e := float32(math.Exp(float64(sc[t] - mx)))
+			for t, v := range sc {
+				e := float32(math.Exp(float64(v - mx)))
 				sc[t] = e
 				sum += e
 			}
-			out := s.att[i*qd+h*hd : i*qd+(h+1)*hd]
-			clear(out)
 			inv := 1 / sum
-			for t := 0; t < npos; t++ {
-				axpy(out, vc[t*kvd+g*hd:t*kvd+(g+1)*hd], sc[t]*inv)
+			for t := range sc {
+				sc[t] *= inv
 			}
+			a.weightedSum(s.att[i*qd+h*hd:i*qd+(h+1)*hd], sc, vc[g*hd:], kvd)
 		}
 	}
 }

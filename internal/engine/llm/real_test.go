@@ -1,0 +1,69 @@
+package llm
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/outcrop/outcrop/internal/engine/sample"
+)
+
+// smolPath returns the default model's path, or skips the test when the
+// weights have not been fetched.
+func smolPath(t testing.TB) string {
+	t.Helper()
+	dir := os.Getenv("OUTCROP_MODELS_DIR")
+	if dir == "" {
+		base := os.Getenv("XDG_DATA_HOME")
+		if base == "" {
+			home, err := os.UserHomeDir()
+			if err != nil {
+				t.Skipf("no home directory: %v", err)
+			}
+			base = filepath.Join(home, ".local", "share")
+		}
+		dir = filepath.Join(base, "outcrop", "models")
+	}
+	p := filepath.Join(dir, "SmolLM2-135M-Instruct.Q4_1.gguf")
+	if _, err := os.Stat(p); err != nil {
+		t.Skipf("%s not found; fetch the default models with scripts/fetch-models.sh", p)
+	}
+	return p
+}
+
+// chatML renders one user turn with SmolLM2's default system prompt, as
+// its chat template does with add_generation_prompt.
+func chatML(user string) string {
+	return "<|im_start|>system\nYou are a helpful AI assistant named SmolLM, trained by Hugging Face<|im_end|>\n" +
+		"<|im_start|>user\n" + user + "<|im_end|>\n<|im_start|>assistant\n"
+}
+
+// TestSmolLM2StopSequence checks on the real model that a stop sequence
+// ends generation and never reaches the output.
+func TestSmolLM2StopSequence(t *testing.T) {
+	path := smolPath(t)
+	m, err := Load(path, Options{Archs: testArchs, Threads: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	s, err := m.NewSession(256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	prompt := m.Tokenizer().Encode(chatML("What is the capital of France?"), true)
+	res, err := s.Generate(context.Background(), prompt, sample.Params{MaxTokens: 40, Stop: []string{", la"}}, func(tk Token) bool {
+		out.WriteString(tk.Text)
+		return true
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%+v: %q", res, out.String())
+	if res.StopReason != sample.StopSequence || strings.Contains(out.String(), ", la") || out.Len() == 0 {
+		t.Errorf("Generate = %+v with text %q; want a stop on \", la\" with the text before it", res, out.String())
+	}
+}
