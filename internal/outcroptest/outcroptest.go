@@ -38,6 +38,8 @@ type Options struct {
 	Extra    []provider.Spec // backend kinds besides echo
 	Mutate   func(*config.Config)
 	Now      func() time.Time
+	// Echo, if set, is the echo backend to serve (to watch its channels).
+	Echo *providertest.Echo
 	// KeyCacheTTL is the identity cache lifetime; zero disables the cache
 	// so that key changes are seen at once.
 	KeyCacheTTL time.Duration
@@ -74,8 +76,12 @@ func NewServer(t testing.TB, o Options) *Server {
 	if testing.Verbose() {
 		log = slog.New(slog.NewTextHandler(&testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
+	echo := providertest.EchoSpec
+	if o.Echo != nil {
+		echo = providertest.EchoSpecWith(*o.Echo)
+	}
 	srv, err := server.New(context.Background(), server.Options{
-		Config: c, Logger: log, Providers: append([]provider.Spec{providertest.EchoSpec}, o.Extra...),
+		Config: c, Logger: log, Providers: append([]provider.Spec{echo}, o.Extra...),
 		Families: fams, Now: o.Now, KeyCacheTTL: cacheTTL(o.KeyCacheTTL),
 	})
 	if err != nil {

@@ -221,4 +221,3 @@ func (s *Server) authenticate(ctx context.Context, svc awsapi.Service, r *http.R
 	}
 	return reqctx.WithPrincipal(ctx, p), nil
 }
-

@@ -20,16 +20,17 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/outcrop/outcrop/internal/outcroptest"
+	"github.com/outcrop/outcrop/internal/provider/providertest"
 )
 
 const echoModel = "outcrop.echo-v1:0"
 
 func runtimeClient(srv *outcroptest.Server, id, secret string) *bedrockruntime.Client {
 	return bedrockruntime.New(bedrockruntime.Options{
-		Region:       "us-east-1",
-		BaseEndpoint: aws.String(srv.URL),
-		Credentials:  credentials.NewStaticCredentialsProvider(id, secret, ""),
-		HTTPClient:   &http.Client{Transport: outcroptest.BodyCopyTransport{}},
+		Region:           "us-east-1",
+		BaseEndpoint:     aws.String(srv.URL),
+		Credentials:      credentials.NewStaticCredentialsProvider(id, secret, ""),
+		HTTPClient:       &http.Client{Transport: outcroptest.BodyCopyTransport{}},
 		RetryMaxAttempts: 1,
 	})
 }
@@ -385,5 +386,25 @@ func TestRawAuth(t *testing.T) {
 				t.Error("no x-amzn-RequestId")
 			}
 		})
+	}
+}
+
+// TestClientDisconnectCancels checks that a client going away mid-stream
+// cancels the backend's work.
+func TestClientDisconnectCancels(t *testing.T) {
+	started, stopped := make(chan struct{}, 1), make(chan error, 1)
+	srv := outcroptest.NewServer(t, outcroptest.Options{Echo: &providertest.Echo{Started: started, Stopped: stopped}})
+	c := runtimeClient(srv, srv.Key.ID, srv.Key.Secret)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	out, err := c.ConverseStream(ctx, &bedrockruntime.ConverseStreamInput{ModelId: aws.String(echoModel), Messages: userText("block")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-started
+	out.GetStream().Close()
+	cancel()
+	if err := <-stopped; !errors.Is(err, context.Canceled) {
+		t.Errorf("backend stopped with %v, want context.Canceled", err)
 	}
 }

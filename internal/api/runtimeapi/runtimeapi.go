@@ -15,8 +15,8 @@ import (
 	"github.com/outcrop/outcrop/internal/awsapi"
 	"github.com/outcrop/outcrop/internal/awsapi/restjson"
 	"github.com/outcrop/outcrop/internal/catalog"
-	"github.com/outcrop/outcrop/internal/fault"
 	"github.com/outcrop/outcrop/internal/family"
+	"github.com/outcrop/outcrop/internal/fault"
 	"github.com/outcrop/outcrop/internal/provider"
 	"github.com/outcrop/outcrop/internal/reqctx"
 )

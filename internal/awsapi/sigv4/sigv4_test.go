@@ -59,21 +59,39 @@ func TestVerify(t *testing.T) {
 		wantKind fault.Kind
 		ok       bool
 	}{
-		{name: "valid", req: func() *http.Request { return sign(t, "POST", "http://127.0.0.1:4280/model/m/converse", body, "AKIDEXAMPLE", "secret", now, nil) }, ok: true},
+		{name: "valid", req: func() *http.Request {
+			return sign(t, "POST", "http://127.0.0.1:4280/model/m/converse", body, "AKIDEXAMPLE", "secret", now, nil)
+		}, ok: true},
 		{name: "arn path double-encoded", req: func() *http.Request { return sign(t, "POST", arnPath, body, "AKIDEXAMPLE", "secret", now, nil) }, ok: true},
-		{name: "query string", req: func() *http.Request { return sign(t, "GET", "http://h/foundation-models?byProvider=Amazon&byOutputModality=TEXT", nil, "AKIDEXAMPLE", "secret", now, nil) }, ok: true},
-		{name: "wrong secret", req: func() *http.Request { return sign(t, "POST", "http://h/model/m/converse", body, "AKIDEXAMPLE", "nope", now, nil) }, wantKind: fault.BadSignature},
-		{name: "unknown key", req: func() *http.Request { return sign(t, "POST", "http://h/model/m/converse", body, "AKIDOTHER", "secret", now, nil) }, wantKind: fault.Unauthenticated},
-		{name: "body tampered", req: func() *http.Request { return sign(t, "POST", "http://h/model/m/converse", body, "AKIDEXAMPLE", "secret", now, nil) },
+		{name: "query string", req: func() *http.Request {
+			return sign(t, "GET", "http://h/foundation-models?byProvider=Amazon&byOutputModality=TEXT", nil, "AKIDEXAMPLE", "secret", now, nil)
+		}, ok: true},
+		{name: "wrong secret", req: func() *http.Request {
+			return sign(t, "POST", "http://h/model/m/converse", body, "AKIDEXAMPLE", "nope", now, nil)
+		}, wantKind: fault.BadSignature},
+		{name: "unknown key", req: func() *http.Request {
+			return sign(t, "POST", "http://h/model/m/converse", body, "AKIDOTHER", "secret", now, nil)
+		}, wantKind: fault.Unauthenticated},
+		{name: "body tampered", req: func() *http.Request {
+			return sign(t, "POST", "http://h/model/m/converse", body, "AKIDEXAMPLE", "secret", now, nil)
+		},
 			mutate: func(r *http.Request) { r.Body = nil }, wantKind: fault.BadSignature},
 		{name: "signed header changed", req: func() *http.Request {
 			return sign(t, "POST", "http://h/model/m/converse", body, "AKIDEXAMPLE", "secret", now, map[string]string{"Content-Type": "application/json"})
 		}, mutate: func(r *http.Request) { r.Header.Set("Content-Type", "text/plain") }, wantKind: fault.BadSignature},
-		{name: "host changed", req: func() *http.Request { return sign(t, "POST", "http://h/model/m/converse", body, "AKIDEXAMPLE", "secret", now, nil) },
+		{name: "host changed", req: func() *http.Request {
+			return sign(t, "POST", "http://h/model/m/converse", body, "AKIDEXAMPLE", "secret", now, nil)
+		},
 			mutate: func(r *http.Request) { r.Host = "other" }, wantKind: fault.BadSignature},
-		{name: "clock skew past", req: func() *http.Request { return sign(t, "POST", "http://h/x", body, "AKIDEXAMPLE", "secret", now.Add(-16*time.Minute), nil) }, wantKind: fault.BadSignature},
-		{name: "clock skew future", req: func() *http.Request { return sign(t, "POST", "http://h/x", body, "AKIDEXAMPLE", "secret", now.Add(16*time.Minute), nil) }, wantKind: fault.BadSignature},
-		{name: "within skew", req: func() *http.Request { return sign(t, "POST", "http://h/x", body, "AKIDEXAMPLE", "secret", now.Add(-14*time.Minute), nil) }, ok: true},
+		{name: "clock skew past", req: func() *http.Request {
+			return sign(t, "POST", "http://h/x", body, "AKIDEXAMPLE", "secret", now.Add(-16*time.Minute), nil)
+		}, wantKind: fault.BadSignature},
+		{name: "clock skew future", req: func() *http.Request {
+			return sign(t, "POST", "http://h/x", body, "AKIDEXAMPLE", "secret", now.Add(16*time.Minute), nil)
+		}, wantKind: fault.BadSignature},
+		{name: "within skew", req: func() *http.Request {
+			return sign(t, "POST", "http://h/x", body, "AKIDEXAMPLE", "secret", now.Add(-14*time.Minute), nil)
+		}, ok: true},
 		{name: "wrong service", req: func() *http.Request { return sign(t, "POST", "http://h/x", body, "AKIDEXAMPLE", "secret", now, nil) },
 			mutate: func(r *http.Request) {
 				r.Header.Set("Authorization", strings.Replace(r.Header.Get("Authorization"), "/bedrock/", "/s3/", 1))

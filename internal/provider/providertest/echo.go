@@ -6,7 +6,6 @@ package providertest
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"strings"
 
 	"github.com/outcrop/outcrop/internal/fault"
@@ -14,9 +13,15 @@ import (
 )
 
 // EchoSpec registers the "echo" backend kind.
-var EchoSpec = provider.Spec{Kind: "echo", New: func(json.RawMessage, provider.Env) (provider.Adapter, error) {
-	return Echo{}, nil
-}}
+var EchoSpec = EchoSpecWith(Echo{})
+
+// EchoSpecWith registers the "echo" kind serving e (for tests that watch
+// its Started and Stopped channels).
+func EchoSpecWith(e Echo) provider.Spec {
+	return provider.Spec{Kind: "echo", New: func(json.RawMessage, provider.Env) (provider.Adapter, error) {
+		return e, nil
+	}}
+}
 
 // Echo answers with the text of the last user message, one word per token.
 // Special inputs drive the error paths:
@@ -24,9 +29,16 @@ var EchoSpec = provider.Spec{Kind: "echo", New: func(json.RawMessage, provider.E
 //	"fail:<kind>"        fails before any output with that fault kind
 //	"failmid:<kind>"     streams one word, then fails
 //	"tool:<name>"        calls tool <name> with input {"q":"echo"}
+//	"block"              emits one word, then waits until the request's
+//	                     context ends (signalling Started and Stopped)
 //
 // Stop sequences and MaxTokens are honoured word by word.
-type Echo struct{}
+type Echo struct {
+	// Started, if set, receives a value when a "block" request is waiting.
+	Started chan<- struct{}
+	// Stopped, if set, receives the context error that ended a "block" request.
+	Stopped chan<- error
+}
 
 var (
 	_ provider.Adapter      = Echo{}
@@ -134,6 +146,19 @@ func (e Echo) ConverseStream(ctx context.Context, req *provider.Request, emit fu
 		}
 		return nil
 	}
+	if in == "block" {
+		if err := emit(provider.Event{Type: provider.TextDeltaEvent, Text: "waiting"}); err != nil {
+			return err
+		}
+		if e.Started != nil {
+			e.Started <- struct{}{}
+		}
+		<-ctx.Done()
+		if e.Stopped != nil {
+			e.Stopped <- ctx.Err()
+		}
+		return ctx.Err()
+	}
 	words := strings.Fields(in)
 	if k, ok := strings.CutPrefix(in, "failmid:"); ok {
 		if err := emit(provider.Event{Type: provider.TextDeltaEvent, Text: "partial"}); err != nil {
@@ -199,4 +224,4 @@ func (Echo) Embed(_ context.Context, req *provider.EmbedRequest) (*provider.Embe
 }
 
 // String describes the backend.
-func (Echo) String() string { return fmt.Sprintf("echo") }
+func (Echo) String() string { return "echo" }
