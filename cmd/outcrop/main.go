@@ -15,6 +15,14 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if err := newRoot().ExecuteContext(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, "outcrop:", err)
+		os.Exit(1)
+	}
+}
+
+// newRoot builds the command tree.
+func newRoot() *cobra.Command {
 	root := &cobra.Command{
 		Use:           "outcrop",
 		Short:         "A self-hosted generative-AI platform that speaks Amazon Bedrock's APIs",
@@ -24,8 +32,5 @@ func main() {
 	var g globalFlags
 	g.register(root)
 	root.AddCommand(serveCmd(&g), keysCmd(&g), modelsCmd(&g))
-	if err := root.ExecuteContext(ctx); err != nil {
-		fmt.Fprintln(os.Stderr, "outcrop:", err)
-		os.Exit(1)
-	}
+	return root
 }
