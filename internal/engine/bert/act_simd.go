@@ -20,41 +20,62 @@ func store8(v archsimd.Float32x8, x []float32, i int) {
 	v.Store((*[8]float32)(unsafe.Pointer(&x[i])))
 }
 
+// vconst holds the broadcast constants of exp8 and gelu8. Broadcasting a
+// scalar is several instructions with archsimd, so callers build one vconst
+// per slice and the kernels load from it.
+type vconst struct {
+	lo, hi, log2e, ln2hi, ln2lo         archsimd.Float32x8
+	e6, e5, e4, e3, e2, one, zero, half archsimd.Float32x8
+	bias                                archsimd.Int32x8
+	rsqrt2, p, a5, a4, a3, a2, a1       archsimd.Float32x8
+}
+
+func newVconst() vconst {
+	return vconst{
+		lo: splat(-87.3), hi: splat(88.7), log2e: splat(1.44269504088896341),
+		ln2hi: splat(-0.693359375), ln2lo: splat(2.12194440e-4),
+		e6: splat(1.0 / 720), e5: splat(1.0 / 120), e4: splat(1.0 / 24), e3: splat(1.0 / 6),
+		e2: splat(0.5), one: splat(1), zero: splat(0), half: splat(0.5),
+		bias:   archsimd.BroadcastInt32x8(127),
+		rsqrt2: splat(0.70710678118654752), p: splat(0.3275911),
+		a5: splat(1.061405429), a4: splat(-1.453152027), a3: splat(1.421413741),
+		a2: splat(-0.284496736), a1: splat(0.254829592),
+	}
+}
+
 // exp8 computes e^x: x = n·ln2 + r with |r| <= ln2/2, e^r by its degree-6
 // Taylor polynomial (relative error about 1.2e-7), 2^n through the exponent
 // bits. Inputs are clamped to the float32 range.
-func exp8(x archsimd.Float32x8) archsimd.Float32x8 {
-	x = x.Max(splat(-87.3)).Min(splat(88.7))
-	n := x.Mul(splat(1.44269504088896341)).RoundToEven()
-	r := n.MulAdd(splat(-0.693359375), x) // ln2 split in two for accuracy
-	r = n.MulAdd(splat(2.12194440e-4), r)
-	p := splat(1.0 / 720)
-	p = p.MulAdd(r, splat(1.0/120))
-	p = p.MulAdd(r, splat(1.0/24))
-	p = p.MulAdd(r, splat(1.0/6))
-	p = p.MulAdd(r, splat(0.5))
-	p = p.MulAdd(r, splat(1))
-	p = p.MulAdd(r, splat(1))
-	pow := n.ConvertToInt32().Add(archsimd.BroadcastInt32x8(127)).ShiftAllLeft(23).AsFloat32x8()
+func exp8(k *vconst, x archsimd.Float32x8) archsimd.Float32x8 {
+	x = x.Max(k.lo).Min(k.hi)
+	n := x.Mul(k.log2e).RoundToEven()
+	r := n.MulAdd(k.ln2hi, x) // ln2 split in two for accuracy
+	r = n.MulAdd(k.ln2lo, r)
+	p := k.e6.MulAdd(r, k.e5)
+	p = p.MulAdd(r, k.e4)
+	p = p.MulAdd(r, k.e3)
+	p = p.MulAdd(r, k.e2)
+	p = p.MulAdd(r, k.one)
+	p = p.MulAdd(r, k.one)
+	pow := n.ConvertToInt32().Add(k.bias).ShiftAllLeft(23).AsFloat32x8()
 	return p.Mul(pow)
 }
 
 // gelu8 computes x·Φ(x) = x·(1 + erf(x/√2))/2 with erf from Abramowitz and
 // Stegun 7.1.26 (absolute error below 1.5e-7).
-func gelu8(x archsimd.Float32x8) archsimd.Float32x8 {
-	z := x.Mul(splat(0.70710678118654752))
-	az := z.Max(splat(0).Sub(z))
-	t := splat(1).Div(az.MulAdd(splat(0.3275911), splat(1)))
-	p := splat(1.061405429)
-	p = p.MulAdd(t, splat(-1.453152027))
-	p = p.MulAdd(t, splat(1.421413741))
-	p = p.MulAdd(t, splat(-0.284496736))
-	p = p.MulAdd(t, splat(0.254829592))
+func gelu8(k *vconst, x archsimd.Float32x8) archsimd.Float32x8 {
+	z := x.Mul(k.rsqrt2)
+	az := z.Max(k.zero.Sub(z))
+	t := k.one.Div(az.MulAdd(k.p, k.one))
+	p := k.a5.MulAdd(t, k.a4)
+	p = p.MulAdd(t, k.a3)
+	p = p.MulAdd(t, k.a2)
+	p = p.MulAdd(t, k.a1)
 	p = p.Mul(t)
-	q := p.Mul(exp8(splat(0).Sub(az.Mul(az)))) // q = 1 - erf(|z|)
+	q := p.Mul(exp8(k, k.zero.Sub(az.Mul(az)))) // q = 1 - erf(|z|)
 	// Φ(x) = 1 - q/2 for x >= 0, q/2 for x < 0.
-	half := q.Mul(splat(0.5))
-	phi := splat(1).Sub(half).Merge(half, x.GreaterEqual(splat(0)))
+	h := q.Mul(k.half)
+	phi := k.one.Sub(h).Merge(h, x.GreaterEqual(k.zero))
 	return x.Mul(phi)
 }
 
@@ -64,9 +85,10 @@ func geluInPlace(x []float32) {
 		geluGo(x)
 		return
 	}
+	k := newVconst()
 	i := 0
 	for ; i+8 <= len(x); i += 8 {
-		store8(gelu8(load8(x, i)), x, i)
+		store8(gelu8(&k, load8(x, i)), x, i)
 	}
 	geluGo(x[i:])
 }
@@ -77,6 +99,7 @@ func softmaxScaled(x []float32, scale float32) {
 		softmaxGo(x, scale)
 		return
 	}
+	k := newVconst()
 	n := len(x) &^ 7
 	mv := load8(x, 0)
 	for i := 8; i < n; i += 8 {
@@ -94,7 +117,7 @@ func softmaxScaled(x []float32, scale float32) {
 	sc, off := splat(scale), splat(-m*scale)
 	sum := splat(0)
 	for i := 0; i < n; i += 8 {
-		e := exp8(load8(x, i).MulAdd(sc, off))
+		e := exp8(&k, load8(x, i).MulAdd(sc, off))
 		store8(e, x, i)
 		sum = sum.Add(e)
 	}
@@ -104,7 +127,7 @@ func softmaxScaled(x []float32, scale float32) {
 		s += v
 	}
 	for i := n; i < len(x); i++ {
-		e := float32(exp32((x[i] - m) * scale))
+		e := exp32(&k, (x[i]-m)*scale)
 		x[i] = e
 		s += e
 	}
@@ -119,9 +142,9 @@ func softmaxScaled(x []float32, scale float32) {
 
 // exp32 is e^x for the scalar tail, through the same vector code so that
 // tails and bodies round alike.
-func exp32(x float32) float32 {
+func exp32(k *vconst, x float32) float32 {
 	var b [8]float32
 	b[0] = x
-	exp8(archsimd.LoadFloat32x8(&b)).Store(&b)
+	exp8(k, archsimd.LoadFloat32x8(&b)).Store(&b)
 	return b[0]
 }

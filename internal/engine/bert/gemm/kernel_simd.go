@@ -31,7 +31,7 @@ func kernel(r, kb int, a []float32, lda int, b []float32, c []float32, ldc int, 
 	}
 	pa, pb, pc := unsafe.Pointer(&a[0]), unsafe.Pointer(&b[0]), unsafe.Pointer(&c[0])
 	if r == rows {
-		kern6(kb, pa, lda, pb, pc, ldc, pbias, acc)
+		kern4(kb, pa, lda, pb, pc, ldc, pbias, acc)
 		return
 	}
 	for i := range r {
@@ -49,64 +49,6 @@ func st(v archsimd.Float32x8, p unsafe.Pointer, off int) {
 
 func bc(p unsafe.Pointer, off int) archsimd.Float32x8 {
 	return archsimd.BroadcastFloat32x8(*(*float32)(unsafe.Add(p, 4*off)))
-}
-
-// kern6 computes a 6×16 block of C with twelve accumulators.
-func kern6(kb int, pa unsafe.Pointer, lda int, pb, pc unsafe.Pointer, ldc int, pbias unsafe.Pointer, acc bool) {
-	var c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51 archsimd.Float32x8
-	switch {
-	case acc:
-		c00, c01 = ld(pc, 0), ld(pc, 8)
-		c10, c11 = ld(pc, ldc), ld(pc, ldc+8)
-		c20, c21 = ld(pc, 2*ldc), ld(pc, 2*ldc+8)
-		c30, c31 = ld(pc, 3*ldc), ld(pc, 3*ldc+8)
-		c40, c41 = ld(pc, 4*ldc), ld(pc, 4*ldc+8)
-		c50, c51 = ld(pc, 5*ldc), ld(pc, 5*ldc+8)
-	case pbias != nil:
-		c00, c01 = ld(pbias, 0), ld(pbias, 8)
-		c10, c11, c20, c21, c30, c31 = c00, c01, c00, c01, c00, c01
-		c40, c41, c50, c51 = c00, c01, c00, c01
-	}
-	a0 := pa
-	a1 := unsafe.Add(pa, 4*lda)
-	a2 := unsafe.Add(pa, 8*lda)
-	a3 := unsafe.Add(pa, 12*lda)
-	a4 := unsafe.Add(pa, 16*lda)
-	a5 := unsafe.Add(pa, 20*lda)
-	for k := range kb {
-		b0 := ld(pb, 16*k)
-		b1 := ld(pb, 16*k+8)
-		x := bc(a0, k)
-		c00 = x.MulAdd(b0, c00)
-		c01 = x.MulAdd(b1, c01)
-		x = bc(a1, k)
-		c10 = x.MulAdd(b0, c10)
-		c11 = x.MulAdd(b1, c11)
-		x = bc(a2, k)
-		c20 = x.MulAdd(b0, c20)
-		c21 = x.MulAdd(b1, c21)
-		x = bc(a3, k)
-		c30 = x.MulAdd(b0, c30)
-		c31 = x.MulAdd(b1, c31)
-		x = bc(a4, k)
-		c40 = x.MulAdd(b0, c40)
-		c41 = x.MulAdd(b1, c41)
-		x = bc(a5, k)
-		c50 = x.MulAdd(b0, c50)
-		c51 = x.MulAdd(b1, c51)
-	}
-	st(c00, pc, 0)
-	st(c01, pc, 8)
-	st(c10, pc, ldc)
-	st(c11, pc, ldc+8)
-	st(c20, pc, 2*ldc)
-	st(c21, pc, 2*ldc+8)
-	st(c30, pc, 3*ldc)
-	st(c31, pc, 3*ldc+8)
-	st(c40, pc, 4*ldc)
-	st(c41, pc, 4*ldc+8)
-	st(c50, pc, 5*ldc)
-	st(c51, pc, 5*ldc+8)
 }
 
 // kern1 computes one row of 16 C values.
@@ -134,4 +76,47 @@ func kern1(kb int, pa, pb, pc, pbias unsafe.Pointer, acc bool) {
 	}
 	st(c0.Add(d0), pc, 0)
 	st(c1.Add(d1), pc, 8)
+}
+
+// kern4 computes a 4×16 block of C with eight accumulators.
+func kern4(kb int, pa unsafe.Pointer, lda int, pb, pc unsafe.Pointer, ldc int, pbias unsafe.Pointer, acc bool) {
+	var c00, c01, c10, c11, c20, c21, c30, c31 archsimd.Float32x8
+	switch {
+	case acc:
+		c00, c01 = ld(pc, 0), ld(pc, 8)
+		c10, c11 = ld(pc, ldc), ld(pc, ldc+8)
+		c20, c21 = ld(pc, 2*ldc), ld(pc, 2*ldc+8)
+		c30, c31 = ld(pc, 3*ldc), ld(pc, 3*ldc+8)
+	case pbias != nil:
+		c00, c01 = ld(pbias, 0), ld(pbias, 8)
+		c10, c11, c20, c21, c30, c31 = c00, c01, c00, c01, c00, c01
+	}
+	a0 := pa
+	a1 := unsafe.Add(pa, 4*lda)
+	a2 := unsafe.Add(pa, 8*lda)
+	a3 := unsafe.Add(pa, 12*lda)
+	for k := range kb {
+		b0 := ld(pb, 16*k)
+		b1 := ld(pb, 16*k+8)
+		x := bc(a0, k)
+		c00 = x.MulAdd(b0, c00)
+		c01 = x.MulAdd(b1, c01)
+		x = bc(a1, k)
+		c10 = x.MulAdd(b0, c10)
+		c11 = x.MulAdd(b1, c11)
+		x = bc(a2, k)
+		c20 = x.MulAdd(b0, c20)
+		c21 = x.MulAdd(b1, c21)
+		x = bc(a3, k)
+		c30 = x.MulAdd(b0, c30)
+		c31 = x.MulAdd(b1, c31)
+	}
+	st(c00, pc, 0)
+	st(c01, pc, 8)
+	st(c10, pc, ldc)
+	st(c11, pc, ldc+8)
+	st(c20, pc, 2*ldc)
+	st(c21, pc, 2*ldc+8)
+	st(c30, pc, 3*ldc)
+	st(c31, pc, 3*ldc+8)
 }
