@@ -3,6 +3,7 @@
 package bert
 
 import (
+	"math"
 	"simd/archsimd"
 	"unsafe"
 )
@@ -93,16 +94,33 @@ func geluInPlace(x []float32) {
 	geluGo(x[i:])
 }
 
-// softmaxScaled replaces x by softmax(scale·x).
-func softmaxScaled(x []float32, scale float32) {
-	if !simdAct || len(x) < 8 {
-		softmaxGo(x, scale)
+// softmaxRows replaces each of the rows of x (row stride ld, n live
+// values) by softmax(scale·row).
+func softmaxRows(x []float32, ld, rows, n int, scale float32) {
+	if !simdAct {
+		for r := range rows {
+			softmaxGo(x[r*ld:r*ld+n], scale)
+		}
 		return
 	}
 	k := newVconst()
+	negInf := float32(math.Inf(-1))
+	for r := range rows {
+		softmax8(&k, x[r*ld:r*ld+n], scale, negInf)
+	}
+}
+
+// softmax8 is softmax(scale·x) on vectors; the last partial vector goes
+// through a buffer padded with -Inf, whose lanes exponentiate to zero.
+func softmax8(k *vconst, x []float32, scale, negInf float32) {
 	n := len(x) &^ 7
-	mv := load8(x, 0)
-	for i := 8; i < n; i += 8 {
+	var tail [8]float32
+	for i := range tail {
+		tail[i] = negInf
+	}
+	copy(tail[:], x[n:])
+	mv := archsimd.LoadFloat32x8(&tail)
+	for i := 0; i < n; i += 8 {
 		mv = mv.Max(load8(x, i))
 	}
 	var buf [8]float32
@@ -111,40 +129,24 @@ func softmaxScaled(x []float32, scale float32) {
 	for _, v := range buf[1:] {
 		m = max(m, v)
 	}
-	for _, v := range x[n:] {
-		m = max(m, v)
-	}
 	sc, off := splat(scale), splat(-m*scale)
-	sum := splat(0)
+	sum := k.zero
 	for i := 0; i < n; i += 8 {
-		e := exp8(&k, load8(x, i).MulAdd(sc, off))
+		e := exp8(k, load8(x, i).MulAdd(sc, off))
 		store8(e, x, i)
 		sum = sum.Add(e)
 	}
+	et := exp8(k, archsimd.LoadFloat32x8(&tail).MulAdd(sc, off)).Max(k.zero)
+	sum = sum.Add(et)
 	sum.Store(&buf)
 	var s float32
 	for _, v := range buf {
 		s += v
 	}
-	for i := n; i < len(x); i++ {
-		e := exp32(&k, (x[i]-m)*scale)
-		x[i] = e
-		s += e
-	}
 	inv := splat(1 / s)
 	for i := 0; i < n; i += 8 {
 		store8(load8(x, i).Mul(inv), x, i)
 	}
-	for i := n; i < len(x); i++ {
-		x[i] *= 1 / s
-	}
-}
-
-// exp32 is e^x for the scalar tail, through the same vector code so that
-// tails and bodies round alike.
-func exp32(k *vconst, x float32) float32 {
-	var b [8]float32
-	b[0] = x
-	exp8(k, archsimd.LoadFloat32x8(&b)).Store(&b)
-	return b[0]
+	et.Mul(inv).Store(&tail)
+	copy(x[n:], tail[:])
 }

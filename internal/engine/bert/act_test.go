@@ -32,7 +32,7 @@ func TestSoftmax(t *testing.T) {
 		}
 		y := append([]float32(nil), x...)
 		const scale = 0.17
-		softmaxScaled(y, scale)
+		softmaxRows(y, n, 1, n, scale)
 		m := math.Inf(-1)
 		for _, v := range x {
 			m = math.Max(m, float64(v))

@@ -165,9 +165,7 @@ func (m *Model) layer(l *layer, seqs [][]int32, offs []int, total int) {
 		lds := gemm.Panels(n) * gemm.Panel
 		ws.s = grow(ws.s, n*lds)
 		gemm.Mul(ws.s, lds, base[hd*dh:], 3*h, ws.k, dh, n, nil, 0, n, 0, gemm.Panels(n))
-		for i := range n {
-			softmaxScaled(ws.s[i*lds:i*lds+n], scale)
-		}
+		softmaxRows(ws.s, lds, n, n, scale)
 		// O = P·V.
 		ws.v = gemm.PackN(ws.v, base[2*h+hd*dh:], n, dh, 3*h)
 		gemm.Mul(cx[offs[s]*h+hd*dh:], h, ws.s, lds, ws.v, n, dh, nil, 0, n, 0, gemm.Panels(dh))
