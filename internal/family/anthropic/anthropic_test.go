@@ -5,9 +5,6 @@ import (
 	"flag"
 	"testing"
 
-	"github.com/google/go-cmp/cmp"
-
-	"github.com/outcrop/outcrop/internal/family"
 	"github.com/outcrop/outcrop/internal/family/familytest"
 	"github.com/outcrop/outcrop/internal/provider"
 )
@@ -19,29 +16,25 @@ func fixedID() string { return "msg_bdrk_01TEST" }
 func text(s string) provider.Block { return provider.Block{Type: provider.TextBlock, Text: s} }
 
 func TestDecodeMessages(t *testing.T) {
-	tests := []struct {
-		name string
-		body string
-		want *provider.Request
-	}{
-		{"minimal", `{"anthropic_version":"bedrock-2023-05-31","max_tokens":100,"messages":[{"role":"user","content":"Hi"}]}`,
-			&provider.Request{MaxTokens: 100, Messages: []provider.Message{{Role: provider.User, Content: []provider.Block{text("Hi")}}}}},
-		{"sampling and system blocks", `{"anthropic_version":"bedrock-2023-05-31","max_tokens":10,"temperature":0.5,"top_p":0.9,"top_k":40,"stop_sequences":["END"],
+	familytest.Decode(t, []familytest.DecodeCase{
+		{Name: "minimal", Codec: Messages{}, Body: `{"anthropic_version":"bedrock-2023-05-31","max_tokens":100,"messages":[{"role":"user","content":"Hi"}]}`,
+			Want: &provider.Request{MaxTokens: 100, Messages: []provider.Message{{Role: provider.User, Content: []provider.Block{text("Hi")}}}}},
+		{Name: "sampling and system blocks", Codec: Messages{}, Body: `{"anthropic_version":"bedrock-2023-05-31","max_tokens":10,"temperature":0.5,"top_p":0.9,"top_k":40,"stop_sequences":["END"],
 			"system":[{"type":"text","text":"Be brief.","cache_control":{"type":"ephemeral"}}],
 			"messages":[{"role":"user","content":[{"type":"text","text":"Hi"}]},{"role":"assistant","content":"Hello"}]}`,
-			&provider.Request{MaxTokens: 10, Temperature: familytest.Float(0.5), TopP: familytest.Float(0.9), TopK: familytest.Int(40), StopSequences: []string{"END"},
+			Want: &provider.Request{MaxTokens: 10, Temperature: familytest.Float(0.5), TopP: familytest.Float(0.9), TopK: familytest.Int(40), StopSequences: []string{"END"},
 				System: []provider.Block{text("Be brief.")},
 				Messages: []provider.Message{
 					{Role: provider.User, Content: []provider.Block{text("Hi")}},
 					{Role: provider.Assistant, Content: []provider.Block{text("Hello")}},
 				}}},
-		{"tools and tool turns", `{"anthropic_version":"bedrock-2023-05-31","max_tokens":10,"system":"Use tools.",
+		{Name: "tools and tool turns", Codec: Messages{}, Body: `{"anthropic_version":"bedrock-2023-05-31","max_tokens":10,"system":"Use tools.",
 			"tools":[{"name":"get_weather","description":"Weather","input_schema":{"type":"object"}}],
 			"tool_choice":{"type":"tool","name":"get_weather"},
 			"messages":[{"role":"user","content":"Weather in Paris?"},
 				{"role":"assistant","content":[{"type":"text","text":"Checking."},{"type":"tool_use","id":"toolu_1","name":"get_weather","input":{"city":"Paris"}}]},
 				{"role":"user","content":[{"type":"tool_result","tool_use_id":"toolu_1","content":[{"type":"text","text":"18C"}]},{"type":"tool_result","tool_use_id":"toolu_1","is_error":true,"content":"again"}]}]}`,
-			&provider.Request{MaxTokens: 10, System: []provider.Block{text("Use tools.")},
+			Want: &provider.Request{MaxTokens: 10, System: []provider.Block{text("Use tools.")},
 				Tools:      []provider.Tool{{Name: "get_weather", Description: "Weather", Schema: json.RawMessage(`{"type":"object"}`)}},
 				ToolChoice: provider.ToolChoice{Mode: provider.ToolOne, Name: "get_weather"},
 				Messages: []provider.Message{
@@ -53,11 +46,11 @@ func TestDecodeMessages(t *testing.T) {
 						{Type: provider.ToolResultBlock, ToolResult: &provider.ToolResult{ToolUseID: "toolu_1", Status: "error", Content: []provider.Block{text("again")}}},
 					}},
 				}}},
-		{"image document thinking", `{"anthropic_version":"bedrock-2023-05-31","max_tokens":2000,"thinking":{"type":"enabled","budget_tokens":1024},
+		{Name: "image document thinking", Codec: Messages{}, Body: `{"anthropic_version":"bedrock-2023-05-31","max_tokens":2000,"thinking":{"type":"enabled","budget_tokens":1024},
 			"messages":[{"role":"user","content":[{"type":"image","source":{"type":"base64","media_type":"image/png","data":"iVBO"}},
 				{"type":"document","title":"notes","source":{"type":"text","media_type":"text/plain","data":"abc"}},{"type":"text","text":"Describe."}]},
 				{"role":"assistant","content":[{"type":"thinking","thinking":"hmm","signature":"sig"},{"type":"redacted_thinking","data":"xyz"}]}]}`,
-			&provider.Request{MaxTokens: 2000, Extra: json.RawMessage(`{"thinking":{"type":"enabled","budget_tokens":1024}}`),
+			Want: &provider.Request{MaxTokens: 2000, Extra: json.RawMessage(`{"thinking":{"type":"enabled","budget_tokens":1024}}`),
 				Messages: []provider.Message{
 					{Role: provider.User, Content: []provider.Block{
 						{Type: provider.ImageBlock, Image: &provider.Image{Format: "png", Data: []byte{0x89, 0x50, 0x4e}}},
@@ -69,116 +62,78 @@ func TestDecodeMessages(t *testing.T) {
 						{Type: provider.ReasoningBlock, Reasoning: &provider.Reasoning{Redacted: []byte("xyz")}},
 					}},
 				}}},
-		{"consecutive user turns merge", `{"anthropic_version":"bedrock-2023-05-31","max_tokens":5,"messages":[{"role":"user","content":"a"},{"role":"user","content":"b"}]}`,
-			&provider.Request{MaxTokens: 5, Messages: []provider.Message{{Role: provider.User, Content: []provider.Block{text("a"), text("b")}}}}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, err := Messages{}.DecodeRequest([]byte(tt.body))
-			if err != nil {
-				t.Fatalf("DecodeRequest(%s): %v", tt.body, err)
-			}
-			if diff := cmp.Diff(tt.want, got); diff != "" {
-				t.Errorf("DecodeRequest mismatch (-want +got):\n%s", diff)
-			}
-		})
-	}
+		{Name: "consecutive user turns merge", Codec: Messages{}, Body: `{"anthropic_version":"bedrock-2023-05-31","max_tokens":5,"messages":[{"role":"user","content":"a"},{"role":"user","content":"b"}]}`,
+			Want: &provider.Request{MaxTokens: 5, Messages: []provider.Message{{Role: provider.User, Content: []provider.Block{text("a"), text("b")}}}}},
+	})
 }
 
 const mal = "Malformed input request: "
 const tail = ", please reformat your input and try again."
 
 func TestDecodeMessagesErrors(t *testing.T) {
-	tests := []struct{ name, body, want string }{
-		{"titan body", `{"inputText":"hi"}`,
-			mal + "#: required key [anthropic_version] not found#: required key [max_tokens] not found#: required key [messages] not found#: extraneous key [inputText] is not permitted" + tail},
-		{"missing max_tokens", `{"anthropic_version":"bedrock-2023-05-31","messages":[{"role":"user","content":"Hi"}]}`,
-			mal + "#: required key [max_tokens] not found" + tail},
-		{"extraneous key", `{"anthropic_version":"bedrock-2023-05-31","max_tokens":5,"foo":1,"messages":[{"role":"user","content":"Hi"}]}`,
-			mal + "#: extraneous key [foo] is not permitted" + tail},
-		{"wrong version", `{"anthropic_version":"2023-06-01","max_tokens":5,"messages":[{"role":"user","content":"Hi"}]}`,
-			mal + "#/anthropic_version: 2023-06-01 is not a valid enum value" + tail},
-		{"max_tokens zero", `{"anthropic_version":"bedrock-2023-05-31","max_tokens":0,"messages":[{"role":"user","content":"Hi"}]}`,
-			mal + "#/max_tokens: 0 is not greater or equal to 1" + tail},
-		{"temperature and top_k out of range", `{"anthropic_version":"bedrock-2023-05-31","max_tokens":5,"temperature":2,"top_k":501,"messages":[{"role":"user","content":"Hi"}]}`,
-			mal + "#/temperature: 2 is not less or equal to 1#/top_k: 501 is not less or equal to 500" + tail},
-		{"system role message", `{"anthropic_version":"bedrock-2023-05-31","max_tokens":5,"messages":[{"role":"system","content":"Hi"}]}`,
-			mal + "#/messages/0/role: system is not a valid enum value" + tail},
-		{"content number", `{"anthropic_version":"bedrock-2023-05-31","max_tokens":5,"messages":[{"role":"user","content":5}]}`,
-			mal + "#/messages/0/content: expected type: one of [String, JSONArray], found: Integer" + tail},
-		{"no messages", `{"anthropic_version":"bedrock-2023-05-31","max_tokens":5,"messages":[]}`,
-			"messages: at least one message is required"},
-		{"assistant first", `{"anthropic_version":"bedrock-2023-05-31","max_tokens":5,"messages":[{"role":"assistant","content":"Hi"}]}`,
-			`messages: first message must use the "user" role`},
-		{"empty text", `{"anthropic_version":"bedrock-2023-05-31","max_tokens":5,"messages":[{"role":"user","content":[{"type":"text","text":""}]}]}`,
-			"messages: text content blocks must be non-empty"},
-		{"unknown block", `{"anthropic_version":"bedrock-2023-05-31","max_tokens":5,"messages":[{"role":"user","content":[{"type":"video"}]}]}`,
-			"messages.0.content.0: Input tag 'video' found using 'type' does not match any of the expected tags: 'text', 'image', 'document', 'tool_use', 'tool_result', 'thinking', 'redacted_thinking'"},
-		{"orphan tool_result", `{"anthropic_version":"bedrock-2023-05-31","max_tokens":5,"messages":[{"role":"user","content":[{"type":"tool_result","tool_use_id":"toolu_9","content":"x"}]}]}`,
-			"messages.0.content.0: unexpected `tool_use_id` found in `tool_result` blocks: toolu_9. Each `tool_result` block must have a corresponding `tool_use` block in the previous message."},
-		{"tool_use without result", `{"anthropic_version":"bedrock-2023-05-31","max_tokens":5,"messages":[{"role":"user","content":"x"},{"role":"assistant","content":[{"type":"tool_use","id":"toolu_1","name":"f","input":{}}]},{"role":"user","content":"y"}]}`,
-			"messages.1: `tool_use` ids were found without `tool_result` blocks immediately after: toolu_1. Each `tool_use` block must have a corresponding `tool_result` block in the next message."},
-		{"trailing whitespace prefill", `{"anthropic_version":"bedrock-2023-05-31","max_tokens":5,"messages":[{"role":"user","content":"x"},{"role":"assistant","content":"Sure "}]}`,
-			"messages: final assistant content cannot end with trailing whitespace"},
-		{"tool_choice unknown tool", `{"anthropic_version":"bedrock-2023-05-31","max_tokens":5,"tools":[{"name":"f","input_schema":{"type":"object"}}],"tool_choice":{"type":"tool","name":"g"},"messages":[{"role":"user","content":"x"}]}`,
-			"tool_choice.name: Tool 'g' not found in provided tools"},
-		{"bad image type", `{"anthropic_version":"bedrock-2023-05-31","max_tokens":5,"messages":[{"role":"user","content":[{"type":"image","source":{"type":"base64","media_type":"image/bmp","data":""}}]}]}`,
-			"messages.0.content.0.image.source.base64.media_type: Input should be 'image/jpeg', 'image/png', 'image/gif' or 'image/webp'"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			_, err := Messages{}.DecodeRequest([]byte(tt.body))
-			familytest.Invalid(t, err, tt.want)
-		})
-	}
+	familytest.DecodeErrors(t, []familytest.ErrorCase{
+		{Name: "titan body", Codec: Messages{}, Body: `{"inputText":"hi"}`,
+			Want: mal + "#: required key [anthropic_version] not found#: required key [max_tokens] not found#: required key [messages] not found#: extraneous key [inputText] is not permitted" + tail},
+		{Name: "missing max_tokens", Codec: Messages{}, Body: `{"anthropic_version":"bedrock-2023-05-31","messages":[{"role":"user","content":"Hi"}]}`,
+			Want: mal + "#: required key [max_tokens] not found" + tail},
+		{Name: "extraneous key", Codec: Messages{}, Body: `{"anthropic_version":"bedrock-2023-05-31","max_tokens":5,"foo":1,"messages":[{"role":"user","content":"Hi"}]}`,
+			Want: mal + "#: extraneous key [foo] is not permitted" + tail},
+		{Name: "wrong version", Codec: Messages{}, Body: `{"anthropic_version":"2023-06-01","max_tokens":5,"messages":[{"role":"user","content":"Hi"}]}`,
+			Want: mal + "#/anthropic_version: 2023-06-01 is not a valid enum value" + tail},
+		{Name: "max_tokens zero", Codec: Messages{}, Body: `{"anthropic_version":"bedrock-2023-05-31","max_tokens":0,"messages":[{"role":"user","content":"Hi"}]}`,
+			Want: mal + "#/max_tokens: 0 is not greater or equal to 1" + tail},
+		{Name: "temperature and top_k out of range", Codec: Messages{}, Body: `{"anthropic_version":"bedrock-2023-05-31","max_tokens":5,"temperature":2,"top_k":501,"messages":[{"role":"user","content":"Hi"}]}`,
+			Want: mal + "#/temperature: 2 is not less or equal to 1#/top_k: 501 is not less or equal to 500" + tail},
+		{Name: "system role message", Codec: Messages{}, Body: `{"anthropic_version":"bedrock-2023-05-31","max_tokens":5,"messages":[{"role":"system","content":"Hi"}]}`,
+			Want: mal + "#/messages/0/role: system is not a valid enum value" + tail},
+		{Name: "content number", Codec: Messages{}, Body: `{"anthropic_version":"bedrock-2023-05-31","max_tokens":5,"messages":[{"role":"user","content":5}]}`,
+			Want: mal + "#/messages/0/content: expected type: one of [String, JSONArray], found: Integer" + tail},
+		{Name: "no messages", Codec: Messages{}, Body: `{"anthropic_version":"bedrock-2023-05-31","max_tokens":5,"messages":[]}`,
+			Want: "messages: at least one message is required"},
+		{Name: "assistant first", Codec: Messages{}, Body: `{"anthropic_version":"bedrock-2023-05-31","max_tokens":5,"messages":[{"role":"assistant","content":"Hi"}]}`,
+			Want: `messages: first message must use the "user" role`},
+		{Name: "empty text", Codec: Messages{}, Body: `{"anthropic_version":"bedrock-2023-05-31","max_tokens":5,"messages":[{"role":"user","content":[{"type":"text","text":""}]}]}`,
+			Want: "messages: text content blocks must be non-empty"},
+		{Name: "unknown block", Codec: Messages{}, Body: `{"anthropic_version":"bedrock-2023-05-31","max_tokens":5,"messages":[{"role":"user","content":[{"type":"video"}]}]}`,
+			Want: "messages.0.content.0: Input tag 'video' found using 'type' does not match any of the expected tags: 'text', 'image', 'document', 'tool_use', 'tool_result', 'thinking', 'redacted_thinking'"},
+		{Name: "orphan tool_result", Codec: Messages{}, Body: `{"anthropic_version":"bedrock-2023-05-31","max_tokens":5,"messages":[{"role":"user","content":[{"type":"tool_result","tool_use_id":"toolu_9","content":"x"}]}]}`,
+			Want: "messages.0.content.0: unexpected `tool_use_id` found in `tool_result` blocks: toolu_9. Each `tool_result` block must have a corresponding `tool_use` block in the previous message."},
+		{Name: "tool_use without result", Codec: Messages{}, Body: `{"anthropic_version":"bedrock-2023-05-31","max_tokens":5,"messages":[{"role":"user","content":"x"},{"role":"assistant","content":[{"type":"tool_use","id":"toolu_1","name":"f","input":{}}]},{"role":"user","content":"y"}]}`,
+			Want: "messages.1: `tool_use` ids were found without `tool_result` blocks immediately after: toolu_1. Each `tool_use` block must have a corresponding `tool_result` block in the next message."},
+		{Name: "trailing whitespace prefill", Codec: Messages{}, Body: `{"anthropic_version":"bedrock-2023-05-31","max_tokens":5,"messages":[{"role":"user","content":"x"},{"role":"assistant","content":"Sure "}]}`,
+			Want: "messages: final assistant content cannot end with trailing whitespace"},
+		{Name: "tool_choice unknown tool", Codec: Messages{}, Body: `{"anthropic_version":"bedrock-2023-05-31","max_tokens":5,"tools":[{"name":"f","input_schema":{"type":"object"}}],"tool_choice":{"type":"tool","name":"g"},"messages":[{"role":"user","content":"x"}]}`,
+			Want: "tool_choice.name: Tool 'g' not found in provided tools"},
+		{Name: "bad image type", Codec: Messages{}, Body: `{"anthropic_version":"bedrock-2023-05-31","max_tokens":5,"messages":[{"role":"user","content":[{"type":"image","source":{"type":"base64","media_type":"image/bmp","data":""}}]}]}`,
+			Want: "messages.0.content.0.image.source.base64.media_type: Input should be 'image/jpeg', 'image/png', 'image/gif' or 'image/webp'"},
+	})
 }
 
 func TestDecodeText(t *testing.T) {
-	tests := []struct {
-		name string
-		body string
-		want *provider.Request
-	}{
-		{"one turn", `{"prompt":"\n\nHuman: Hi there\n\nAssistant:","max_tokens_to_sample":300,"temperature":0.5,"top_k":250,"top_p":1,"stop_sequences":["\n\nHuman:"],"anthropic_version":"bedrock-2023-05-31"}`,
-			&provider.Request{MaxTokens: 300, Temperature: familytest.Float(0.5), TopK: familytest.Int(250), TopP: familytest.Float(1), StopSequences: []string{"\n\nHuman:"},
+	familytest.Decode(t, []familytest.DecodeCase{
+		{Name: "one turn", Codec: Text{}, Body: `{"prompt":"\n\nHuman: Hi there\n\nAssistant:","max_tokens_to_sample":300,"temperature":0.5,"top_k":250,"top_p":1,"stop_sequences":["\n\nHuman:"],"anthropic_version":"bedrock-2023-05-31"}`,
+			Want: &provider.Request{MaxTokens: 300, Temperature: familytest.Float(0.5), TopK: familytest.Int(250), TopP: familytest.Float(1), StopSequences: []string{"\n\nHuman:"},
 				Messages: []provider.Message{{Role: provider.User, Content: []provider.Block{text("Hi there")}}}}},
-		{"system, history, prefill", `{"prompt":"Be a pirate.\n\nHuman: Hi\n\nAssistant: Arr.\n\nHuman: More\n\nHuman: please\n\nAssistant: Aye,","max_tokens_to_sample":5}`,
-			&provider.Request{MaxTokens: 5, System: []provider.Block{text("Be a pirate.")},
+		{Name: "system, history, prefill", Codec: Text{}, Body: `{"prompt":"Be a pirate.\n\nHuman: Hi\n\nAssistant: Arr.\n\nHuman: More\n\nHuman: please\n\nAssistant: Aye,","max_tokens_to_sample":5}`,
+			Want: &provider.Request{MaxTokens: 5, System: []provider.Block{text("Be a pirate.")},
 				Messages: []provider.Message{
 					{Role: provider.User, Content: []provider.Block{text("Hi")}},
 					{Role: provider.Assistant, Content: []provider.Block{text("Arr.")}},
 					{Role: provider.User, Content: []provider.Block{text("More\n\nplease")}},
 					{Role: provider.Assistant, Content: []provider.Block{text("Aye,")}},
 				}}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, err := Text{}.DecodeRequest([]byte(tt.body))
-			if err != nil {
-				t.Fatalf("DecodeRequest(%s): %v", tt.body, err)
-			}
-			if diff := cmp.Diff(tt.want, got); diff != "" {
-				t.Errorf("DecodeRequest mismatch (-want +got):\n%s", diff)
-			}
-		})
-	}
+	})
 }
 
 func TestDecodeTextErrors(t *testing.T) {
-	tests := []struct{ name, body, want string }{
-		{"no human turn", `{"prompt":"Hello","max_tokens_to_sample":5}`, `prompt must start with "\n\nHuman:" turn`},
-		{"no assistant turn", `{"prompt":"\n\nHuman: Hello","max_tokens_to_sample":5}`, `prompt must end with "\n\nAssistant:" turn`},
-		{"messages body", `{"anthropic_version":"bedrock-2023-05-31","max_tokens":5,"messages":[{"role":"user","content":"Hi"}]}`,
-			mal + `#: required key [prompt] not found#: required key [max_tokens_to_sample] not found#: subject must not be valid against schema {"required":["messages"]}` + tail},
-		{"max_tokens_to_sample string", `{"prompt":"\n\nHuman: a\n\nAssistant:","max_tokens_to_sample":"5"}`,
-			mal + "#/max_tokens_to_sample: expected type: Integer, found: String" + tail},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			_, err := Text{}.DecodeRequest([]byte(tt.body))
-			familytest.Invalid(t, err, tt.want)
-		})
-	}
+	familytest.DecodeErrors(t, []familytest.ErrorCase{
+		{Name: "no human turn", Codec: Text{}, Body: `{"prompt":"Hello","max_tokens_to_sample":5}`, Want: `prompt must start with "\n\nHuman:" turn`},
+		{Name: "no assistant turn", Codec: Text{}, Body: `{"prompt":"\n\nHuman: Hello","max_tokens_to_sample":5}`, Want: `prompt must end with "\n\nAssistant:" turn`},
+		{Name: "messages body", Codec: Text{}, Body: `{"anthropic_version":"bedrock-2023-05-31","max_tokens":5,"messages":[{"role":"user","content":"Hi"}]}`,
+			Want: mal + `#: required key [prompt] not found#: required key [max_tokens_to_sample] not found#: subject must not be valid against schema {"required":["messages"]}` + tail},
+		{Name: "max_tokens_to_sample string", Codec: Text{}, Body: `{"prompt":"\n\nHuman: a\n\nAssistant:","max_tokens_to_sample":"5"}`,
+			Want: mal + "#/max_tokens_to_sample: expected type: Integer, found: String" + tail},
+	})
 }
 
 func reasoningResponse() *provider.Response {
@@ -194,49 +149,26 @@ func reasoningResponse() *provider.Response {
 
 func TestEncodeResponse(t *testing.T) {
 	req := &provider.Request{Model: "claude-3-haiku-20240307"}
-	tests := []struct {
-		name  string
-		codec family.ChatCodec
-		resp  *provider.Response
-	}{
-		{"messages_text", Messages{NewID: fixedID}, familytest.TextResponse()},
-		{"messages_tool_use", Messages{NewID: fixedID}, familytest.ToolResponse()},
-		{"messages_max_tokens", Messages{NewID: fixedID}, familytest.MaxTokensResponse()},
-		{"messages_stop_sequence", Messages{NewID: fixedID}, familytest.StopSequenceResponse()},
-		{"messages_thinking", Messages{NewID: fixedID}, reasoningResponse()},
-		{"text_end_turn", Text{}, familytest.TextResponse()},
-		{"text_max_tokens", Text{}, familytest.MaxTokensResponse()},
-		{"text_stop_sequence", Text{}, familytest.StopSequenceResponse()},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			b, err := tt.codec.EncodeResponse(req, tt.resp)
-			if err != nil {
-				t.Fatal(err)
-			}
-			familytest.Golden(t, "testdata/response_"+tt.name+".json", familytest.Indent(t, b), *update)
-		})
-	}
+	familytest.Responses(t, *update, []familytest.ResponseCase{
+		{Name: "messages_text", Codec: Messages{NewID: fixedID}, Req: req, Resp: familytest.TextResponse()},
+		{Name: "messages_tool_use", Codec: Messages{NewID: fixedID}, Req: req, Resp: familytest.ToolResponse()},
+		{Name: "messages_max_tokens", Codec: Messages{NewID: fixedID}, Req: req, Resp: familytest.MaxTokensResponse()},
+		{Name: "messages_stop_sequence", Codec: Messages{NewID: fixedID}, Req: req, Resp: familytest.StopSequenceResponse()},
+		{Name: "messages_thinking", Codec: Messages{NewID: fixedID}, Req: req, Resp: reasoningResponse()},
+		{Name: "text_end_turn", Codec: Text{}, Req: req, Resp: familytest.TextResponse()},
+		{Name: "text_max_tokens", Codec: Text{}, Req: req, Resp: familytest.MaxTokensResponse()},
+		{Name: "text_stop_sequence", Codec: Text{}, Req: req, Resp: familytest.StopSequenceResponse()},
+	})
 }
 
 func TestStream(t *testing.T) {
 	req := &provider.Request{Model: "claude-3-haiku-20240307"}
-	tests := []struct {
-		name  string
-		codec family.ChatCodec
-		evs   []provider.Event
-	}{
-		{"messages_text", Messages{NewID: fixedID}, familytest.TextEvents()},
-		{"messages_tool_use", Messages{NewID: fixedID}, familytest.ToolEvents()},
-		{"messages_thinking", Messages{NewID: fixedID}, familytest.ReasoningEvents()},
-		{"text", Text{}, familytest.TextEvents()},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got := familytest.Chunks(t, tt.codec.NewStream(req), tt.evs)
-			familytest.Golden(t, "testdata/stream_"+tt.name+".jsonl", got, *update)
-		})
-	}
+	familytest.Streams(t, *update, []familytest.StreamCase{
+		{Name: "messages_text", Codec: Messages{NewID: fixedID}, Req: req, Events: familytest.TextEvents()},
+		{Name: "messages_tool_use", Codec: Messages{NewID: fixedID}, Req: req, Events: familytest.ToolEvents()},
+		{Name: "messages_thinking", Codec: Messages{NewID: fixedID}, Req: req, Events: familytest.ReasoningEvents()},
+		{Name: "text", Codec: Text{}, Req: req, Events: familytest.TextEvents()},
+	})
 }
 
 func FuzzDecode(f *testing.F) {

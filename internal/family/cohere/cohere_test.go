@@ -8,7 +8,6 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/outcrop/outcrop/internal/family"
 	"github.com/outcrop/outcrop/internal/family/familytest"
 	"github.com/outcrop/outcrop/internal/provider"
 )
@@ -25,32 +24,27 @@ func text(s string) provider.Block { return provider.Block{Type: provider.TextBl
 
 func TestDecodeRequest(t *testing.T) {
 	weather := json.RawMessage(`{"properties":{"city":{"description":"City","type":"string"}},"required":["city"],"type":"object"}`)
-	tests := []struct {
-		name  string
-		codec family.ChatCodec
-		body  string
-		want  *provider.Request
-	}{
-		{"command", Command{}, `{"prompt":"Write a haiku.","temperature":0.9,"p":0.5,"k":10,"max_tokens":50,"stop_sequences":["--"],"return_likelihoods":"NONE","stream":true,"num_generations":1,"truncate":"END"}`,
-			&provider.Request{Raw: true, Prompt: "Write a haiku.", Temperature: familytest.Float(0.9), TopP: familytest.Float(0.5), TopK: familytest.Int(10), MaxTokens: 50, StopSequences: []string{"--"}}},
-		{"command default max_tokens", Command{}, `{"prompt":"x"}`, &provider.Request{Raw: true, Prompt: "x", MaxTokens: 20}},
-		{"command-r chat", CommandR{}, `{"message":"And now?","preamble":"Be brief.","chat_history":[{"role":"USER","message":"Hi"},{"role":"CHATBOT","message":"Hello"},{"role":"SYSTEM","message":"Stay polite."}],"max_tokens":100,"seed":7}`,
-			&provider.Request{MaxTokens: 100, Seed: func() *int64 { v := int64(7); return &v }(),
+	familytest.Decode(t, []familytest.DecodeCase{
+		{Name: "command", Codec: Command{}, Body: `{"prompt":"Write a haiku.","temperature":0.9,"p":0.5,"k":10,"max_tokens":50,"stop_sequences":["--"],"return_likelihoods":"NONE","stream":true,"num_generations":1,"truncate":"END"}`,
+			Want: &provider.Request{Raw: true, Prompt: "Write a haiku.", Temperature: familytest.Float(0.9), TopP: familytest.Float(0.5), TopK: familytest.Int(10), MaxTokens: 50, StopSequences: []string{"--"}}},
+		{Name: "command default max_tokens", Codec: Command{}, Body: `{"prompt":"x"}`, Want: &provider.Request{Raw: true, Prompt: "x", MaxTokens: 20}},
+		{Name: "command-r chat", Codec: CommandR{}, Body: `{"message":"And now?","preamble":"Be brief.","chat_history":[{"role":"USER","message":"Hi"},{"role":"CHATBOT","message":"Hello"},{"role":"SYSTEM","message":"Stay polite."}],"max_tokens":100,"seed":7}`,
+			Want: &provider.Request{MaxTokens: 100, Seed: func() *int64 { v := int64(7); return &v }(),
 				System: []provider.Block{text("Be brief."), text("Stay polite.")},
 				Messages: []provider.Message{
 					{Role: provider.User, Content: []provider.Block{text("Hi")}},
 					{Role: provider.Assistant, Content: []provider.Block{text("Hello")}},
 					{Role: provider.User, Content: []provider.Block{text("And now?")}},
 				}}},
-		{"command-r documents", CommandR{}, `{"message":"Summarise.","documents":[{"title":"A","snippet":"alpha"}]}`,
-			&provider.Request{Messages: []provider.Message{{Role: provider.User, Content: []provider.Block{
+		{Name: "command-r documents", Codec: CommandR{}, Body: `{"message":"Summarise.","documents":[{"title":"A","snippet":"alpha"}]}`,
+			Want: &provider.Request{Messages: []provider.Message{{Role: provider.User, Content: []provider.Block{
 				{Type: provider.DocumentBlock, Document: &provider.Document{Format: "txt", Name: "doc_0", Text: "snippet: alpha\ntitle: A\n"}},
 				text("Summarise."),
 			}}}}},
-		{"command-r tools", CommandR{}, `{"message":"","tools":[{"name":"get_weather","description":"Weather","parameter_definitions":{"city":{"description":"City","type":"str","required":true}}}],
+		{Name: "command-r tools", Codec: CommandR{}, Body: `{"message":"","tools":[{"name":"get_weather","description":"Weather","parameter_definitions":{"city":{"description":"City","type":"str","required":true}}}],
 			"chat_history":[{"role":"USER","message":"Weather in Paris?"},{"role":"CHATBOT","message":"","tool_calls":[{"name":"get_weather","parameters":{"city":"Paris"}}]}],
 			"tool_results":[{"call":{"name":"get_weather","parameters":{"city":"Paris"}},"outputs":[{"temp":18}]}]}`,
-			&provider.Request{
+			Want: &provider.Request{
 				Tools: []provider.Tool{{Name: "get_weather", Description: "Weather", Schema: weather}},
 				Messages: []provider.Message{
 					{Role: provider.User, Content: []provider.Block{text("Weather in Paris?")}},
@@ -58,18 +52,7 @@ func TestDecodeRequest(t *testing.T) {
 					{Role: provider.User, Content: []provider.Block{{Type: provider.ToolResultBlock, ToolResult: &provider.ToolResult{ToolUseID: "call_1",
 						Content: []provider.Block{{Type: provider.JSONBlock, JSON: json.RawMessage(`{"temp":18}`)}}}}}},
 				}}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, err := tt.codec.DecodeRequest([]byte(tt.body))
-			if err != nil {
-				t.Fatalf("DecodeRequest(%s): %v", tt.body, err)
-			}
-			if diff := cmp.Diff(tt.want, got); diff != "" {
-				t.Errorf("DecodeRequest mismatch (-want +got):\n%s", diff)
-			}
-		})
-	}
+	})
 }
 
 func TestDecodeEmbed(t *testing.T) {
@@ -86,71 +69,40 @@ func TestDecodeEmbed(t *testing.T) {
 const mal, tail = "Malformed input request: ", ", please reformat your input and try again."
 
 func TestDecodeErrors(t *testing.T) {
-	tests := []struct {
-		name  string
-		codec family.ChatCodec
-		body  string
-		want  string
-	}{
-		{"command top_k", Command{}, `{"prompt":"x","top_k":5}`, mal + "#: extraneous key [top_k] is not permitted" + tail},
-		{"command too many stops", Command{}, `{"prompt":"x","stop_sequences":["a","b","c","d","e"]}`, mal + "#/stop_sequences: expected maximum item count: 4, found: 5" + tail},
-		{"command temperature", Command{}, `{"prompt":"x","temperature":6}`, mal + "#/temperature: 6 is not less or equal to 5" + tail},
-		{"command num_generations", Command{}, `{"prompt":"x","num_generations":3}`, "num_generations greater than 1 is not supported. Set num_generations to 1 and try again."},
-		{"command-r top_k", CommandR{}, `{"message":"x","top_k":5}`, mal + "#: extraneous key [top_k] is not permitted" + tail},
-		{"command-r missing message", CommandR{}, `{"chat_history":[]}`, mal + "#: required key [message] not found" + tail},
-		{"command-r bad role", CommandR{}, `{"message":"x","chat_history":[{"role":"user","message":"hi"}]}`, mal + "#/chat_history/0/role: user is not a valid enum value" + tail},
-		{"command-r p", CommandR{}, `{"message":"x","p":1}`, mal + "#/p: 1 is not less or equal to 0.99" + tail},
-		{"command-r search queries", CommandR{}, `{"message":"x","search_queries_only":true}`, "search_queries_only is not supported by this model. Remove it and try again."},
-		{"command-r claude body", CommandR{}, `{"anthropic_version":"bedrock-2023-05-31","messages":[]}`,
-			mal + "#: required key [message] not found#: extraneous key [anthropic_version] is not permitted#: extraneous key [messages] is not permitted" + tail},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			_, err := tt.codec.DecodeRequest([]byte(tt.body))
-			familytest.Invalid(t, err, tt.want)
-		})
-	}
+	familytest.DecodeErrors(t, []familytest.ErrorCase{
+		{Name: "command top_k", Codec: Command{}, Body: `{"prompt":"x","top_k":5}`, Want: mal + "#: extraneous key [top_k] is not permitted" + tail},
+		{Name: "command too many stops", Codec: Command{}, Body: `{"prompt":"x","stop_sequences":["a","b","c","d","e"]}`, Want: mal + "#/stop_sequences: expected maximum item count: 4, found: 5" + tail},
+		{Name: "command temperature", Codec: Command{}, Body: `{"prompt":"x","temperature":6}`, Want: mal + "#/temperature: 6 is not less or equal to 5" + tail},
+		{Name: "command num_generations", Codec: Command{}, Body: `{"prompt":"x","num_generations":3}`, Want: "num_generations greater than 1 is not supported. Set num_generations to 1 and try again."},
+		{Name: "command-r top_k", Codec: CommandR{}, Body: `{"message":"x","top_k":5}`, Want: mal + "#: extraneous key [top_k] is not permitted" + tail},
+		{Name: "command-r missing message", Codec: CommandR{}, Body: `{"chat_history":[]}`, Want: mal + "#: required key [message] not found" + tail},
+		{Name: "command-r bad role", Codec: CommandR{}, Body: `{"message":"x","chat_history":[{"role":"user","message":"hi"}]}`, Want: mal + "#/chat_history/0/role: user is not a valid enum value" + tail},
+		{Name: "command-r p", Codec: CommandR{}, Body: `{"message":"x","p":1}`, Want: mal + "#/p: 1 is not less or equal to 0.99" + tail},
+		{Name: "command-r search queries", Codec: CommandR{}, Body: `{"message":"x","search_queries_only":true}`, Want: "search_queries_only is not supported by this model. Remove it and try again."},
+		{Name: "command-r claude body", Codec: CommandR{}, Body: `{"anthropic_version":"bedrock-2023-05-31","messages":[]}`,
+			Want: mal + "#: required key [message] not found#: extraneous key [anthropic_version] is not permitted#: extraneous key [messages] is not permitted" + tail},
+	})
 }
 
 func TestDecodeEmbedErrors(t *testing.T) {
-	tests := []struct{ name, body, want string }{
-		{"missing input_type", `{"texts":["a"]}`, mal + "#: required key [input_type] not found" + tail},
-		{"bad input_type", `{"texts":["a"],"input_type":"query"}`, mal + "#/input_type: query is not a valid enum value" + tail},
-		{"bad embedding type", `{"texts":["a"],"input_type":"clustering","embedding_types":["int4"]}`, mal + "#/embedding_types/0: int4 is not a valid enum value" + tail},
-		{"titan body", `{"inputText":"a"}`, mal + "#: required key [texts] not found#: required key [input_type] not found#: extraneous key [inputText] is not permitted" + tail},
-		{"images", `{"texts":[],"images":["data:image/png;base64,AAAA"],"input_type":"search_document"}`, "This model doesn't support image input. Try again with texts."},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			_, err := Embed{}.DecodeEmbed([]byte(tt.body))
-			familytest.Invalid(t, err, tt.want)
-		})
-	}
+	familytest.DecodeErrors(t, []familytest.ErrorCase{
+		{Name: "missing input_type", Codec: Embed{}, Body: `{"texts":["a"]}`, Want: mal + "#: required key [input_type] not found" + tail},
+		{Name: "bad input_type", Codec: Embed{}, Body: `{"texts":["a"],"input_type":"query"}`, Want: mal + "#/input_type: query is not a valid enum value" + tail},
+		{Name: "bad embedding type", Codec: Embed{}, Body: `{"texts":["a"],"input_type":"clustering","embedding_types":["int4"]}`, Want: mal + "#/embedding_types/0: int4 is not a valid enum value" + tail},
+		{Name: "titan body", Codec: Embed{}, Body: `{"inputText":"a"}`, Want: mal + "#: required key [texts] not found#: required key [input_type] not found#: extraneous key [inputText] is not permitted" + tail},
+		{Name: "images", Codec: Embed{}, Body: `{"texts":[],"images":["data:image/png;base64,AAAA"],"input_type":"search_document"}`, Want: "This model doesn't support image input. Try again with texts."},
+	})
 }
 
 func TestEncodeResponse(t *testing.T) {
 	chat := &provider.Request{Messages: []provider.Message{{Role: provider.User, Content: []provider.Block{text("Hi")}}}}
 	raw := &provider.Request{Raw: true, Prompt: "Say hello."}
-	tests := []struct {
-		name  string
-		codec func() family.ChatCodec
-		req   *provider.Request
-		resp  *provider.Response
-	}{
-		{"command_complete", func() family.ChatCodec { return Command{NewID: counter()} }, raw, familytest.TextResponse()},
-		{"command_max_tokens", func() family.ChatCodec { return Command{NewID: counter()} }, raw, familytest.MaxTokensResponse()},
-		{"command_r_text", func() family.ChatCodec { return CommandR{NewID: counter()} }, chat, familytest.TextResponse()},
-		{"command_r_tool_calls", func() family.ChatCodec { return CommandR{NewID: counter()} }, chat, familytest.ToolResponse()},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			b, err := tt.codec().EncodeResponse(tt.req, tt.resp)
-			if err != nil {
-				t.Fatal(err)
-			}
-			familytest.Golden(t, "testdata/response_"+tt.name+".json", familytest.Indent(t, b), *update)
-		})
-	}
+	familytest.Responses(t, *update, []familytest.ResponseCase{
+		{Name: "command_complete", Codec: Command{NewID: counter()}, Req: raw, Resp: familytest.TextResponse()},
+		{Name: "command_max_tokens", Codec: Command{NewID: counter()}, Req: raw, Resp: familytest.MaxTokensResponse()},
+		{Name: "command_r_text", Codec: CommandR{NewID: counter()}, Req: chat, Resp: familytest.TextResponse()},
+		{Name: "command_r_tool_calls", Codec: CommandR{NewID: counter()}, Req: chat, Resp: familytest.ToolResponse()},
+	})
 }
 
 func TestEncodeEmbed(t *testing.T) {
@@ -177,21 +129,11 @@ func TestEncodeEmbed(t *testing.T) {
 
 func TestStream(t *testing.T) {
 	chat := &provider.Request{Messages: []provider.Message{{Role: provider.User, Content: []provider.Block{text("Hi")}}}}
-	tests := []struct {
-		name  string
-		codec family.ChatCodec
-		evs   []provider.Event
-	}{
-		{"command_text", Command{NewID: counter()}, familytest.TextEvents()},
-		{"command_r_text", CommandR{NewID: counter()}, familytest.TextEvents()},
-		{"command_r_tool_calls", CommandR{NewID: counter()}, familytest.ToolEvents()},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got := familytest.Chunks(t, tt.codec.NewStream(chat), tt.evs)
-			familytest.Golden(t, "testdata/stream_"+tt.name+".jsonl", got, *update)
-		})
-	}
+	familytest.Streams(t, *update, []familytest.StreamCase{
+		{Name: "command_text", Codec: Command{NewID: counter()}, Req: chat, Events: familytest.TextEvents()},
+		{Name: "command_r_text", Codec: CommandR{NewID: counter()}, Req: chat, Events: familytest.TextEvents()},
+		{Name: "command_r_tool_calls", Codec: CommandR{NewID: counter()}, Req: chat, Events: familytest.ToolEvents()},
+	})
 }
 
 func FuzzDecode(f *testing.F) {

@@ -4,8 +4,6 @@ import (
 	"flag"
 	"testing"
 
-	"github.com/google/go-cmp/cmp"
-
 	"github.com/outcrop/outcrop/internal/family"
 	"github.com/outcrop/outcrop/internal/family/familytest"
 	"github.com/outcrop/outcrop/internal/provider"
@@ -14,58 +12,31 @@ import (
 var update = flag.Bool("update", false, "rewrite golden files")
 
 func TestDecodeEmbed(t *testing.T) {
-	tests := []struct {
-		name  string
-		codec family.EmbedCodec
-		body  string
-		want  *provider.EmbedRequest
-	}{
-		{"g1", G1{}, `{"inputText":"hello"}`, &provider.EmbedRequest{Texts: []string{"hello"}}},
-		{"v2 defaults", V2{}, `{"inputText":"hello"}`,
-			&provider.EmbedRequest{Texts: []string{"hello"}, Dimensions: 1024, Normalize: true, Types: []string{"float"}}},
-		{"v2 options", V2{}, `{"inputText":"hello","dimensions":256,"normalize":false,"embeddingTypes":["binary","float"]}`,
-			&provider.EmbedRequest{Texts: []string{"hello"}, Dimensions: 256, Types: []string{"binary", "float"}}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, err := tt.codec.DecodeEmbed([]byte(tt.body))
-			if err != nil {
-				t.Fatalf("DecodeEmbed(%s): %v", tt.body, err)
-			}
-			if diff := cmp.Diff(tt.want, got); diff != "" {
-				t.Errorf("DecodeEmbed(%s) mismatch (-want +got):\n%s", tt.body, diff)
-			}
-		})
-	}
+	familytest.Decode(t, []familytest.DecodeCase{
+		{Name: "g1", Codec: G1{}, Body: `{"inputText":"hello"}`, Want: &provider.EmbedRequest{Texts: []string{"hello"}}},
+		{Name: "v2 defaults", Codec: V2{}, Body: `{"inputText":"hello"}`,
+			Want: &provider.EmbedRequest{Texts: []string{"hello"}, Dimensions: 1024, Normalize: true, Types: []string{"float"}}},
+		{Name: "v2 options", Codec: V2{}, Body: `{"inputText":"hello","dimensions":256,"normalize":false,"embeddingTypes":["binary","float"]}`,
+			Want: &provider.EmbedRequest{Texts: []string{"hello"}, Dimensions: 256, Types: []string{"binary", "float"}}},
+	})
 }
 
 func TestDecodeErrors(t *testing.T) {
-	tests := []struct {
-		name  string
-		codec family.EmbedCodec
-		body  string
-		want  string
-	}{
-		{"g1 v2 options", G1{}, `{"inputText":"x","dimensions":256}`,
-			"Malformed input request: #: extraneous key [dimensions] is not permitted, please reformat your input and try again."},
-		{"g1 missing text", G1{}, `{}`,
-			"Malformed input request: #: required key [inputText] not found, please reformat your input and try again."},
-		{"v2 cohere body", V2{}, `{"texts":["a"],"input_type":"search_query"}`,
-			"Malformed input request: #: required key [inputText] not found#: extraneous key [input_type] is not permitted#: extraneous key [texts] is not permitted, please reformat your input and try again."},
-		{"v2 bad dimensions", V2{}, `{"inputText":"x","dimensions":300}`,
-			"Malformed input request: #/dimensions: 300 is not a valid enum value, please reformat your input and try again."},
-		{"v2 bad type", V2{}, `{"inputText":"x","embeddingTypes":["int8"]}`,
-			"Malformed input request: #/embeddingTypes/0: int8 is not a valid enum value, please reformat your input and try again."},
-		{"v2 normalize string", V2{}, `{"inputText":"x","normalize":"yes"}`,
-			"Malformed input request: #/normalize: expected type: Boolean, found: String, please reformat your input and try again."},
-		{"v2 not JSON", V2{}, `inputText`, "Malformed input request, please reformat your input and try again."},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			_, err := tt.codec.DecodeEmbed([]byte(tt.body))
-			familytest.Invalid(t, err, tt.want)
-		})
-	}
+	familytest.DecodeErrors(t, []familytest.ErrorCase{
+		{Name: "g1 v2 options", Codec: G1{}, Body: `{"inputText":"x","dimensions":256}`,
+			Want: "Malformed input request: #: extraneous key [dimensions] is not permitted, please reformat your input and try again."},
+		{Name: "g1 missing text", Codec: G1{}, Body: `{}`,
+			Want: "Malformed input request: #: required key [inputText] not found, please reformat your input and try again."},
+		{Name: "v2 cohere body", Codec: V2{}, Body: `{"texts":["a"],"input_type":"search_query"}`,
+			Want: "Malformed input request: #: required key [inputText] not found#: extraneous key [input_type] is not permitted#: extraneous key [texts] is not permitted, please reformat your input and try again."},
+		{Name: "v2 bad dimensions", Codec: V2{}, Body: `{"inputText":"x","dimensions":300}`,
+			Want: "Malformed input request: #/dimensions: 300 is not a valid enum value, please reformat your input and try again."},
+		{Name: "v2 bad type", Codec: V2{}, Body: `{"inputText":"x","embeddingTypes":["int8"]}`,
+			Want: "Malformed input request: #/embeddingTypes/0: int8 is not a valid enum value, please reformat your input and try again."},
+		{Name: "v2 normalize string", Codec: V2{}, Body: `{"inputText":"x","normalize":"yes"}`,
+			Want: "Malformed input request: #/normalize: expected type: Boolean, found: String, please reformat your input and try again."},
+		{Name: "v2 not JSON", Codec: V2{}, Body: `inputText`, Want: "Malformed input request, please reformat your input and try again."},
+	})
 }
 
 func TestEncodeEmbed(t *testing.T) {
