@@ -70,11 +70,8 @@ type j2Request struct {
 // DecodeRequest validates a Jurassic-2 body and returns a raw-prompt
 // request; one result (numResults = 1) is supported.
 func (J2) DecodeRequest(body []byte) (*provider.Request, error) {
-	if err := schema.Validate(body, j2Schema); err != nil {
-		return nil, err
-	}
 	var in j2Request
-	if err := schema.Decode(body, &in); err != nil {
+	if err := schema.Unmarshal(body, j2Schema, &in); err != nil {
 		return nil, err
 	}
 	if in.NumResults != nil && *in.NumResults > 1 {

@@ -104,11 +104,8 @@ func invalid(format string, args ...any) error { return fault.Newf(fault.Invalid
 // DecodeRequest validates a Jamba body. System messages become the system
 // prompt and tool messages tool results; one choice (n = 1) is supported.
 func (Jamba) DecodeRequest(body []byte) (*provider.Request, error) {
-	if err := schema.Validate(body, jambaSchema); err != nil {
-		return nil, err
-	}
 	var in jambaRequest
-	if err := schema.Decode(body, &in); err != nil {
+	if err := schema.Unmarshal(body, jambaSchema, &in); err != nil {
 		return nil, err
 	}
 	if in.N != nil && *in.N > 1 {

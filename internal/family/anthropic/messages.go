@@ -136,11 +136,8 @@ func invalid(format string, args ...any) error { return fault.Newf(fault.Invalid
 
 // DecodeRequest validates a Messages body and returns its canonical form.
 func (Messages) DecodeRequest(body []byte) (*provider.Request, error) {
-	if err := schema.Validate(body, messagesSchema); err != nil {
-		return nil, err
-	}
 	var in messagesRequest
-	if err := schema.Decode(body, &in); err != nil {
+	if err := schema.Unmarshal(body, messagesSchema, &in); err != nil {
 		return nil, err
 	}
 	req := &provider.Request{

@@ -55,11 +55,8 @@ type textRequest struct {
 // (as Claude 2.1 reads it), consecutive turns of one role are merged, and
 // text after the last "\n\nAssistant:" prefills the answer.
 func (Text) DecodeRequest(body []byte) (*provider.Request, error) {
-	if err := schema.Validate(body, textSchema); err != nil {
-		return nil, err
-	}
 	var in textRequest
-	if err := schema.Decode(body, &in); err != nil {
+	if err := schema.Unmarshal(body, textSchema, &in); err != nil {
 		return nil, err
 	}
 	req := &provider.Request{

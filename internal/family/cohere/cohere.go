@@ -79,11 +79,8 @@ type commandRequest struct {
 // DecodeRequest validates a Command body and returns a raw-prompt request.
 // Only one generation per request is supported.
 func (Command) DecodeRequest(body []byte) (*provider.Request, error) {
-	if err := schema.Validate(body, commandSchema); err != nil {
-		return nil, err
-	}
 	var in commandRequest
-	if err := schema.Decode(body, &in); err != nil {
+	if err := schema.Unmarshal(body, commandSchema, &in); err != nil {
 		return nil, err
 	}
 	if in.NumGenerations != nil && *in.NumGenerations > 1 {

@@ -114,11 +114,8 @@ type commandRTool struct {
 // IDs ("call_N") so that tool results can refer to them; documents are
 // attached to the final user turn.
 func (CommandR) DecodeRequest(body []byte) (*provider.Request, error) {
-	if err := schema.Validate(body, commandRSchema); err != nil {
-		return nil, err
-	}
 	var in commandRRequest
-	if err := schema.Decode(body, &in); err != nil {
+	if err := schema.Unmarshal(body, commandRSchema, &in); err != nil {
 		return nil, err
 	}
 	if in.SearchQueriesOnly {

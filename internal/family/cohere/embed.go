@@ -42,11 +42,8 @@ type embedRequest struct {
 // DecodeEmbed validates an Embed body. Vectors are unit length, as
 // Cohere's are.
 func (Embed) DecodeEmbed(body []byte) (*provider.EmbedRequest, error) {
-	if err := schema.Validate(body, embedSchema); err != nil {
-		return nil, err
-	}
 	var in embedRequest
-	if err := schema.Decode(body, &in); err != nil {
+	if err := schema.Unmarshal(body, embedSchema, &in); err != nil {
 		return nil, err
 	}
 	if len(in.Images) > 0 {

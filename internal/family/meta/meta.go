@@ -45,11 +45,8 @@ type request struct {
 // Llama 3.2 Vision's images are not supported: a raw prompt has nowhere to
 // carry them.
 func (Codec) DecodeRequest(body []byte) (*provider.Request, error) {
-	if err := schema.Validate(body, requestSchema); err != nil {
-		return nil, err
-	}
 	var in request
-	if err := schema.Decode(body, &in); err != nil {
+	if err := schema.Unmarshal(body, requestSchema, &in); err != nil {
 		return nil, err
 	}
 	if len(in.Images) > 0 {

@@ -84,11 +84,8 @@ type chatRequest struct {
 // prompt; tool messages become tool results in a user turn; consecutive
 // turns of one role are merged.
 func (Chat) DecodeRequest(body []byte) (*provider.Request, error) {
-	if err := schema.Validate(body, chatSchema); err != nil {
-		return nil, err
-	}
 	var in chatRequest
-	if err := schema.Decode(body, &in); err != nil {
+	if err := schema.Unmarshal(body, chatSchema, &in); err != nil {
 		return nil, err
 	}
 	req := &provider.Request{Temperature: in.Temperature, TopP: in.TopP, StopSequences: in.Stop}

@@ -41,11 +41,8 @@ type textRequest struct {
 // DecodeRequest validates a text-completion body and returns a raw-prompt
 // request.
 func (Text) DecodeRequest(body []byte) (*provider.Request, error) {
-	if err := schema.Validate(body, textSchema); err != nil {
-		return nil, err
-	}
 	var in textRequest
-	if err := schema.Decode(body, &in); err != nil {
+	if err := schema.Unmarshal(body, textSchema, &in); err != nil {
 		return nil, err
 	}
 	req := &provider.Request{Raw: true, Prompt: in.Prompt, StopSequences: in.Stop, Temperature: in.Temperature, TopP: in.TopP, TopK: in.TopK}

@@ -90,11 +90,8 @@ type request struct {
 // DecodeRequest validates a messages-v1 body: its shape against Nova's
 // schema, then its conversation as Converse does.
 func (Codec) DecodeRequest(body []byte) (*provider.Request, error) {
-	if err := schema.Validate(body, requestSchema); err != nil {
-		return nil, err
-	}
 	var in request
-	if err := schema.Decode(body, &in); err != nil {
+	if err := schema.Unmarshal(body, requestSchema, &in); err != nil {
 		return nil, err
 	}
 	cw := converse.Request{System: in.System, Messages: in.Messages, ToolConfig: in.ToolConfig}

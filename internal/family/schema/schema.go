@@ -166,6 +166,15 @@ func Parse(body []byte) (any, error) {
 	return v, nil
 }
 
+// Unmarshal validates body against s and then decodes it into v: Validate
+// followed by Decode, so v never sees a body of the wrong shape.
+func Unmarshal(body []byte, s *Schema, v any) error {
+	if err := Validate(body, s); err != nil {
+		return err
+	}
+	return Decode(body, v)
+}
+
 // Decode unmarshals an already validated body into v. A failure here means
 // a value the schema allows does not fit v (an integer beyond int64, say),
 // which Bedrock would also reject as malformed.

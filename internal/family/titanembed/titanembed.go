@@ -42,13 +42,10 @@ var v2Schema = schema.Obj([]string{"inputText"},
 
 // DecodeEmbed validates a G1 body.
 func (G1) DecodeEmbed(body []byte) (*provider.EmbedRequest, error) {
-	if err := schema.Validate(body, g1Schema); err != nil {
-		return nil, err
-	}
 	var in struct {
 		InputText string `json:"inputText"`
 	}
-	if err := schema.Decode(body, &in); err != nil {
+	if err := schema.Unmarshal(body, g1Schema, &in); err != nil {
 		return nil, err
 	}
 	return &provider.EmbedRequest{Texts: []string{in.InputText}}, nil
@@ -79,11 +76,8 @@ type v2Request struct {
 // DecodeEmbed validates a V2 body. Dimensions default to 1024 and
 // normalisation to true, as on Bedrock.
 func (V2) DecodeEmbed(body []byte) (*provider.EmbedRequest, error) {
-	if err := schema.Validate(body, v2Schema); err != nil {
-		return nil, err
-	}
 	var in v2Request
-	if err := schema.Decode(body, &in); err != nil {
+	if err := schema.Unmarshal(body, v2Schema, &in); err != nil {
 		return nil, err
 	}
 	req := &provider.EmbedRequest{Texts: []string{in.InputText}, Dimensions: 1024, Normalize: true, Types: in.EmbeddingTypes}

@@ -49,11 +49,8 @@ type request struct {
 
 // DecodeRequest validates a Titan Text body and returns a raw-prompt request.
 func (Codec) DecodeRequest(body []byte) (*provider.Request, error) {
-	if err := schema.Validate(body, requestSchema); err != nil {
-		return nil, err
-	}
 	var in request
-	if err := schema.Decode(body, &in); err != nil {
+	if err := schema.Unmarshal(body, requestSchema, &in); err != nil {
 		return nil, err
 	}
 	req := &provider.Request{Raw: true, Prompt: in.InputText, MaxTokens: DefaultMaxTokens}
