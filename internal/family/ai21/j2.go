@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 
 	"github.com/outcrop/outcrop/internal/family"
+	"github.com/outcrop/outcrop/internal/family/completion"
 	"github.com/outcrop/outcrop/internal/family/schema"
 	"github.com/outcrop/outcrop/internal/fault"
 	"github.com/outcrop/outcrop/internal/provider"
@@ -77,11 +78,8 @@ func (J2) DecodeRequest(body []byte) (*provider.Request, error) {
 	if in.NumResults != nil && *in.NumResults > 1 {
 		return nil, invalid("numResults greater than 1 is not supported. Set numResults to 1 and try again.")
 	}
-	req := &provider.Request{Raw: true, Prompt: in.Prompt, Temperature: in.Temperature, TopP: in.TopP, StopSequences: in.StopSequences, MaxTokens: DefaultMaxTokens}
-	if in.MaxTokens != nil && *in.MaxTokens > 0 {
-		req.MaxTokens = *in.MaxTokens
-	}
-	return req, nil
+	p := completion.Params{Prompt: in.Prompt, Temperature: in.Temperature, TopP: in.TopP, MaxTokens: in.MaxTokens, Stop: in.StopSequences}
+	return p.Request(DefaultMaxTokens), nil
 }
 
 type textTokens struct {

@@ -219,7 +219,7 @@ type usage struct {
 	TotalTokens      int `json:"total_tokens"`
 }
 
-type completion struct {
+type chatCompletion struct {
 	ID      string   `json:"id"`
 	Model   string   `json:"model,omitempty"`
 	Choices []choice `json:"choices"`
@@ -244,7 +244,7 @@ func (c Jamba) EncodeResponse(req *provider.Request, resp *provider.Response) ([
 		}
 	}
 	reason := FinishReason(resp.StopReason)
-	return json.Marshal(completion{ID: c.id(), Model: req.Model, Choices: []choice{{Message: msg, FinishReason: &reason}}, Usage: newUsage(resp.Usage)})
+	return json.Marshal(chatCompletion{ID: c.id(), Model: req.Model, Choices: []choice{{Message: msg, FinishReason: &reason}}, Usage: newUsage(resp.Usage)})
 }
 
 // NewStream returns the encoder of OpenAI-style chunks for one response.
@@ -263,7 +263,7 @@ type jambaStream struct {
 // finish reason and usage.
 func (s *jambaStream) Chunks(ev provider.Event) ([][]byte, error) {
 	ch := choice{Delta: &outMessage{}}
-	out := completion{ID: s.id, Model: s.model}
+	out := chatCompletion{ID: s.id, Model: s.model}
 	switch ev.Type {
 	case provider.MessageStartEvent:
 		empty := ""

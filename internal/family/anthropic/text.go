@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/outcrop/outcrop/internal/family"
+	"github.com/outcrop/outcrop/internal/family/completion"
 	"github.com/outcrop/outcrop/internal/family/schema"
 	"github.com/outcrop/outcrop/internal/provider"
 )
@@ -112,7 +113,7 @@ func nextTurn(s string) int {
 	return end
 }
 
-type completion struct {
+type textChunk struct {
 	Completion string  `json:"completion"`
 	StopReason *string `json:"stop_reason"`
 	Stop       *string `json:"stop"`
@@ -135,32 +136,18 @@ func textStop(r provider.StopReason, seq string) (reason string, stop *string) {
 // EncodeResponse renders {completion, stop_reason, stop}.
 func (Text) EncodeResponse(_ *provider.Request, resp *provider.Response) ([]byte, error) {
 	reason, stop := textStop(resp.StopReason, resp.StopSequence)
-	return json.Marshal(completion{Completion: provider.TextOf(resp.Message.Content), StopReason: &reason, Stop: stop})
+	return json.Marshal(textChunk{Completion: provider.TextOf(resp.Message.Content), StopReason: &reason, Stop: stop})
 }
 
-// NewStream returns the chunk encoder of one response.
-func (Text) NewStream(*provider.Request) family.Stream { return &textStream{} }
-
-type textStream struct {
-	reason provider.StopReason
-	seq    string
-}
-
-// Chunks emits {completion} per text delta with null stop fields, and a
-// final empty completion with the stop reason after the metadata event.
-func (s *textStream) Chunks(ev provider.Event) ([][]byte, error) {
-	var c completion
-	switch ev.Type {
-	case provider.TextDeltaEvent:
-		c.Completion = ev.Text
-	case provider.MessageStopEvent:
-		s.reason, s.seq = ev.StopReason, ev.StopSequence
-		return nil, nil
-	case provider.MetadataEvent:
-		reason, stop := textStop(s.reason, s.seq)
-		c.StopReason, c.Stop = &reason, stop
-	default:
-		return nil, nil
+// NewStream returns the chunk encoder of one response: {completion} per
+// text delta with null stop fields, and a final empty completion with the
+// stop reason.
+func (Text) NewStream(*provider.Request) family.Stream {
+	return &completion.Stream[textChunk]{
+		Delta: func(text string) textChunk { return textChunk{Completion: text} },
+		Final: func(e completion.End) textChunk {
+			reason, stop := textStop(e.Reason, e.Sequence)
+			return textChunk{StopReason: &reason, Stop: stop}
+		},
 	}
-	return marshalAll([]completion{c})
 }

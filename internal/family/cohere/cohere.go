@@ -10,6 +10,7 @@ import (
 	"fmt"
 
 	"github.com/outcrop/outcrop/internal/family"
+	"github.com/outcrop/outcrop/internal/family/completion"
 	"github.com/outcrop/outcrop/internal/family/schema"
 	"github.com/outcrop/outcrop/internal/fault"
 	"github.com/outcrop/outcrop/internal/provider"
@@ -86,12 +87,8 @@ func (Command) DecodeRequest(body []byte) (*provider.Request, error) {
 	if in.NumGenerations != nil && *in.NumGenerations > 1 {
 		return nil, fault.New(fault.Invalid, "num_generations greater than 1 is not supported. Set num_generations to 1 and try again.")
 	}
-	req := &provider.Request{Raw: true, Prompt: in.Prompt, Temperature: in.Temperature, TopP: in.P, TopK: in.K,
-		StopSequences: in.StopSequences, MaxTokens: DefaultMaxTokens}
-	if in.MaxTokens != nil {
-		req.MaxTokens = *in.MaxTokens
-	}
-	return req, nil
+	p := completion.Params{Prompt: in.Prompt, Temperature: in.Temperature, TopP: in.P, TopK: in.K, MaxTokens: in.MaxTokens, Stop: in.StopSequences}
+	return p.Request(DefaultMaxTokens), nil
 }
 
 type generation struct {
@@ -116,41 +113,22 @@ func (c Command) EncodeResponse(req *provider.Request, resp *provider.Response) 
 	})
 }
 
-// NewStream returns the chunk encoder of one response.
+// NewStream returns the chunk encoder of one response:
+// {generations:[{text}], is_finished:false} per delta and a final chunk
+// with is_finished and the finish reason.
 func (c Command) NewStream(*provider.Request) family.Stream {
-	return &commandStream{id: newID(c.NewID)}
-}
-
-type commandStream struct {
-	id     string
-	reason provider.StopReason
+	id := newID(c.NewID)
+	return &completion.Stream[commandChunk]{
+		Delta: func(text string) commandChunk { return commandChunk{Generations: []generation{{ID: id, Text: text}}} },
+		Final: func(e completion.End) commandChunk {
+			reason := FinishReason(e.Reason)
+			return commandChunk{Generations: []generation{{ID: id, FinishReason: &reason}}, IsFinished: true, FinishReason: &reason}
+		},
+	}
 }
 
 type commandChunk struct {
 	Generations  []generation `json:"generations"`
 	IsFinished   bool         `json:"is_finished"`
 	FinishReason *string      `json:"finish_reason,omitempty"`
-}
-
-// Chunks emits {generations:[{text}], is_finished:false} per delta and a
-// final chunk with is_finished and the finish reason.
-func (s *commandStream) Chunks(ev provider.Event) ([][]byte, error) {
-	c := commandChunk{Generations: []generation{{ID: s.id}}}
-	switch ev.Type {
-	case provider.TextDeltaEvent:
-		c.Generations[0].Text = ev.Text
-	case provider.MessageStopEvent:
-		s.reason = ev.StopReason
-		return nil, nil
-	case provider.MetadataEvent:
-		reason := FinishReason(s.reason)
-		c.Generations[0].FinishReason, c.IsFinished, c.FinishReason = &reason, true, &reason
-	default:
-		return nil, nil
-	}
-	b, err := json.Marshal(c)
-	if err != nil {
-		return nil, err
-	}
-	return [][]byte{b}, nil
 }

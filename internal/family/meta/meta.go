@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 
 	"github.com/outcrop/outcrop/internal/family"
+	"github.com/outcrop/outcrop/internal/family/completion"
 	"github.com/outcrop/outcrop/internal/family/schema"
 	"github.com/outcrop/outcrop/internal/fault"
 	"github.com/outcrop/outcrop/internal/provider"
@@ -52,11 +53,8 @@ func (Codec) DecodeRequest(body []byte) (*provider.Request, error) {
 	if len(in.Images) > 0 {
 		return nil, fault.New(fault.Invalid, "This model doesn't support image input. Remove the images field and try again.")
 	}
-	req := &provider.Request{Raw: true, Prompt: in.Prompt, Temperature: in.Temperature, TopP: in.TopP, MaxTokens: DefaultMaxGenLen}
-	if in.MaxGenLen != nil {
-		req.MaxTokens = *in.MaxGenLen
-	}
-	return req, nil
+	p := completion.Params{Prompt: in.Prompt, Temperature: in.Temperature, TopP: in.TopP, MaxTokens: in.MaxGenLen}
+	return p.Request(DefaultMaxGenLen), nil
 }
 
 // StopReason maps a stop reason to Llama's: "length" when cut off, else "stop".
@@ -76,36 +74,22 @@ type chunk struct {
 	StopReason           *string `json:"stop_reason"`
 }
 
-// EncodeResponse renders the response body.
-func (Codec) EncodeResponse(_ *provider.Request, resp *provider.Response) ([]byte, error) {
-	in, out, reason := resp.Usage.InputTokens, resp.Usage.OutputTokens, StopReason(resp.StopReason)
-	return json.Marshal(chunk{provider.TextOf(resp.Message.Content), &in, &out, &reason})
+func final(text string, e completion.End) chunk {
+	in, out, reason := e.Usage.InputTokens, e.Usage.OutputTokens, StopReason(e.Reason)
+	return chunk{text, &in, &out, &reason}
 }
 
-// NewStream returns the chunk encoder of one response.
-func (Codec) NewStream(*provider.Request) family.Stream { return &stream{} }
+// EncodeResponse renders the response body: the final chunk with the
+// whole text.
+func (Codec) EncodeResponse(_ *provider.Request, resp *provider.Response) ([]byte, error) {
+	return json.Marshal(final(provider.TextOf(resp.Message.Content), completion.EndOf(resp)))
+}
 
-type stream struct{ reason provider.StopReason }
-
-// Chunks emits one chunk per text delta and a final chunk with the counts
-// and stop reason after the metadata event.
-func (s *stream) Chunks(ev provider.Event) ([][]byte, error) {
-	var c chunk
-	switch ev.Type {
-	case provider.TextDeltaEvent:
-		c.Generation = ev.Text
-	case provider.MessageStopEvent:
-		s.reason = ev.StopReason
-		return nil, nil
-	case provider.MetadataEvent:
-		in, out, reason := ev.Usage.InputTokens, ev.Usage.OutputTokens, StopReason(s.reason)
-		c.PromptTokenCount, c.GenerationTokenCount, c.StopReason = &in, &out, &reason
-	default:
-		return nil, nil
+// NewStream returns the chunk encoder of one response: one chunk per text
+// delta and a final chunk with the counts and stop reason.
+func (Codec) NewStream(*provider.Request) family.Stream {
+	return &completion.Stream[chunk]{
+		Delta: func(text string) chunk { return chunk{Generation: text} },
+		Final: func(e completion.End) chunk { return final("", e) },
 	}
-	b, err := json.Marshal(c)
-	if err != nil {
-		return nil, err
-	}
-	return [][]byte{b}, nil
 }

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/outcrop/outcrop/internal/family"
+	"github.com/outcrop/outcrop/internal/family/completion"
 	"github.com/outcrop/outcrop/internal/family/schema"
 	"github.com/outcrop/outcrop/internal/fault"
 	"github.com/outcrop/outcrop/internal/provider"
@@ -215,53 +216,23 @@ func (Chat) EncodeResponse(_ *provider.Request, resp *provider.Response) ([]byte
 	return json.Marshal(choices{[]choice{{Message: msg, StopReason: &reason}}})
 }
 
-// NewStream returns the chunk encoder of one response.
-func (Chat) NewStream(*provider.Request) family.Stream { return &chatStream{} }
-
-// chatStream emits text as it comes; a tool call is emitted whole when its
-// block stops, since Mistral streams complete tool calls.
-type chatStream struct {
-	reason provider.StopReason
-	tool   *provider.ToolUse
-	input  strings.Builder
-}
-
-// Chunks emits a choice per text delta, one per completed tool call and a
-// final one with the stop reason after the metadata event.
-func (s *chatStream) Chunks(ev provider.Event) ([][]byte, error) {
-	c := choice{Message: outMessage{Role: "assistant"}}
-	switch ev.Type {
-	case provider.TextDeltaEvent:
-		c.Message.Content = ev.Text
-	case provider.BlockStartEvent:
-		s.tool = ev.ToolUse
-		s.input.Reset()
-		return nil, nil
-	case provider.ToolInputDeltaEvent:
-		s.input.WriteString(ev.Text)
-		return nil, nil
-	case provider.BlockStopEvent:
-		if s.tool == nil {
-			return nil, nil
-		}
-		in := s.input.String()
-		if in == "" {
-			in = "{}"
-		}
-		c.Message.ToolCalls = []outToolCall{call(s.tool, in)}
-		s.tool = nil
-	case provider.MessageStopEvent:
-		s.reason = ev.StopReason
-		return nil, nil
-	case provider.MetadataEvent:
-		reason := StopReason(s.reason)
-		c.StopReason = &reason
-	default:
-		return nil, nil
+// NewStream returns the chunk encoder of one response: a choice per text
+// delta, one per tool call, emitted whole when its block stops since
+// Mistral streams complete tool calls, and a final one with the stop
+// reason.
+func (Chat) NewStream(*provider.Request) family.Stream {
+	one := func(c choice) choices {
+		c.Message.Role = "assistant"
+		return choices{[]choice{c}}
 	}
-	b, err := json.Marshal(choices{[]choice{c}})
-	if err != nil {
-		return nil, err
+	return &completion.Stream[choices]{
+		Delta: func(text string) choices { return one(choice{Message: outMessage{Content: text}}) },
+		Tool: func(u *provider.ToolUse, input string) choices {
+			return one(choice{Message: outMessage{ToolCalls: []outToolCall{call(u, input)}}})
+		},
+		Final: func(e completion.End) choices {
+			reason := StopReason(e.Reason)
+			return one(choice{StopReason: &reason})
+		},
 	}
-	return [][]byte{b}, nil
 }

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 
 	"github.com/outcrop/outcrop/internal/family"
+	"github.com/outcrop/outcrop/internal/family/completion"
 	"github.com/outcrop/outcrop/internal/family/schema"
 	"github.com/outcrop/outcrop/internal/provider"
 )
@@ -45,11 +46,8 @@ func (Text) DecodeRequest(body []byte) (*provider.Request, error) {
 	if err := schema.Unmarshal(body, textSchema, &in); err != nil {
 		return nil, err
 	}
-	req := &provider.Request{Raw: true, Prompt: in.Prompt, StopSequences: in.Stop, Temperature: in.Temperature, TopP: in.TopP, TopK: in.TopK}
-	if in.MaxTokens != nil {
-		req.MaxTokens = *in.MaxTokens
-	}
-	return req, nil
+	p := completion.Params{Prompt: in.Prompt, Temperature: in.Temperature, TopP: in.TopP, TopK: in.TopK, MaxTokens: in.MaxTokens, Stop: in.Stop}
+	return p.Request(0), nil
 }
 
 // StopReason maps a stop reason to Mistral's: "length" when cut off,
@@ -79,30 +77,14 @@ func (Text) EncodeResponse(_ *provider.Request, resp *provider.Response) ([]byte
 	return json.Marshal(outputs{[]output{{provider.TextOf(resp.Message.Content), &reason}}})
 }
 
-// NewStream returns the chunk encoder of one response.
-func (Text) NewStream(*provider.Request) family.Stream { return &textStream{} }
-
-type textStream struct{ reason provider.StopReason }
-
-// Chunks emits {outputs:[{text}]} per delta and a final chunk with the
-// stop reason after the metadata event.
-func (s *textStream) Chunks(ev provider.Event) ([][]byte, error) {
-	var o output
-	switch ev.Type {
-	case provider.TextDeltaEvent:
-		o.Text = ev.Text
-	case provider.MessageStopEvent:
-		s.reason = ev.StopReason
-		return nil, nil
-	case provider.MetadataEvent:
-		reason := StopReason(s.reason)
-		o.StopReason = &reason
-	default:
-		return nil, nil
+// NewStream returns the chunk encoder of one response: {outputs:[{text}]}
+// per delta and a final chunk with the stop reason.
+func (Text) NewStream(*provider.Request) family.Stream {
+	return &completion.Stream[outputs]{
+		Delta: func(text string) outputs { return outputs{[]output{{Text: text}}} },
+		Final: func(e completion.End) outputs {
+			reason := StopReason(e.Reason)
+			return outputs{[]output{{StopReason: &reason}}}
+		},
 	}
-	b, err := json.Marshal(outputs{[]output{o}})
-	if err != nil {
-		return nil, err
-	}
-	return [][]byte{b}, nil
 }

@@ -9,6 +9,7 @@ import (
 	"regexp"
 
 	"github.com/outcrop/outcrop/internal/family"
+	"github.com/outcrop/outcrop/internal/family/completion"
 	"github.com/outcrop/outcrop/internal/family/schema"
 	"github.com/outcrop/outcrop/internal/provider"
 )
@@ -53,14 +54,11 @@ func (Codec) DecodeRequest(body []byte) (*provider.Request, error) {
 	if err := schema.Unmarshal(body, requestSchema, &in); err != nil {
 		return nil, err
 	}
-	req := &provider.Request{Raw: true, Prompt: in.InputText, MaxTokens: DefaultMaxTokens}
+	p := completion.Params{Prompt: in.InputText}
 	if c := in.TextGenerationConfig; c != nil {
-		req.Temperature, req.TopP, req.StopSequences = c.Temperature, c.TopP, c.StopSequences
-		if c.MaxTokenCount != nil && *c.MaxTokenCount > 0 {
-			req.MaxTokens = *c.MaxTokenCount
-		}
+		p.Temperature, p.TopP, p.MaxTokens, p.Stop = c.Temperature, c.TopP, c.MaxTokenCount, c.StopSequences
 	}
-	return req, nil
+	return p.Request(DefaultMaxTokens), nil
 }
 
 type result struct {
@@ -109,33 +107,15 @@ type chunk struct {
 	InputTextTokenCount       *int    `json:"inputTextTokenCount"`
 }
 
-// NewStream returns the chunk encoder of one response.
-func (Codec) NewStream(*provider.Request) family.Stream { return &stream{} }
-
-type stream struct {
-	reason provider.StopReason
-}
-
-// Chunks emits a chunk per text delta and, on the final metadata event, a
-// last chunk with the completion reason and token counts.
-func (s *stream) Chunks(ev provider.Event) ([][]byte, error) {
-	var c chunk
-	switch ev.Type {
-	case provider.TextDeltaEvent:
-		c.OutputText = ev.Text
-	case provider.MessageStopEvent:
-		s.reason = ev.StopReason
-		return nil, nil
-	case provider.MetadataEvent:
-		reason := Reason(s.reason)
-		out, in := ev.Usage.OutputTokens, ev.Usage.InputTokens
-		c.CompletionReason, c.TotalOutputTextTokenCount, c.InputTextTokenCount = &reason, &out, &in
-	default:
-		return nil, nil
+// NewStream returns the chunk encoder of one response: a chunk per text
+// delta and a last chunk with the completion reason and token counts.
+func (Codec) NewStream(*provider.Request) family.Stream {
+	return &completion.Stream[chunk]{
+		Delta: func(text string) chunk { return chunk{OutputText: text} },
+		Final: func(e completion.End) chunk {
+			reason := Reason(e.Reason)
+			out, in := e.Usage.OutputTokens, e.Usage.InputTokens
+			return chunk{CompletionReason: &reason, TotalOutputTextTokenCount: &out, InputTextTokenCount: &in}
+		},
 	}
-	b, err := json.Marshal(c)
-	if err != nil {
-		return nil, err
-	}
-	return [][]byte{b}, nil
 }
