@@ -7,9 +7,9 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"fmt"
-	"strings"
 
 	"github.com/outcrop/outcrop/internal/family"
+	"github.com/outcrop/outcrop/internal/family/openaichat"
 	"github.com/outcrop/outcrop/internal/family/schema"
 	"github.com/outcrop/outcrop/internal/fault"
 	"github.com/outcrop/outcrop/internal/provider"
@@ -36,19 +36,7 @@ func (c Jamba) id() string {
 }
 
 var jambaSchema = schema.Obj([]string{"messages"},
-	schema.P("messages", &schema.Schema{Type: schema.Array, MinItems: 1, Items: schema.Obj([]string{"role"},
-		schema.P("role", schema.Enum("system", "user", "assistant", "tool")),
-		schema.P("content", &schema.Schema{Type: schema.String | schema.Null}),
-		schema.P("tool_calls", schema.Arr(schema.Obj([]string{"function"},
-			schema.P("id", schema.Str()),
-			schema.P("type", schema.Enum("function")),
-			schema.P("function", schema.Obj([]string{"name", "arguments"},
-				schema.P("name", schema.Str()),
-				schema.P("arguments", schema.Str()),
-			)),
-		))),
-		schema.P("tool_call_id", schema.Str()),
-	)}),
+	schema.P("messages", openaichat.MessagesSchema(schema.Str())),
 	schema.P("max_tokens", schema.Int(1, schema.NoLimit)),
 	schema.P("temperature", schema.Num(0, 2)),
 	schema.P("top_p", schema.Num(0, 1)),
@@ -56,44 +44,18 @@ var jambaSchema = schema.Obj([]string{"messages"},
 	schema.P("n", schema.Int(1, 16)),
 	schema.P("frequency_penalty", schema.Num(schema.NoLimit, schema.NoLimit)),
 	schema.P("presence_penalty", schema.Num(schema.NoLimit, schema.NoLimit)),
-	schema.P("tools", schema.Arr(schema.Obj([]string{"type", "function"},
-		schema.P("type", schema.Enum("function")),
-		schema.P("function", schema.Obj([]string{"name"},
-			schema.P("name", schema.Str()),
-			schema.P("description", schema.Str()),
-			schema.P("parameters", &schema.Schema{Type: schema.Object, Open: true}),
-		)),
-	))),
+	schema.P("tools", openaichat.ToolsSchema("type", "function")),
 	schema.P("response_format", schema.Obj([]string{"type"}, schema.P("type", schema.Enum("text", "json_object")))),
 )
 
-type jambaMessage struct {
-	Role      string  `json:"role"`
-	Content   *string `json:"content"`
-	ToolCalls []struct {
-		ID       string `json:"id"`
-		Function struct {
-			Name      string `json:"name"`
-			Arguments string `json:"arguments"`
-		} `json:"function"`
-	} `json:"tool_calls"`
-	ToolCallID string `json:"tool_call_id"`
-}
-
 type jambaRequest struct {
-	Messages    []jambaMessage  `json:"messages"`
-	MaxTokens   *int            `json:"max_tokens"`
-	Temperature *float64        `json:"temperature"`
-	TopP        *float64        `json:"top_p"`
-	Stop        json.RawMessage `json:"stop"`
-	N           *int            `json:"n"`
-	Tools       []struct {
-		Function struct {
-			Name        string          `json:"name"`
-			Description string          `json:"description"`
-			Parameters  json.RawMessage `json:"parameters"`
-		} `json:"function"`
-	} `json:"tools"`
+	Messages       []openaichat.Message `json:"messages"`
+	MaxTokens      *int                 `json:"max_tokens"`
+	Temperature    *float64             `json:"temperature"`
+	TopP           *float64             `json:"top_p"`
+	Stop           json.RawMessage      `json:"stop"`
+	N              *int                 `json:"n"`
+	Tools          []openaichat.Tool    `json:"tools"`
 	ResponseFormat *struct {
 		Type string `json:"type"`
 	} `json:"response_format"`
@@ -124,68 +86,20 @@ func (Jamba) DecodeRequest(body []byte) (*provider.Request, error) {
 	if in.ResponseFormat != nil && in.ResponseFormat.Type == "json_object" {
 		req.Extra = json.RawMessage(`{"response_format":{"type":"json_object"}}`)
 	}
-	for _, t := range in.Tools {
-		s := t.Function.Parameters
-		if len(s) == 0 {
-			s = json.RawMessage(`{"type":"object","properties":{}}`)
-		}
-		req.Tools = append(req.Tools, provider.Tool{Name: t.Function.Name, Description: t.Function.Description, Schema: s})
-	}
-	for i, m := range in.Messages {
-		text := ""
-		if m.Content != nil {
-			text = *m.Content
-		}
-		var role provider.Role
-		var blocks []provider.Block
-		switch m.Role {
-		case "system":
-			req.System = append(req.System, provider.Block{Type: provider.TextBlock, Text: text})
-			continue
-		case "user":
-			role, blocks = provider.User, []provider.Block{{Type: provider.TextBlock, Text: text}}
-		case "tool":
-			if m.ToolCallID == "" {
-				return nil, invalid("messages.%d.tool_call_id: field required for tool messages", i)
-			}
-			role = provider.User
-			blocks = []provider.Block{{Type: provider.ToolResultBlock, ToolResult: &provider.ToolResult{
-				ToolUseID: m.ToolCallID, Content: []provider.Block{{Type: provider.TextBlock, Text: text}}}}}
-		case "assistant":
-			role = provider.Assistant
-			if text != "" {
-				blocks = append(blocks, provider.Block{Type: provider.TextBlock, Text: text})
-			}
-			for _, c := range m.ToolCalls {
-				args := c.Function.Arguments
-				if strings.TrimSpace(args) == "" {
-					args = "{}"
-				}
-				var obj map[string]json.RawMessage
-				if json.Unmarshal([]byte(args), &obj) != nil || obj == nil {
-					return nil, invalid("messages.%d.tool_calls: arguments of tool call %s are not a JSON object", i, c.ID)
-				}
-				blocks = append(blocks, provider.Block{Type: provider.ToolUseBlock, ToolUse: &provider.ToolUse{ID: c.ID, Name: c.Function.Name, Input: json.RawMessage(args)}})
-			}
-		}
-		if n := len(req.Messages); n > 0 && req.Messages[n-1].Role == role {
-			req.Messages[n-1].Content = append(req.Messages[n-1].Content, blocks...)
-			continue
-		}
-		req.Messages = append(req.Messages, provider.Message{Role: role, Content: blocks})
+	req.Tools = openaichat.Tools(in.Tools)
+	if err := jambaWording.Conversation(req, in.Messages); err != nil {
+		return nil, err
 	}
 	return req, nil
 }
 
-// FinishReason maps a stop reason to Jamba's finish_reason.
-func FinishReason(r provider.StopReason) string {
-	switch r {
-	case provider.MaxTokens, provider.ContextWindow:
-		return "length"
-	case provider.ToolUseStop:
-		return "tool_calls"
-	}
-	return "stop"
+var jambaWording = openaichat.Wording{
+	MissingToolCallID: func(msg int) string {
+		return fmt.Sprintf("messages.%d.tool_call_id: field required for tool messages", msg)
+	},
+	BadArguments: func(msg int, id string) string {
+		return fmt.Sprintf("messages.%d.tool_calls: arguments of tool call %s are not a JSON object", msg, id)
+	},
 }
 
 type function struct {
@@ -243,7 +157,7 @@ func (c Jamba) EncodeResponse(req *provider.Request, resp *provider.Response) ([
 			msg.ToolCalls = append(msg.ToolCalls, outToolCall{ID: b.ToolUse.ID, Type: "function", Function: function{b.ToolUse.Name, &args}})
 		}
 	}
-	reason := FinishReason(resp.StopReason)
+	reason := openaichat.FinishReason(resp.StopReason)
 	return json.Marshal(chatCompletion{ID: c.id(), Model: req.Model, Choices: []choice{{Message: msg, FinishReason: &reason}}, Usage: newUsage(resp.Usage)})
 }
 
@@ -287,7 +201,7 @@ func (s *jambaStream) Chunks(ev provider.Event) ([][]byte, error) {
 		s.reason = ev.StopReason
 		return nil, nil
 	case provider.MetadataEvent:
-		reason := FinishReason(s.reason)
+		reason := openaichat.FinishReason(s.reason)
 		ch.FinishReason = &reason
 		out.Usage = newUsage(ev.Usage)
 	default:

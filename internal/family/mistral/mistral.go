@@ -9,6 +9,7 @@ import (
 
 	"github.com/outcrop/outcrop/internal/family"
 	"github.com/outcrop/outcrop/internal/family/completion"
+	"github.com/outcrop/outcrop/internal/family/openaichat"
 	"github.com/outcrop/outcrop/internal/family/schema"
 	"github.com/outcrop/outcrop/internal/provider"
 )
@@ -50,18 +51,6 @@ func (Text) DecodeRequest(body []byte) (*provider.Request, error) {
 	return p.Request(0), nil
 }
 
-// StopReason maps a stop reason to Mistral's: "length" when cut off,
-// "tool_calls" when tools were called, else "stop".
-func StopReason(r provider.StopReason) string {
-	switch r {
-	case provider.MaxTokens, provider.ContextWindow:
-		return "length"
-	case provider.ToolUseStop:
-		return "tool_calls"
-	}
-	return "stop"
-}
-
 type output struct {
 	Text       string  `json:"text"`
 	StopReason *string `json:"stop_reason"`
@@ -73,7 +62,7 @@ type outputs struct {
 
 // EncodeResponse renders {outputs: [{text, stop_reason}]}.
 func (Text) EncodeResponse(_ *provider.Request, resp *provider.Response) ([]byte, error) {
-	reason := StopReason(resp.StopReason)
+	reason := openaichat.FinishReason(resp.StopReason)
 	return json.Marshal(outputs{[]output{{provider.TextOf(resp.Message.Content), &reason}}})
 }
 
@@ -83,7 +72,7 @@ func (Text) NewStream(*provider.Request) family.Stream {
 	return &completion.Stream[outputs]{
 		Delta: func(text string) outputs { return outputs{[]output{{Text: text}}} },
 		Final: func(e completion.End) outputs {
-			reason := StopReason(e.Reason)
+			reason := openaichat.FinishReason(e.Reason)
 			return outputs{[]output{{StopReason: &reason}}}
 		},
 	}
