@@ -46,18 +46,9 @@ async function rejectsWith(promise, name, status, message) {
   });
 }
 
-// SIGV4_H2_BUG marks the tests that a server bug breaks: over HTTP/2 the SDK
-// signs the ':authority' pseudo-header instead of 'host'
-// (SignedHeaders=:authority;amz-sdk-invocation-id;...), which the server's
-// SigV4 verifier (internal/awsapi/sigv4) does not accept, so every SigV4 call
-// over h2c fails with InvalidSignatureException 403. Marked tests still run
-// and report, as TODO, without failing the suite. Set it to false once the
-// server is fixed.
-const SIGV4_H2_BUG = "server bug: SigV4 over HTTP/2 signs ':authority', which the verifier rejects";
-
 const AUTH = {
   // The root access key, signed with SigV4.
-  sigv4: { options: () => ({}), todo: SIGV4_H2_BUG },
+  sigv4: { options: () => ({}), todo: false },
   // A Bedrock API key; SigV4 credentials are configured too, the preference picks bearer auth.
   bearer: {
     options: () => ({ token: { token: target.apiKey }, authSchemePreference: ["httpBearerAuth"] }),
@@ -333,9 +324,8 @@ describe("Bedrock API keys", { skip }, () => {
   });
 });
 
-// A control for SIGV4_H2_BUG, not a substitute for the suites above (which
-// keep the SDK's default HTTP/2 handler): over HTTP/1.1 the SDK signs 'host',
-// so the same SigV4 calls isolate the fault to ':authority'.
+// Over HTTP/1.1 the SDK signs 'host'; over HTTP/2 (the suites above, with the
+// SDK's default handler) it signs ':authority'. Both must verify.
 describe("bedrock-runtime (sigv4 over HTTP/1.1)", { skip }, () => {
   const client = target && new BedrockRuntimeClient(clientOptions({ requestHandler: new NodeHttpHandler() }));
   after(() => client?.destroy());

@@ -1,25 +1,28 @@
 // Package sigv4 verifies AWS Signature Version 4 on incoming requests.
 //
-// Verification recomputes the signature with the AWS SDK's own signer over a
-// copy of the request that carries only the signed headers, the raw (still
-// percent-encoded) path, and the SHA-256 of the body as received, then
-// compares in constant time. Over HTTP/2 the client signs `:authority`, which
+// Verification rebuilds the canonical request from the signed headers only,
+// the raw (still percent-encoded, then encoded again) path, the sorted query
+// and the SHA-256 of the body as received, signs it with the key derived
+// from the caller's secret, and compares in constant time. The tests sign
+// with the AWS SDK's own signer. Over HTTP/2 the client signs `:authority`, which
 // net/http exposes as r.Host, so the host is always taken from r.Host.
 package sigv4
 
 import (
 	"context"
+	"crypto/hmac"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
+	"github.com/outcrop/outcrop/internal/fault"
 	"net/http"
 	"net/url"
+	"sort"
+	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
-
-	"github.com/aws/aws-sdk-go-v2/aws"
-	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
-	"github.com/outcrop/outcrop/internal/fault"
 )
 
 const (
@@ -107,14 +110,13 @@ type Verifier struct {
 	// Service is the signing name every request must be scoped to
 	// ("bedrock" for all four Bedrock APIs).
 	Service string
-	signer  *v4.Signer
+	keys    sync.Map // derived signing keys by secret and scope
+	nkeys   atomic.Int64
 }
 
 // NewVerifier returns a verifier for signing name service.
 func NewVerifier(creds Credentials, now func() time.Time, service string) *Verifier {
-	return &Verifier{Creds: creds, Now: now, Service: service, signer: v4.NewSigner(func(o *v4.SignerOptions) {
-		o.DisableURIPathEscaping = false
-	})}
+	return &Verifier{Creds: creds, Now: now, Service: service}
 }
 
 // Verify checks the Authorization header of r against body (the complete
@@ -156,31 +158,12 @@ func (v *Verifier) Verify(r *http.Request, body []byte) (Auth, error) {
 	return a, nil
 }
 
-// sign recomputes the signature the client should have produced.
+// sign recomputes the signature the client should have produced. The
+// canonical request is built here rather than by the SDK's signer because
+// clients sign differently over HTTP/2: the JS SDK signs the pseudo-header
+// `:authority` by that name (and no `host`), which the SDK's signer cannot
+// reproduce. Tests check this code against the SDK's signer.
 func (v *Verifier) sign(r *http.Request, a Auth, body []byte, secret string, t time.Time) (string, error) {
-	u := &url.URL{Scheme: "http", Host: r.Host, Path: r.URL.Path, RawPath: r.URL.RawPath, RawQuery: r.URL.RawQuery}
-	c := &http.Request{Method: r.Method, URL: u, Host: r.Host, Header: http.Header{}}
-	hasHost := false
-	for _, h := range a.SignedHeaders {
-		switch h {
-		case "host":
-			hasHost = true
-		case "content-length":
-			c.ContentLength = r.ContentLength
-			if c.ContentLength < 0 {
-				c.ContentLength = int64(len(body))
-			}
-		default:
-			if vals, ok := r.Header[http.CanonicalHeaderKey(h)]; ok {
-				c.Header[http.CanonicalHeaderKey(h)] = vals
-			} else if h != "content-length" {
-				return "", fault.New(fault.BadSignature, signatureMismatch)
-			}
-		}
-	}
-	if !hasHost {
-		return "", fault.New(fault.BadSignature, "'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization.")
-	}
 	hash := r.Header.Get("X-Amz-Content-Sha256")
 	if hash == "" || !isStreamingHash(hash) {
 		sum := sha256.Sum256(body)
@@ -192,15 +175,152 @@ func (v *Verifier) sign(r *http.Request, a Auth, body []byte, secret string, t t
 			hash = got
 		}
 	}
-	creds := aws.Credentials{AccessKeyID: a.AccessKeyID, SecretAccessKey: secret, SessionToken: r.Header.Get("X-Amz-Security-Token")}
-	if err := v.signer.SignHTTP(r.Context(), creds, c, hash, a.Service, a.Region, t); err != nil {
-		return "", fault.Wrap(fault.BadSignature, err, signatureMismatch)
+	var cr strings.Builder
+	cr.Grow(512)
+	cr.WriteString(r.Method)
+	cr.WriteByte('\n')
+	cr.WriteString(escape(r.URL.EscapedPath(), true))
+	cr.WriteByte('\n')
+	cr.WriteString(canonicalQuery(r.URL.RawQuery))
+	cr.WriteByte('\n')
+	hasHost := false
+	for _, h := range a.SignedHeaders {
+		var val string
+		switch h {
+		case "host", ":authority":
+			hasHost = true
+			val = r.Host
+		case "content-length":
+			n := r.ContentLength
+			if n < 0 {
+				n = int64(len(body))
+			}
+			val = strconv.FormatInt(n, 10)
+		default:
+			vals, ok := r.Header[http.CanonicalHeaderKey(h)]
+			if !ok {
+				return "", fault.New(fault.BadSignature, signatureMismatch)
+			}
+			val = canonicalValue(vals)
+		}
+		cr.WriteString(h)
+		cr.WriteByte(':')
+		cr.WriteString(val)
+		cr.WriteByte('\n')
 	}
-	got, err := ParseAuthorization(c.Header.Get("Authorization"))
+	if !hasHost {
+		return "", fault.New(fault.BadSignature, "'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization.")
+	}
+	cr.WriteByte('\n')
+	cr.WriteString(strings.Join(a.SignedHeaders, ";"))
+	cr.WriteByte('\n')
+	cr.WriteString(hash)
+
+	crHash := sha256.Sum256([]byte(cr.String()))
+	scope := a.Date + "/" + a.Region + "/" + a.Service + "/aws4_request"
+	sts := algorithm + "\n" + t.Format(amzDate) + "\n" + scope + "\n" + hex.EncodeToString(crHash[:])
+	mac := hmac.New(sha256.New, v.signingKey(secret, a))
+	mac.Write([]byte(sts))
+	return hex.EncodeToString(mac.Sum(nil)), nil
+}
+
+// signingKey derives (and caches) the key for secret and a's scope.
+func (v *Verifier) signingKey(secret string, a Auth) []byte {
+	ck := secret + "/" + a.Date + "/" + a.Region + "/" + a.Service
+	if k, ok := v.keys.Load(ck); ok {
+		return k.([]byte)
+	}
+	k := hmacSHA256([]byte("AWS4"+secret), a.Date)
+	k = hmacSHA256(k, a.Region)
+	k = hmacSHA256(k, a.Service)
+	k = hmacSHA256(k, "aws4_request")
+	if v.nkeys.Add(1) > 10000 {
+		v.keys.Clear()
+		v.nkeys.Store(0)
+	}
+	v.keys.Store(ck, k)
+	return k
+}
+
+func hmacSHA256(key []byte, data string) []byte {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte(data))
+	return m.Sum(nil)
+}
+
+// canonicalValue joins a header's values with commas, trimming each and
+// folding runs of spaces, as SigV4 requires.
+func canonicalValue(vals []string) string {
+	if len(vals) == 1 && !strings.Contains(vals[0], "  ") {
+		return strings.TrimSpace(vals[0])
+	}
+	parts := make([]string, len(vals))
+	for i, v := range vals {
+		parts[i] = strings.Join(strings.Fields(v), " ")
+	}
+	return strings.Join(parts, ",")
+}
+
+// canonicalQuery sorts the query by key, then value, with both strictly
+// URI-encoded.
+func canonicalQuery(raw string) string {
+	if raw == "" {
+		return ""
+	}
+	q, err := url.ParseQuery(raw)
 	if err != nil {
-		return "", err
+		return raw
 	}
-	return got.Signature, nil
+	keys := make([]string, 0, len(q))
+	for k := range q {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var b strings.Builder
+	for _, k := range keys {
+		vs := q[k]
+		sort.Strings(vs)
+		for _, v := range vs {
+			if b.Len() > 0 {
+				b.WriteByte('&')
+			}
+			b.WriteString(escape(k, false))
+			b.WriteByte('=')
+			b.WriteString(escape(v, false))
+		}
+	}
+	return b.String()
+}
+
+// escape percent-encodes every byte except the unreserved characters (and
+// '/' when keepSlash). Applied to an already escaped path this yields the
+// double encoding AWS uses for the canonical URI of non-S3 services.
+func escape(s string, keepSlash bool) string {
+	const hexDigits = "0123456789ABCDEF"
+	n := 0
+	for i := 0; i < len(s); i++ {
+		if !unreserved(s[i], keepSlash) {
+			n++
+		}
+	}
+	if n == 0 {
+		return s
+	}
+	b := make([]byte, 0, len(s)+2*n)
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if unreserved(c, keepSlash) {
+			b = append(b, c)
+		} else {
+			b = append(b, '%', hexDigits[c>>4], hexDigits[c&15])
+		}
+	}
+	return string(b)
+}
+
+func unreserved(c byte, keepSlash bool) bool {
+	return 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' ||
+		c == '-' || c == '_' || c == '.' || c == '~' || (keepSlash && c == '/')
 }
 
 func isStreamingHash(h string) bool { return strings.HasPrefix(h, "STREAMING-") }
