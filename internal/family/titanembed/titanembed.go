@@ -73,14 +73,17 @@ type v2Request struct {
 	EmbeddingTypes []string `json:"embeddingTypes"`
 }
 
-// DecodeEmbed validates a V2 body. Dimensions default to 1024 and
-// normalisation to true, as on Bedrock.
+// DecodeEmbed validates a V2 body. Normalisation defaults to true, as on
+// Bedrock. When the body names no dimensions, Dimensions stays 0 — the
+// serving model's native size — rather than Bedrock's 1024: a model standing
+// in for Titan (the built-in MiniLM, 384) cannot honestly produce 1024
+// values, and callers that ask for a size get it or a clear error.
 func (V2) DecodeEmbed(body []byte) (*provider.EmbedRequest, error) {
 	var in v2Request
 	if err := schema.Unmarshal(body, v2Schema, &in); err != nil {
 		return nil, err
 	}
-	req := &provider.EmbedRequest{Texts: []string{in.InputText}, Dimensions: 1024, Normalize: true, Types: in.EmbeddingTypes}
+	req := &provider.EmbedRequest{Texts: []string{in.InputText}, Normalize: true, Types: in.EmbeddingTypes}
 	if len(req.Types) == 0 {
 		req.Types = []string{"float"}
 	}

@@ -15,7 +15,7 @@ func TestDecodeEmbed(t *testing.T) {
 	familytest.Decode(t, []familytest.DecodeCase{
 		{Name: "g1", Codec: G1{}, Body: `{"inputText":"hello"}`, Want: &provider.EmbedRequest{Texts: []string{"hello"}}},
 		{Name: "v2 defaults", Codec: V2{}, Body: `{"inputText":"hello"}`,
-			Want: &provider.EmbedRequest{Texts: []string{"hello"}, Dimensions: 1024, Normalize: true, Types: []string{"float"}}},
+			Want: &provider.EmbedRequest{Texts: []string{"hello"}, Normalize: true, Types: []string{"float"}}},
 		{Name: "v2 options", Codec: V2{}, Body: `{"inputText":"hello","dimensions":256,"normalize":false,"embeddingTypes":["binary","float"]}`,
 			Want: &provider.EmbedRequest{Texts: []string{"hello"}, Dimensions: 256, Types: []string{"binary", "float"}}},
 	})
