@@ -70,6 +70,7 @@ func (a *Adapter) ConverseStream(ctx context.Context, req *provider.Request, emi
 		return err
 	}
 	defer lease.Release()
+	batchTail(lease.Session, prompt)
 
 	if err := emit(provider.Event{Type: provider.MessageStartEvent}); err != nil {
 		return err
@@ -180,6 +181,23 @@ func longestPrefix(prompt []int32) func([]*llm.Session) int {
 			}
 		}
 		return at
+	}
+}
+
+// batchTail makes sure at least the last two prompt tokens are evaluated
+// together. The engine computes a lone token on its single-token path,
+// whose rounding differs from the batched path's; without this, a
+// repeated request (whose prompt is all cached) would get different
+// logits than the same request on a fresh session, and temperature 0
+// would not give the same answer twice.
+func batchTail(s *llm.Session, prompt []int32) {
+	toks := s.Tokens()
+	n := 0
+	for n < len(toks) && n < len(prompt) && toks[n] == prompt[n] {
+		n++
+	}
+	if len(prompt) >= 2 && n >= len(prompt)-1 {
+		s.Truncate(len(prompt) - 2)
 	}
 }
 
