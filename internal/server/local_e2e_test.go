@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"testing"
@@ -29,6 +30,9 @@ const smolModel = "outcrop.smollm2-135m-instruct"
 // skips the test when they have not been fetched.
 func realModelsDir(t testing.TB) string {
 	t.Helper()
+	if raceEnabled() {
+		t.Skip("the real models run too slowly under the race detector; run without -race (the scheduler and adapter have race tests on synthetic models)")
+	}
 	dir := os.Getenv("OUTCROP_MODELS_DIR")
 	if dir == "" {
 		base := os.Getenv("XDG_DATA_HOME")
@@ -66,6 +70,20 @@ func newLocalServer(t testing.TB) *outcroptest.Server {
 			c.Models = def.Models
 		},
 	})
+}
+
+// raceEnabled reports whether the test binary was built with -race.
+func raceEnabled() bool {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return false
+	}
+	for _, s := range bi.Settings {
+		if s.Key == "-race" {
+			return s.Value == "true"
+		}
+	}
+	return false
 }
 
 // TestLocalEngine runs the real default models behind a real server and
