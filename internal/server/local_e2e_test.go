@@ -307,15 +307,16 @@ func TestLocalEngine(t *testing.T) {
 		return r.Embedding
 	}
 	t.Run("Embeddings", func(t *testing.T) {
-		// Titan G1's body has no dimensions field, so the native size is
-		// asked for (V2's codec fills in 1024 when the body has none; see
-		// the V2 subtest).
-		const model = "amazon.titan-embed-text-v1"
+		// A V2 body without dimensions gets the model's native size.
+		const model = "amazon.titan-embed-text-v2:0"
 		a := embed(t, model, "A cat sits on the mat.")
 		b := embed(t, model, "A kitten is resting on a rug.")
 		u := embed(t, model, "Quarterly revenue rose by eight percent.")
 		if len(a) != 384 {
 			t.Fatalf("dimensions = %d, want 384", len(a))
+		}
+		if g1 := embed(t, "amazon.titan-embed-text-v1", "A cat sits on the mat."); len(g1) != 384 || math.Abs(dot(a, g1)-1) > 1e-4 {
+			t.Errorf("titan-embed-text-v1 gives a different vector (%d dims, cos %.4f)", len(g1), dot(a, g1))
 		}
 		if n := dot(a, a); math.Abs(n-1) > 1e-4 {
 			t.Errorf("norm² = %g, want 1", n)
