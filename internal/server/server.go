@@ -233,5 +233,17 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	return err
 }
 
-// Close releases the store.
-func (s *Server) Close() error { return s.store.Close() }
+// Close stops the backends that hold resources (the built-in engine's
+// loaded models and keep-alive loop) and releases the store.
+func (s *Server) Close() error {
+	var errs []error
+	for name, a := range s.backends {
+		if c, ok := a.(io.Closer); ok {
+			if err := c.Close(); err != nil {
+				errs = append(errs, fmt.Errorf("close backend %s: %w", name, err))
+			}
+		}
+	}
+	errs = append(errs, s.store.Close())
+	return errors.Join(errs...)
+}
