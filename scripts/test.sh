@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # test.sh runs the whole test suite on a fresh machine: it installs what the
 # tests need (model weights, boto3, the AWS SDK for JavaScript), then runs
-# every Go test with the race detector on the portable kernels, and the
-# engine and end-to-end tests again with the fast (simd/archsimd) kernels.
+# every Go test on the portable kernels (with the race detector, except for
+# the two numeric engine packages whose real-model tests it slows tenfold),
+# and the engine and end-to-end tests again with the fast (simd/archsimd)
+# kernels.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,7 +13,10 @@ python3 -m pip install --quiet --disable-pip-version-check -r test/python/requir
 npm ci --prefix test/js --no-audit --no-fund --loglevel=error
 
 go vet ./...
-go test -race -count=1 -timeout 40m ./...
 GOEXPERIMENT=simd go vet ./internal/engine/...
+
+heavy='/internal/engine/(llm|bert)$'
+go test -race -count=1 -timeout 30m $(go list ./... | grep -Ev "$heavy")
+go test -count=1 -timeout 30m $(go list ./... | grep -E "$heavy")
 GOEXPERIMENT=simd go test -count=1 -timeout 30m ./internal/engine/... ./internal/provider/... ./internal/server/...
 echo "all tests passed"
