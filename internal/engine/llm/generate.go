@@ -42,7 +42,7 @@ const Halted = "halted"
 // back for stop-sequence matching is released at the end.
 //
 // The KV entries of the longest common prefix of prompt and the session's
-// current tokens are reused, so a conversation that grows turn by turn only
+// current tokens (but the last two prompt tokens) are reused, so a conversation that grows turn by turn only
 // evaluates its new tokens. ctx is checked before every token; on
 // cancellation Generate returns ctx's error along with the Result so far.
 func (s *Session) Generate(ctx context.Context, prompt []int32, p sample.Params, emit func(Token) bool) (Result, error) {
@@ -57,9 +57,10 @@ func (s *Session) Generate(ctx context.Context, prompt []int32, p sample.Params,
 	for c < len(s.tokens) && c < len(prompt) && s.tokens[c] == prompt[c] {
 		c++
 	}
-	if c == len(prompt) {
-		c-- // the last prompt token must run again to produce logits
-	}
+	// Re-run at least the last two prompt tokens: the last one must run to
+	// produce logits, and running it in a batch of two or more gives the
+	// same numerics as an uncached prompt (see Eval).
+	c = max(0, min(c, len(prompt)-2))
 	s.Truncate(c)
 	res.CachedTokens = c
 	logits, err := s.Eval(ctx, prompt[c:])

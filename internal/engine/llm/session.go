@@ -109,6 +109,13 @@ func (s *Session) Truncate(n int) {
 // session's KV cache.
 var ErrContextFull = errors.New("context window is full")
 
+// Batch sizes: the kernels for one input (decode) and for several
+// (prefill) round differently, so the logits of a token depend on whether
+// it ran alone. Eval never ends a multi-token call with a batch of one,
+// and Generate re-evaluates at least two prompt tokens when it reuses a
+// cached prefix, so the same prompt gives bit-identical logits whether or
+// not a prefix was cached.
+
 // Eval appends tokens to the sequence, running them through the model in
 // batches, and returns the logits of the last one. The returned slice is
 // the session's buffer: valid until the next call, and callers may modify
@@ -130,6 +137,9 @@ func (s *Session) Eval(ctx context.Context, tokens []int32) ([]float32, error) {
 			return nil, err
 		}
 		n := min(len(tokens), s.batch)
+		if len(tokens)-n == 1 && n > 2 {
+			n-- // never leave a last batch of one token (see above)
+		}
 		s.forward(tokens[:n], n == len(tokens))
 		tokens = tokens[n:]
 	}

@@ -15,14 +15,14 @@ import (
 
 // synthConfig describes a tiny random model written by writeSynth.
 type synthConfig struct {
-	arch                                  string
-	dim, ff, heads, kvHeads, layers       int
-	vocab                                 int
-	matType, embdType                     tensor.Type
-	tied, bias                            bool
-	ropeBase                              float64
-	ropeFreqs                             bool // write rope_freqs.weight
-	seed                                  uint64
+	arch                            string
+	dim, ff, heads, kvHeads, layers int
+	vocab                           int
+	matType, embdType               tensor.Type
+	tied, bias                      bool
+	ropeBase                        float64
+	ropeFreqs                       bool // write rope_freqs.weight
+	seed                            uint64
 }
 
 func (c synthConfig) headDim() int { return c.dim / c.heads }
