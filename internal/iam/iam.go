@@ -72,6 +72,7 @@ type Service struct {
 
 type cached struct {
 	k  AccessKey
+	p  *reqctx.Principal
 	at time.Time
 }
 
@@ -100,38 +101,41 @@ const (
 	msgExpired    = "The security token included in the request is expired"
 )
 
-func (s *Service) accessKey(ctx context.Context, id string) (AccessKey, error) {
+// accessKey returns the key and its principal, from the cache while fresh.
+// Callers must not modify the principal.
+func (s *Service) accessKey(ctx context.Context, id string) (AccessKey, *reqctx.Principal, error) {
 	now := s.opts.Now()
 	if s.opts.CacheTTL > 0 {
 		s.mu.Lock()
 		c, ok := s.cache[id]
 		s.mu.Unlock()
 		if ok && now.Sub(c.at) < s.opts.CacheTTL {
-			return c.k, nil
+			return c.k, c.p, nil
 		}
 	}
 	k, err := s.opts.Store.AccessKey(ctx, id)
 	if err != nil {
 		if fault.KindOf(err) == fault.NotFound {
-			return AccessKey{}, fault.New(fault.Unauthenticated, msgUnknownKey)
+			return AccessKey{}, nil, fault.New(fault.Unauthenticated, msgUnknownKey)
 		}
-		return AccessKey{}, err
+		return AccessKey{}, nil, err
 	}
+	p := s.Principal(k.User, k.ID)
 	if s.opts.CacheTTL > 0 {
 		s.mu.Lock()
 		if len(s.cache) > 10000 {
 			clear(s.cache)
 		}
-		s.cache[id] = cached{k, now}
+		s.cache[id] = cached{k, p, now}
 		s.mu.Unlock()
 	}
-	return k, nil
+	return k, p, nil
 }
 
 // SecretFor returns the secret of an active, unexpired access key. It
 // satisfies sigv4.Credentials.
 func (s *Service) SecretFor(ctx context.Context, id string) (string, error) {
-	k, err := s.accessKey(ctx, id)
+	k, _, err := s.accessKey(ctx, id)
 	if err != nil {
 		return "", err
 	}
@@ -146,11 +150,8 @@ func (s *Service) SecretFor(ctx context.Context, id string) (string, error) {
 
 // PrincipalForAccessKey returns who owns a verified access key.
 func (s *Service) PrincipalForAccessKey(ctx context.Context, id string) (*reqctx.Principal, error) {
-	k, err := s.accessKey(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	return s.Principal(k.User, k.ID), nil
+	_, p, err := s.accessKey(ctx, id)
+	return p, err
 }
 
 // API key tokens look like AWS's long-term keys: "ABSK" followed by the
