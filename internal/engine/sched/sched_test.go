@@ -15,6 +15,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/outcrop/outcrop/internal/engine/arch/all"
+	"github.com/outcrop/outcrop/internal/engine/enginetest"
 	"github.com/outcrop/outcrop/internal/engine/llm"
 	"github.com/outcrop/outcrop/internal/engine/sample"
 	"github.com/outcrop/outcrop/internal/fault"
@@ -472,7 +473,7 @@ func (llmLoader) Unload(m *llm.Model) error                     { return m.Close
 // each other and with a third, sequential run that reuses a session.
 func TestSyntheticModelConcurrentSessions(t *testing.T) {
 	dir := t.TempDir()
-	writeSynthGGUF(t, dir, "tiny.gguf", 3)
+	enginetest.TinyLlama(t, dir, "tiny.gguf", 3, "")
 	s := New[*llm.Model, *llm.Session](llmLoader{dir}, Options{Sessions: 2})
 	defer s.Close()
 	run := func() (string, error) {

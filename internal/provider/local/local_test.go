@@ -14,6 +14,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"go.uber.org/goleak"
 
+	"github.com/outcrop/outcrop/internal/engine/enginetest"
 	"github.com/outcrop/outcrop/internal/fault"
 	"github.com/outcrop/outcrop/internal/provider"
 )
@@ -28,7 +29,7 @@ const chatML = "{% for message in messages %}{{'<|im_start|>' + message['role'] 
 func newTest(t *testing.T, cfg string) *Adapter {
 	t.Helper()
 	dir := t.TempDir()
-	writeSynthGGUF(t, dir, "tiny.gguf", 3, chatML)
+	enginetest.TinyLlama(t, dir, "tiny.gguf", 3, chatML)
 	writeTinyBERT(t, filepath.Join(dir, "bert"))
 	a, err := New(json.RawMessage(cfg), provider.Env{ModelsDir: dir})
 	if err != nil {

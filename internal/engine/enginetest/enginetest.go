@@ -1,4 +1,8 @@
-package sched
+// Package enginetest builds synthetic models for tests of the engine and
+// of the packages that use it: small random weights in the real file
+// formats, so loaders, schedulers and backends run their real code paths
+// without the real weights.
+package enginetest
 
 import (
 	"math/rand/v2"
@@ -30,9 +34,10 @@ func byteTokens() ([]string, []int32) {
 	return toks, types
 }
 
-// writeSynthGGUF writes a tiny random llama model with a byte-level
-// vocabulary and a ChatML template, and returns its path.
-func writeSynthGGUF(t testing.TB, dir, name string, seed uint64) string {
+// TinyLlama writes a tiny random llama model (2 layers, width 32, F32) with
+// a byte-level vocabulary and the given chat template ("" for none) into
+// dir, and returns its path.
+func TinyLlama(t testing.TB, dir, name string, seed uint64, template string) string {
 	t.Helper()
 	const dim, ff, heads, layers = 32, 64, 4, 2
 	toks, types := byteTokens()
@@ -85,6 +90,9 @@ func writeSynthGGUF(t testing.TB, dir, name string, seed uint64) string {
 		{Key: "tokenizer.ggml.token_type", Value: gguf.Value{Type: gguf.TypeArray, V: types}},
 		{Key: "tokenizer.ggml.merges", Value: gguf.Value{Type: gguf.TypeArray, V: []string{}}},
 		{Key: "tokenizer.ggml.eos_token_id", Value: u32(vocab - 1)},
+	}
+	if template != "" {
+		kv = append(kv, gguf.KV{Key: "tokenizer.chat_template", Value: gguf.Value{Type: gguf.TypeString, V: template}})
 	}
 	path := filepath.Join(dir, name)
 	f, err := os.Create(path)
