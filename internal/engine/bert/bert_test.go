@@ -51,6 +51,9 @@ func cosine(a []float32, b []float64) float64 {
 }
 
 func TestMiniLMGolden(t *testing.T) {
+	if raceEnabled {
+		t.Skip("real-model test skipped under -race: too slow; TestTinyVsReference covers the same code")
+	}
 	dir := modelDir(t)
 	b, err := os.ReadFile("testdata/golden.json")
 	if err != nil {
