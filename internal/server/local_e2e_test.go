@@ -18,6 +18,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/outcrop/outcrop/internal/config"
+	"github.com/outcrop/outcrop/internal/engine/weightstest"
 	familyall "github.com/outcrop/outcrop/internal/family/all"
 	"github.com/outcrop/outcrop/internal/outcroptest"
 	"github.com/outcrop/outcrop/internal/provider"
@@ -33,18 +34,7 @@ func realModelsDir(t testing.TB) string {
 	if raceEnabled() {
 		t.Skip("the real models run too slowly under the race detector; run without -race (the scheduler and adapter have race tests on synthetic models)")
 	}
-	dir := os.Getenv("OUTCROP_MODELS_DIR")
-	if dir == "" {
-		base := os.Getenv("XDG_DATA_HOME")
-		if base == "" {
-			home, err := os.UserHomeDir()
-			if err != nil {
-				t.Skipf("no home directory: %v", err)
-			}
-			base = filepath.Join(home, ".local", "share")
-		}
-		dir = filepath.Join(base, "outcrop", "models")
-	}
+	dir := weightstest.Dir()
 	for _, p := range []string{"SmolLM2-135M-Instruct.Q4_1.gguf", "all-MiniLM-L6-v2/model.safetensors"} {
 		if _, err := os.Stat(filepath.Join(dir, p)); err != nil {
 			t.Skipf("%s not found in %s; fetch the default models with scripts/fetch-models.sh", p, dir)

@@ -14,27 +14,14 @@ import (
 	"testing"
 
 	"github.com/outcrop/outcrop/internal/engine/safetensors"
+	"github.com/outcrop/outcrop/internal/engine/weightstest"
 	"github.com/outcrop/outcrop/internal/engine/wordpiece"
 )
 
-// modelDir returns the all-MiniLM-L6-v2 directory, skipping the test when
-// the weights have not been fetched.
+// modelDir returns the all-MiniLM-L6-v2 directory, or skips the test.
 func modelDir(t testing.TB) string {
 	t.Helper()
-	dir := os.Getenv("OUTCROP_MODELS_DIR")
-	if dir == "" {
-		data := os.Getenv("XDG_DATA_HOME")
-		if data == "" {
-			home, _ := os.UserHomeDir()
-			data = filepath.Join(home, ".local", "share")
-		}
-		dir = filepath.Join(data, "outcrop", "models")
-	}
-	dir = filepath.Join(dir, "all-MiniLM-L6-v2")
-	if _, err := os.Stat(filepath.Join(dir, "model.safetensors")); err != nil {
-		t.Skipf("%s absent; fetch it with scripts/fetch-models.sh", dir)
-	}
-	return dir
+	return filepath.Dir(weightstest.Path(t, "all-MiniLM-L6-v2/model.safetensors"))
 }
 
 func cosine(a []float32, b []float64) float64 {

@@ -2,37 +2,16 @@ package llm
 
 import (
 	"context"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/outcrop/outcrop/internal/engine/sample"
+	"github.com/outcrop/outcrop/internal/engine/weightstest"
 )
 
-// smolPath returns the default model's path, or skips the test when the
-// weights have not been fetched.
-func smolPath(t testing.TB) string {
-	t.Helper()
-	dir := os.Getenv("OUTCROP_MODELS_DIR")
-	if dir == "" {
-		base := os.Getenv("XDG_DATA_HOME")
-		if base == "" {
-			home, err := os.UserHomeDir()
-			if err != nil {
-				t.Skipf("no home directory: %v", err)
-			}
-			base = filepath.Join(home, ".local", "share")
-		}
-		dir = filepath.Join(base, "outcrop", "models")
-	}
-	p := filepath.Join(dir, "SmolLM2-135M-Instruct.Q4_1.gguf")
-	if _, err := os.Stat(p); err != nil {
-		t.Skipf("%s not found; fetch the default models with scripts/fetch-models.sh", p)
-	}
-	return p
-}
+// smolPath returns the default model's path, or skips the test.
+func smolPath(t testing.TB) string { return weightstest.Path(t, "SmolLM2-135M-Instruct.Q4_1.gguf") }
 
 // chatML renders one user turn with SmolLM2's default system prompt, as
 // its chat template does with add_generation_prompt.

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/outcrop/outcrop/internal/engine/weightstest"
 )
 
 func writeBytes(t testing.TB, tensors []Tensor, meta map[string]string) []byte {
@@ -209,19 +210,7 @@ func TestOpen(t *testing.T) {
 
 // TestOpenMiniLM reads the real default embedding model when it is present.
 func TestOpenMiniLM(t *testing.T) {
-	dir := os.Getenv("OUTCROP_MODELS_DIR")
-	if dir == "" {
-		data := os.Getenv("XDG_DATA_HOME")
-		if data == "" {
-			home, _ := os.UserHomeDir()
-			data = filepath.Join(home, ".local", "share")
-		}
-		dir = filepath.Join(data, "outcrop", "models")
-	}
-	path := filepath.Join(dir, "all-MiniLM-L6-v2", "model.safetensors")
-	if _, err := os.Stat(path); err != nil {
-		t.Skipf("%s absent; fetch it with scripts/fetch-models.sh", path)
-	}
+	path := weightstest.Path(t, "all-MiniLM-L6-v2/model.safetensors")
 	f, err := Open(path)
 	if err != nil {
 		t.Fatalf("Open: %v", err)

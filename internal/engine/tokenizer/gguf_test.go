@@ -2,35 +2,14 @@ package tokenizer
 
 import (
 	"bytes"
-	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/outcrop/outcrop/internal/engine/gguf"
+	"github.com/outcrop/outcrop/internal/engine/weightstest"
 )
 
-// modelPath returns the path of a default model file, or skips the test
-// when the weights have not been fetched.
-func modelPath(t testing.TB, name string) string {
-	t.Helper()
-	dir := os.Getenv("OUTCROP_MODELS_DIR")
-	if dir == "" {
-		base := os.Getenv("XDG_DATA_HOME")
-		if base == "" {
-			home, err := os.UserHomeDir()
-			if err != nil {
-				t.Skipf("no home directory: %v", err)
-			}
-			base = filepath.Join(home, ".local", "share")
-		}
-		dir = filepath.Join(base, "outcrop", "models")
-	}
-	p := filepath.Join(dir, name)
-	if _, err := os.Stat(p); err != nil {
-		t.Skipf("%s not found; fetch the default models with scripts/fetch-models.sh", p)
-	}
-	return p
-}
+// modelPath returns the path of a default model file, or skips the test.
+func modelPath(t testing.TB, name string) string { return weightstest.Path(t, name) }
 
 func openSmolLM2(t testing.TB) *Tokenizer {
 	f, err := gguf.Open(modelPath(t, "SmolLM2-135M-Instruct.Q4_1.gguf"))

@@ -8,26 +8,13 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/outcrop/outcrop/internal/engine/weightstest"
 )
 
-// modelDir returns the all-MiniLM-L6-v2 directory, skipping the test when
-// the weights have not been fetched.
+// modelDir returns the all-MiniLM-L6-v2 directory, or skips the test.
 func modelDir(t testing.TB) string {
 	t.Helper()
-	dir := os.Getenv("OUTCROP_MODELS_DIR")
-	if dir == "" {
-		data := os.Getenv("XDG_DATA_HOME")
-		if data == "" {
-			home, _ := os.UserHomeDir()
-			data = filepath.Join(home, ".local", "share")
-		}
-		dir = filepath.Join(data, "outcrop", "models")
-	}
-	dir = filepath.Join(dir, "all-MiniLM-L6-v2")
-	if _, err := os.Stat(filepath.Join(dir, "vocab.txt")); err != nil {
-		t.Skipf("%s absent; fetch it with scripts/fetch-models.sh", dir)
-	}
-	return dir
+	return filepath.Dir(weightstest.Path(t, "all-MiniLM-L6-v2/vocab.txt"))
 }
 
 type goldenCase struct {
