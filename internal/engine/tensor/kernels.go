@@ -20,6 +20,9 @@ type kernelSet struct {
 	// with a quantized activation without unpacking; nil entries use
 	// unpack + dotUnpacked.
 	direct [Q8_K + 1]func(row []byte, a *act) float32
+	// direct4, if set for a type, dots four consecutive encoded rows
+	// (stride bytes apart, rows[:4*stride]) with one activation at once.
+	direct4 [Q8_K + 1]func(rows []byte, stride int, a *act, out *[4]float32)
 	// unpack maps a quantized type to its row unpacker.
 	unpack [Q8_K + 1]unpackFunc
 }

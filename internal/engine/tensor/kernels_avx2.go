@@ -24,6 +24,10 @@ func bestKernels() *kernelSet {
 	k.direct[Q4_0] = dotQ4_0AVX2
 	k.direct[Q4_1] = dotQ4_1AVX2
 	k.direct[Q8_0] = dotQ8_0AVX2
+	// The assembly kernels also use F16C, which every AVX2 CPU has.
+	k.direct4[Q4_0] = rows4(dotQ4_0x4)
+	k.direct4[Q4_1] = rows4(dotQ4_1x4)
+	k.direct4[Q8_0] = rows4(dotQ8_0x4)
 	k.dotUnpacked4 = dotUnpacked4AVX2
 	k.unpack[Q4_0] = unpackQ4_0AVX2
 	k.unpack[Q4_1] = unpackQ4_1AVX2

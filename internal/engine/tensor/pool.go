@@ -210,7 +210,15 @@ func (p *Pool) matVecRange(w, lo, hi int) {
 	}
 	a := &p.acts[0]
 	if dot := k.direct[m.Type]; dot != nil {
-		for r := lo; r < hi; r++ {
+		r := lo
+		if dot4 := k.direct4[m.Type]; dot4 != nil {
+			out := &s.out
+			for ; r+4 <= hi; r += 4 {
+				dot4(m.Data[r*p.rb:(r+4)*p.rb], p.rb, a, out)
+				p.dst[r], p.dst[r+1], p.dst[r+2], p.dst[r+3] = out[0], out[1], out[2], out[3]
+			}
+		}
+		for ; r < hi; r++ {
 			p.dst[r] = dot(m.Data[r*p.rb:(r+1)*p.rb], a)
 		}
 		return

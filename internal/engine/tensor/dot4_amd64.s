@@ -1,0 +1,241 @@
+//go:build goexperiment.simd && amd64
+
+#include "textflag.h"
+
+// Four-row quantized dot kernels for matrix-vector products (AVX2, FMA,
+// F16C). Each call dots four consecutive encoded weight rows (stride bytes
+// apart) with one quantized activation: aq holds 32 signed bytes per block,
+// ad the block scales, as the block sums d·Σq. The loops are vector-only
+// (VEX-encoded, scalar steps included), so no legacy-SSE transition
+// penalty applies, and the four rows share each activation block load.
+//
+// Register use: Y15 nibble mask, Y14 int16 ones, Y13 activation block,
+// Y12 broadcast activation scale, Y0-Y3 per-row accumulators, X4-X7
+// per-row min/offset terms (lane 0), Y8-Y11 temporaries.
+
+DATA nibmask<>+0(SB)/8, $0x0f0f0f0f0f0f0f0f
+DATA nibmask<>+8(SB)/8, $0x0f0f0f0f0f0f0f0f
+DATA nibmask<>+16(SB)/8, $0x0f0f0f0f0f0f0f0f
+DATA nibmask<>+24(SB)/8, $0x0f0f0f0f0f0f0f0f
+GLOBL nibmask<>(SB), RODATA|NOPTR, $32
+
+DATA ones16<>+0(SB)/8, $0x0001000100010001
+DATA ones16<>+8(SB)/8, $0x0001000100010001
+DATA ones16<>+16(SB)/8, $0x0001000100010001
+DATA ones16<>+24(SB)/8, $0x0001000100010001
+GLOBL ones16<>(SB), RODATA|NOPTR, $32
+
+// Q4ROW dots the 16 nibble bytes at qoff(ptr) with Y13, scales by the F16
+// weight scale at 0(ptr) times Y12 and accumulates into acc; then adds the
+// F16 value at moff(ptr) times the activation block sum (R9) into macc.
+#define Q4ROW(ptr, qoff, moff, acc, macc) \
+	VMOVDQU qoff(ptr), X8; \
+	VPSRLW $4, X8, X9; \
+	VINSERTI128 $1, X9, Y8, Y8; \
+	VPAND Y15, Y8, Y8; \
+	VPMADDUBSW Y13, Y8, Y8; \
+	VPMADDWD Y14, Y8, Y8; \
+	VCVTDQ2PS Y8, Y8; \
+	VPBROADCASTW 0(ptr), X9; \
+	VCVTPH2PS X9, Y9; \
+	VMULPS Y12, Y9, Y9; \
+	VFMADD231PS Y9, Y8, acc; \
+	VPBROADCASTW moff(ptr), X10; \
+	VCVTPH2PS X10, X10; \
+	VFMADD231SS (R9), X10, macc
+
+// HSUM4 reduces acc (8 lanes) plus lane 0 of macc into lane 0 of xacc (the
+// X half of acc) and stores it at off(DI).
+#define HSUM4(acc, xacc, macc, off) \
+	VEXTRACTF128 $1, acc, X8; \
+	VADDPS X8, xacc, xacc; \
+	VHADDPS xacc, xacc, xacc; \
+	VHADDPS xacc, xacc, xacc; \
+	VADDSS macc, xacc, xacc; \
+	VMOVSS xacc, off(DI)
+
+// func dotQ4_1x4(w *byte, stride, nb int, aq *int8, ad, as *float32, out *[4]float32)
+TEXT ·dotQ4_1x4(SB), NOSPLIT, $0-56
+	MOVQ w+0(FP), SI
+	MOVQ stride+8(FP), DX
+	MOVQ nb+16(FP), CX
+	MOVQ aq+24(FP), BX
+	MOVQ ad+32(FP), R8
+	MOVQ as+40(FP), R9
+	LEAQ (SI)(DX*2), R10 // row 2
+	LEAQ (R10)(DX*1), R11 // row 3
+	LEAQ (SI)(DX*1), DX   // row 1
+	MOVQ stride+8(FP), R12
+	SHLQ $4, R12 // prefetch distance: four groups of four rows ahead
+	VMOVDQU nibmask<>(SB), Y15
+	VMOVDQU ones16<>(SB), Y14
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	TESTQ CX, CX
+	JEQ q41done
+
+q41loop:
+	PREFETCHT0 (SI)(R12*1)
+	PREFETCHT0 (DX)(R12*1)
+	PREFETCHT0 (R10)(R12*1)
+	PREFETCHT0 (R11)(R12*1)
+	VMOVDQU (BX), Y13
+	VBROADCASTSS (R8), Y12
+	Q4ROW(SI, 4, 2, Y0, X4)
+	Q4ROW(DX, 4, 2, Y1, X5)
+	Q4ROW(R10, 4, 2, Y2, X6)
+	Q4ROW(R11, 4, 2, Y3, X7)
+	ADDQ $20, SI
+	ADDQ $20, DX
+	ADDQ $20, R10
+	ADDQ $20, R11
+	ADDQ $32, BX
+	ADDQ $4, R8
+	ADDQ $4, R9
+	DECQ CX
+	JNE q41loop
+
+q41done:
+	MOVQ out+48(FP), DI
+	HSUM4(Y0, X0, X4, 0)
+	HSUM4(Y1, X1, X5, 4)
+	HSUM4(Y2, X2, X6, 8)
+	HSUM4(Y3, X3, X7, 12)
+	VZEROUPPER
+	RET
+
+// func dotQ4_0x4(w *byte, stride, nb int, aq *int8, ad, as *float32, out *[4]float32)
+//
+// Q4_0 stores q+8 in each nibble: Σ d·(q−8)·y = d·Σ q·y − 8·d·s, so the
+// offset term reuses the Q4_1 min path with the scale itself (at offset 0)
+// and is multiplied by −8 before the final sum.
+TEXT ·dotQ4_0x4(SB), NOSPLIT, $0-56
+	MOVQ w+0(FP), SI
+	MOVQ stride+8(FP), DX
+	MOVQ nb+16(FP), CX
+	MOVQ aq+24(FP), BX
+	MOVQ ad+32(FP), R8
+	MOVQ as+40(FP), R9
+	LEAQ (SI)(DX*2), R10
+	LEAQ (R10)(DX*1), R11
+	LEAQ (SI)(DX*1), DX
+	MOVQ stride+8(FP), R12
+	SHLQ $4, R12
+	VMOVDQU nibmask<>(SB), Y15
+	VMOVDQU ones16<>(SB), Y14
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	TESTQ CX, CX
+	JEQ q40done
+
+q40loop:
+	VMOVDQU (BX), Y13
+	VBROADCASTSS (R8), Y12
+	Q4ROW(SI, 2, 0, Y0, X4)
+	Q4ROW(DX, 2, 0, Y1, X5)
+	Q4ROW(R10, 2, 0, Y2, X6)
+	Q4ROW(R11, 2, 0, Y3, X7)
+	ADDQ $18, SI
+	ADDQ $18, DX
+	ADDQ $18, R10
+	ADDQ $18, R11
+	ADDQ $32, BX
+	ADDQ $4, R8
+	ADDQ $4, R9
+	DECQ CX
+	JNE q40loop
+
+q40done:
+	MOVQ out+48(FP), DI
+	MOVL $0xc1000000, AX // -8.0
+	VMOVD AX, X9
+	VMULSS X9, X4, X4
+	VMULSS X9, X5, X5
+	VMULSS X9, X6, X6
+	VMULSS X9, X7, X7
+	HSUM4(Y0, X0, X4, 0)
+	HSUM4(Y1, X1, X5, 4)
+	HSUM4(Y2, X2, X6, 8)
+	HSUM4(Y3, X3, X7, 12)
+	VZEROUPPER
+	RET
+
+// Q8ROW dots the 32 signed bytes at 2(ptr) with Y13 (|w| unsigned times
+// sign-adjusted activation), scales by the F16 scale at 0(ptr) times Y12
+// and accumulates into acc.
+#define Q8ROW(ptr, acc) \
+	VMOVDQU 2(ptr), Y8; \
+	VPABSB Y8, Y9; \
+	VPSIGNB Y8, Y13, Y10; \
+	VPMADDUBSW Y10, Y9, Y9; \
+	VPMADDWD Y14, Y9, Y9; \
+	VCVTDQ2PS Y9, Y9; \
+	VPBROADCASTW 0(ptr), X10; \
+	VCVTPH2PS X10, Y10; \
+	VMULPS Y12, Y10, Y10; \
+	VFMADD231PS Y10, Y9, acc
+
+// func dotQ8_0x4(w *byte, stride, nb int, aq *int8, ad, as *float32, out *[4]float32)
+TEXT ·dotQ8_0x4(SB), NOSPLIT, $0-56
+	MOVQ w+0(FP), SI
+	MOVQ stride+8(FP), DX
+	MOVQ nb+16(FP), CX
+	MOVQ aq+24(FP), BX
+	MOVQ ad+32(FP), R8
+	LEAQ (SI)(DX*2), R10
+	LEAQ (R10)(DX*1), R11
+	LEAQ (SI)(DX*1), DX
+	MOVQ stride+8(FP), R12
+	SHLQ $4, R12
+	VMOVDQU ones16<>(SB), Y14
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	TESTQ CX, CX
+	JEQ q80done
+
+q80loop:
+	PREFETCHT0 (SI)(R12*1)
+	PREFETCHT0 (DX)(R12*1)
+	PREFETCHT0 (R10)(R12*1)
+	PREFETCHT0 (R11)(R12*1)
+	VMOVDQU (BX), Y13
+	VBROADCASTSS (R8), Y12
+	Q8ROW(SI, Y0)
+	Q8ROW(DX, Y1)
+	Q8ROW(R10, Y2)
+	Q8ROW(R11, Y3)
+	ADDQ $34, SI
+	ADDQ $34, DX
+	ADDQ $34, R10
+	ADDQ $34, R11
+	ADDQ $32, BX
+	ADDQ $4, R8
+	DECQ CX
+	JNE q80loop
+
+q80done:
+	MOVQ out+48(FP), DI
+	HSUM4(Y0, X0, X4, 0)
+	HSUM4(Y1, X1, X5, 4)
+	HSUM4(Y2, X2, X6, 8)
+	HSUM4(Y3, X3, X7, 12)
+	VZEROUPPER
+	RET
