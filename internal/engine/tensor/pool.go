@@ -12,9 +12,16 @@ import (
 func Kernels() string { return bestKernels().name }
 
 // Pool is a persistent set of worker goroutines that runs data-parallel
-// loops and the matrix kernels. Workers block on channels between calls (no
-// spinning, which collapses on shared CPUs), and a call allocates nothing
-// once the pool's scratch buffers have grown to the largest shape seen.
+// loops and the matrix kernels, and allocates nothing per call once its
+// scratch buffers have grown to the largest shape seen.
+//
+// A forward pass dispatches a few hundred short jobs per token, some only
+// microseconds long, so waking a parked goroutine for each (a futex round
+// trip) would cost more than the work. Between jobs the workers therefore
+// spin on the job counter for a bounded time (spinLimit) and only then park
+// on a channel; the caller likewise spins briefly for the workers to finish
+// before parking. A decode step keeps every worker busy; an idle pool costs
+// no CPU after the spin expires.
 //
 // Calls on one Pool are serialized by a mutex, so a Pool may be shared, but
 // the function passed to Parallel must not call back into the same Pool.
@@ -22,13 +29,19 @@ type Pool struct {
 	mu      sync.Mutex
 	threads int
 	kern    *kernelSet
-	wake    []chan struct{} // one per extra worker
-	running sync.WaitGroup  // workers still inside the current job
-	exited  sync.WaitGroup  // workers that have not returned yet
-	closed  bool
+	workers []poolWorker // threads-1 extra workers
+	exited  sync.WaitGroup
+	closed  atomic.Bool
 
-	// The current job; written by the calling goroutine before waking the
-	// workers, read by them until running.Done.
+	// Job hand-off. The caller publishes a job by writing its fields and
+	// then incrementing seq; each worker runs every job once and
+	// decrements pending when it is done with it.
+	seq     atomic.Uint64
+	pending atomic.Int32
+	waiting atomic.Bool   // the caller is parked on done
+	done    chan struct{} // buffered; the last worker signals a parked caller
+
+	// The current job, valid while pending > 0.
 	fn    func(w, lo, hi int)
 	n     int
 	chunk int
@@ -48,6 +61,17 @@ type Pool struct {
 	parFn   func(w, lo, hi int)
 }
 
+type poolWorker struct {
+	sleeping atomic.Bool
+	wake     chan struct{} // buffered; a token wakes the parked worker
+}
+
+// spinLimit is how many polls of the job counter a worker (or the waiting
+// caller) makes before it parks: tens of microseconds, longer than the gap
+// between the jobs of one forward pass, far shorter than a scheduling
+// quantum.
+const spinLimit = 1 << 15
+
 type workerScratch struct {
 	u   unpacked
 	f   []float32
@@ -58,25 +82,54 @@ type workerScratch struct {
 // threads-1 workers). threads < 1 is treated as 1.
 func NewPool(threads int) *Pool {
 	threads = max(threads, 1)
-	p := &Pool{threads: threads, kern: bestKernels()}
+	p := &Pool{threads: threads, kern: bestKernels(), done: make(chan struct{}, 1)}
 	p.scratch = make([]workerScratch, threads)
 	p.mvFn = p.matVecRange
 	p.mmFn = p.matMulRange
 	p.parFn = func(_, lo, hi int) { p.userFn(lo, hi) }
-	p.wake = make([]chan struct{}, threads-1)
-	for i := range p.wake {
-		p.wake[i] = make(chan struct{})
+	p.workers = make([]poolWorker, threads-1)
+	for i := range p.workers {
+		p.workers[i].wake = make(chan struct{}, 1)
 		p.exited.Add(1)
-		go p.worker(i+1, p.wake[i])
+		go p.worker(i + 1)
 	}
 	return p
 }
 
-func (p *Pool) worker(w int, wake <-chan struct{}) {
+func (p *Pool) worker(w int) {
 	defer p.exited.Done()
-	for range wake {
+	me := &p.workers[w-1]
+	var seen uint64
+	for {
+		// Wait for a job newer than the last one run.
+		for spins := 0; p.seq.Load() == seen; spins++ {
+			if p.closed.Load() {
+				return
+			}
+			if spins < spinLimit {
+				continue
+			}
+			// Announce the nap, then look again: a caller that published
+			// a job before seeing the flag is caught by the second look,
+			// one that sees it sends a token.
+			me.sleeping.Store(true)
+			if p.seq.Load() == seen && !p.closed.Load() {
+				<-me.wake
+			}
+			me.sleeping.Store(false)
+			spins = 0
+		}
+		seen = p.seq.Load()
+		if p.closed.Load() {
+			return
+		}
 		p.work(w)
-		p.running.Done()
+		if p.pending.Add(-1) == 0 && p.waiting.Load() {
+			select {
+			case p.done <- struct{}{}:
+			default:
+			}
+		}
 	}
 }
 
@@ -85,12 +138,14 @@ func (p *Pool) worker(w int, wake <-chan struct{}) {
 func (p *Pool) Close() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.closed {
+	if p.closed.Swap(true) {
 		return
 	}
-	p.closed = true
-	for _, c := range p.wake {
-		close(c)
+	for i := range p.workers {
+		select {
+		case p.workers[i].wake <- struct{}{}:
+		default:
+		}
 	}
 	p.exited.Wait()
 }
@@ -114,24 +169,53 @@ func (p *Pool) Parallel(n int, fn func(lo, hi int)) {
 
 // run executes fn over [0,n) in chunks of at least minChunk. p.mu is held.
 func (p *Pool) run(n, minChunk int, fn func(w, lo, hi int)) {
-	workers := len(p.wake)
-	if p.closed || workers == 0 || n <= minChunk {
+	if p.closed.Load() || len(p.workers) == 0 || n <= minChunk {
 		fn(0, 0, n)
 		return
 	}
 	// About four chunks per thread balances load when another process
 	// holds one of the cores, without much dispatch overhead.
 	chunk := max(minChunk, (n+4*p.threads-1)/(4*p.threads))
-	useful := min(workers, (n+chunk-1)/chunk-1)
+	if minChunk >= 4 {
+		chunk = (chunk + 3) &^ 3 // whole groups for the four-row kernels
+	}
 	p.fn, p.n, p.chunk = fn, n, chunk
 	p.next.Store(0)
-	p.running.Add(useful)
-	for i := 0; i < useful; i++ {
-		p.wake[i] <- struct{}{}
+	p.pending.Store(int32(len(p.workers)))
+	p.seq.Add(1)
+	for i := range p.workers {
+		if wk := &p.workers[i]; wk.sleeping.Load() {
+			select {
+			case wk.wake <- struct{}{}:
+			default:
+			}
+		}
 	}
 	p.work(0)
-	p.running.Wait()
+	p.wait()
 	p.fn = nil
+}
+
+// wait returns once every worker has finished the current job: it spins
+// for a while, then parks until the last worker signals.
+func (p *Pool) wait() {
+	for spins := 0; spins < spinLimit; spins++ {
+		if p.pending.Load() == 0 {
+			return
+		}
+	}
+	for p.pending.Load() != 0 {
+		p.waiting.Store(true)
+		if p.pending.Load() != 0 {
+			<-p.done
+		}
+		p.waiting.Store(false)
+	}
+	// Drop a token a finishing worker may have sent after the last check.
+	select {
+	case <-p.done:
+	default:
+	}
 }
 
 func (p *Pool) work(w int) {
@@ -169,7 +253,7 @@ func (p *Pool) MatMul(dst []float32, m Matrix, x []float32, n int) {
 	defer p.mu.Unlock()
 	p.m, p.rb, p.dst, p.x, p.nIn = m, m.rowBytes(), dst, x, n
 	if isQuant(m.Type) {
-		p.prepareActs(x, n, m.Cols)
+		p.prepareActs(x, n, m.Cols, m.Type.BlockSize() == qk)
 	}
 	for i := range p.scratch {
 		s := &p.scratch[i]
@@ -186,7 +270,7 @@ func (p *Pool) MatMul(dst []float32, m Matrix, x []float32, n int) {
 }
 
 // prepareActs quantizes the n input rows of x once for the whole call.
-func (p *Pool) prepareActs(x []float32, n, cols int) {
+func (p *Pool) prepareActs(x []float32, n, cols int, halfScales bool) {
 	if cap(p.acts) < n {
 		p.acts = append(p.acts[:cap(p.acts)], make([]act, n-cap(p.acts))...)
 	}
@@ -195,6 +279,20 @@ func (p *Pool) prepareActs(x []float32, n, cols int) {
 		a := &p.acts[i]
 		a.resize(cols)
 		p.kern.quantizeAct(x[i*cols:(i+1)*cols], a)
+		if halfScales {
+			roundScalesToHalf(a)
+		}
+	}
+}
+
+// roundScalesToHalf rounds an activation's block scales and sums to
+// float16 precision, as ggml's Q8_0/Q8_1 activation blocks store them, so
+// that the legacy quantized types (Q4_0 … Q8_0) compute what llama.cpp
+// computes for the same model.
+func roundScalesToHalf(a *act) {
+	for b := range a.d {
+		a.d[b] = halfToFloat(floatToHalf(a.d[b]))
+		a.s[b] = halfToFloat(floatToHalf(a.s[b]))
 	}
 }
 
@@ -244,10 +342,24 @@ func (p *Pool) matMulRange(w, lo, hi int) {
 		}
 		return
 	}
-	unpack := k.unpack[m.Type]
 	acts := p.acts
 	out := &s.out
-	for r := lo; r < hi; r++ {
+	r := lo
+	if dot4 := k.direct4[m.Type]; dot4 != nil {
+		// Four weight rows stay in L1 while every input streams past
+		// them; the kernel decodes the weights again for each input,
+		// which costs less than unpacking them to bytes once.
+		for ; r+4 <= hi; r += 4 {
+			w := m.Data[r*p.rb : (r+4)*p.rb]
+			for i := range acts {
+				dot4(w, p.rb, &acts[i], out)
+				d := p.dst[i*rows+r : i*rows+r+4]
+				d[0], d[1], d[2], d[3] = out[0], out[1], out[2], out[3]
+			}
+		}
+	}
+	unpack := k.unpack[m.Type]
+	for ; r < hi; r++ {
 		unpack(m.Data[r*p.rb:(r+1)*p.rb], &s.u, cols)
 		i := 0
 		if k.dotUnpacked4 != nil {
