@@ -222,8 +222,11 @@ func compileCondition(op, key string, raw []string, v2012 bool) (condition, []st
 //     policy value, and also when the key is absent or has no values;
 //     ForAnyValue holds when at least one request value matches, so never
 //     for an absent key or an empty set (multivalued context keys page).
-//   - A negated operator is the negation per request value: a value
-//     "matches" StringNotEquals when it equals none of the policy values.
+//   - Several policy values for one key are ORed, and for a negated
+//     operator NORed ("If a single negated matching condition operator
+//     includes multiple values for a context key, those values are
+//     evaluated using a logical NOR", condition element reference): a
+//     request value "matches" StringNotEquals when it equals none of them.
 //     Without a set operator the whole condition is the negation of the
 //     positive operator over all request values.
 func (c *condition) eval(ctx *Context) bool {

@@ -75,13 +75,14 @@ func decided(o Outcome, p *Policy, s *Statement) Decision {
 // reported, never the outcome.
 func Evaluate(req *Request, policies ...*Policy) Decision {
 	d := Decision{Statement: -1}
+	res := splitARN(req.Resource)
 	for _, p := range policies {
 		for i := range p.Statements {
 			s := &p.Statements[i]
 			if s.Effect == Allow && d.Outcome == Allowed {
 				continue // already allowed; only a Deny can change that
 			}
-			if !s.Applies(req) {
+			if !s.applies(req, &res) {
 				continue
 			}
 			if s.Effect == Deny {
@@ -98,7 +99,13 @@ func Evaluate(req *Request, policies ...*Policy) Decision {
 // every action it does not list, and NotResource likewise (with Allow that
 // grants everything else; with Deny it denies everything else).
 func (s *Statement) Applies(req *Request) bool {
-	return s.matchesAction(req.Action) && s.matchesResource(req) && s.conditionsHold(&req.Context)
+	res := splitARN(req.Resource)
+	return s.applies(req, &res)
+}
+
+// applies is Applies with the request's resource already split.
+func (s *Statement) applies(req *Request, res *splitResource) bool {
+	return s.matchesAction(req.Action) && s.matchesResource(res, &req.Context) && s.conditionsHold(&req.Context)
 }
 
 func (s *Statement) matchesAction(action string) bool {
@@ -112,10 +119,10 @@ func (s *Statement) matchesAction(action string) bool {
 	return in == (s.NotAction == nil)
 }
 
-func (s *Statement) matchesResource(req *Request) bool {
+func (s *Statement) matchesResource(res *splitResource, ctx *Context) bool {
 	in := false
 	for i := range s.resources {
-		if s.resources[i].match(req.Resource, &req.Context) {
+		if s.resources[i].matchSplit(res, ctx) {
 			in = true
 			break
 		}
@@ -155,10 +162,11 @@ type Simulation struct {
 // allocates and is meant for the simulator command, not the request path.
 func Simulate(req *Request, policies ...*Policy) Simulation {
 	sim := Simulation{Decision: Evaluate(req, policies...)}
+	res := splitARN(req.Resource)
 	for _, p := range policies {
 		for i := range p.Statements {
 			s := &p.Statements[i]
-			if !s.matchesAction(req.Action) || !s.matchesResource(req) {
+			if !s.matchesAction(req.Action) || !s.matchesResource(&res, &req.Context) {
 				continue
 			}
 			for k := range s.conditions {

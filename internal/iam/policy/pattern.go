@@ -358,12 +358,30 @@ func (a *arnPattern) match(s string, ctx *Context) bool {
 	if a.any {
 		return true
 	}
+	r := splitARN(s)
+	return a.matchSplit(&r, ctx)
+}
+
+// splitResource is an ARN split once so that many patterns can test it.
+type splitResource struct {
+	segs [6]string
+	ok   bool // the value has six components
+}
+
+func splitARN(s string) splitResource {
 	segs, ok := arnSegments(s)
-	if !ok {
+	return splitResource{segs, ok}
+}
+
+func (a *arnPattern) matchSplit(r *splitResource, ctx *Context) bool {
+	if a.any {
+		return true
+	}
+	if !r.ok {
 		return false
 	}
-	for i := range segs {
-		if !a.segs[i].match(segs[i], ctx) {
+	for i := range r.segs {
+		if !a.segs[i].match(r.segs[i], ctx) {
 			return false
 		}
 	}
