@@ -1,6 +1,11 @@
 package policy
 
-import "strings"
+import (
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
 
 // Condition context keys that Outcrop fills in, as AWS names them. Key names
 // are case-insensitive (aws:SourceIp and AWS:SOURCEIP are the same key), so
@@ -72,4 +77,27 @@ func (c *Context) lookup(lower string) []string {
 		return nil
 	}
 	return c.m[lower]
+}
+
+// SetTime sets aws:CurrentTime (ISO 8601, UTC, whole seconds) and
+// aws:EpochTime from t.
+func (c *Context) SetTime(t time.Time) {
+	t = t.UTC()
+	c.Set(KeyCurrentTime, t.Format("2006-01-02T15:04:05Z"))
+	c.Set(KeyEpochTime, strconv.FormatInt(t.Unix(), 10))
+}
+
+// SetTags sets prefix+key to each tag's value: use KeyPrincipalTagPrefix,
+// KeyResourceTagPrefix or KeyRequestTagPrefix. For request tags it also
+// sets the multivalued aws:TagKeys.
+func (c *Context) SetTags(prefix string, tags map[string]string) {
+	keys := make([]string, 0, len(tags))
+	for k, v := range tags {
+		c.Set(prefix+k, v)
+		keys = append(keys, k)
+	}
+	if strings.EqualFold(prefix, KeyRequestTagPrefix) {
+		slices.Sort(keys)
+		c.Set(KeyTagKeys, keys...)
+	}
 }

@@ -3,6 +3,8 @@ package policy
 import (
 	"fmt"
 	"slices"
+	"strconv"
+	"strings"
 )
 
 // Request is what is being authorized.
@@ -55,11 +57,7 @@ func (d Decision) String() string {
 	if d.Statement < 0 {
 		return d.Outcome.String() + ": no statement allows the request"
 	}
-	stmt := fmt.Sprintf("Statement[%d]", d.Statement)
-	if d.Sid != "" {
-		stmt = d.Sid
-	}
-	return fmt.Sprintf("%s by policy %q statement %q", d.Outcome, d.Policy, stmt)
+	return fmt.Sprintf("%s by policy %q statement %s", d.Outcome, d.Policy, label(d.Sid, d.Statement))
 }
 
 func decided(o Outcome, p *Policy, s *Statement) Decision {
@@ -182,4 +180,32 @@ func Simulate(req *Request, policies ...*Policy) Simulation {
 	}
 	slices.Sort(sim.MissingKeys)
 	return sim
+}
+
+// Report renders the simulation for people, as the simulator command
+// prints it: the decision, the deciding statement, every statement that
+// applied and the context keys that were missing.
+func (s Simulation) Report() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "decision: %s\n", s.Outcome)
+	if s.Statement >= 0 {
+		fmt.Fprintf(&b, "decided by: policy %q, statement %s\n", s.Policy, label(s.Sid, s.Statement))
+	}
+	if len(s.Matched) > 0 {
+		b.WriteString("matched statements:\n")
+		for _, m := range s.Matched {
+			fmt.Fprintf(&b, "  %-5s policy %q, statement %s\n", m.Effect, m.Policy, label(m.Sid, m.Statement))
+		}
+	}
+	if len(s.MissingKeys) > 0 {
+		fmt.Fprintf(&b, "missing context keys: %s\n", strings.Join(s.MissingKeys, ", "))
+	}
+	return b.String()
+}
+
+func label(sid string, index int) string {
+	if sid != "" {
+		return strconv.Quote(sid)
+	}
+	return fmt.Sprintf("Statement[%d]", index)
 }

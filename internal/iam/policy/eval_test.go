@@ -2,6 +2,7 @@ package policy
 
 import (
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -472,5 +473,30 @@ func TestSimulate(t *testing.T) {
 	}
 	if s := implicit.String(); s != "implicitDeny: no statement allows the request" {
 		t.Errorf("Decision.String() = %q", s)
+	}
+}
+
+func TestContextHelpers(t *testing.T) {
+	var c Context
+	c.SetTime(time.Date(2025, 3, 14, 16, 9, 26, 500, time.FixedZone("CET", 3600)))
+	c.SetTags(KeyRequestTagPrefix, map[string]string{"team": "red", "Env": "prod"})
+	c.SetTags(KeyPrincipalTagPrefix, map[string]string{"dept": "ml"})
+	got := map[string][]string{}
+	for _, k := range []string{"aws:currenttime", "AWS:EpochTime", "aws:RequestTag/TEAM", "aws:requesttag/env", "aws:TagKeys", "aws:PrincipalTag/dept"} {
+		got[k] = c.Get(k)
+	}
+	want := map[string][]string{
+		"aws:currenttime":       {"2025-03-14T15:09:26Z"},
+		"AWS:EpochTime":         {"1741964966"},
+		"aws:RequestTag/TEAM":   {"red"},
+		"aws:requesttag/env":    {"prod"},
+		"aws:TagKeys":           {"Env", "team"},
+		"aws:PrincipalTag/dept": {"ml"},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("context mismatch (-want +got):\n%s", diff)
+	}
+	if c.Len() != 6 {
+		t.Errorf("Len() = %d, want 6", c.Len())
 	}
 }
