@@ -240,6 +240,12 @@ func (c *condition) eval(ctx *Context) bool {
 		}
 		return false
 	}
+	if c.set != setNone && len(vals) == 1 && vals[0] == "" {
+		// "…or if the context key value resolves to a null dataset, such
+		// as an empty string" (ForAllValues): a lone empty string is an
+		// empty set to the set operators.
+		vals = nil
+	}
 	if len(vals) == 0 {
 		switch {
 		case c.ifExists:
