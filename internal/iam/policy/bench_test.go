@@ -132,3 +132,26 @@ func BenchmarkParse(b *testing.B) {
 		}
 	}
 }
+
+// TestConcurrentEvaluate shares one compiled policy and one request between
+// goroutines; run with -race.
+func TestConcurrentEvaluate(t *testing.T) {
+	p := mustParse(t, "team", benchPolicy)
+	req := benchRequest()
+	want := Evaluate(req, p)
+	done := make(chan Decision)
+	for range 4 {
+		go func() {
+			var d Decision
+			for range 200 {
+				d = Evaluate(req, p, nil)
+			}
+			done <- d
+		}()
+	}
+	for range 4 {
+		if d := <-done; d != want {
+			t.Errorf("concurrent Evaluate = %v, want %v", d, want)
+		}
+	}
+}

@@ -70,11 +70,15 @@ func decided(o Outcome, p *Policy, s *Statement) Decision {
 // every request starts implicitly denied; an explicit Deny in any statement
 // that applies overrides any Allow; otherwise an Allow that applies allows.
 // Policies are read in order; the order changes only which statement is
-// reported, never the outcome.
+// reported, never the outcome. Nil policies are skipped. Evaluate does not
+// modify req or the policies and may run concurrently on shared ones.
 func Evaluate(req *Request, policies ...*Policy) Decision {
 	d := Decision{Statement: -1}
 	res := splitARN(req.Resource)
 	for _, p := range policies {
+		if p == nil {
+			continue
+		}
 		for i := range p.Statements {
 			s := &p.Statements[i]
 			if s.Effect == Allow && d.Outcome == Allowed {
@@ -162,6 +166,9 @@ func Simulate(req *Request, policies ...*Policy) Simulation {
 	sim := Simulation{Decision: Evaluate(req, policies...)}
 	res := splitARN(req.Resource)
 	for _, p := range policies {
+		if p == nil {
+			continue
+		}
 		for i := range p.Statements {
 			s := &p.Statements[i]
 			if !s.matchesAction(req.Action) || !s.matchesResource(&res, &req.Context) {
