@@ -46,11 +46,15 @@ GLOBL ones16<>(SB), RODATA|NOPTR, $32
 
 // HSUM4 reduces acc (8 lanes) plus lane 0 of macc into lane 0 of xacc (the
 // X half of acc) and stores it at off(DI).
+//
+// The additions run in the same order as mmQ4x2x4's final sums, so that a
+// row times an input gives the same bits through either kernel, whatever
+// the batch it was part of.
 #define HSUM4(acc, xacc, macc, off) \
+	VHADDPS acc, acc, acc; \
+	VHADDPS acc, acc, acc; \
 	VEXTRACTF128 $1, acc, X8; \
-	VADDPS X8, xacc, xacc; \
-	VHADDPS xacc, xacc, xacc; \
-	VHADDPS xacc, xacc, xacc; \
+	VADDSS X8, xacc, xacc; \
 	VADDSS macc, xacc, xacc; \
 	VMOVSS xacc, off(DI)
 
@@ -237,5 +241,110 @@ q80done:
 	HSUM4(Y1, X1, X5, 4)
 	HSUM4(Y2, X2, X6, 8)
 	HSUM4(Y3, X3, X7, 12)
+	VZEROUPPER
+	RET
+
+// MMPROD accumulates decoded row w times the activation block at (a),
+// scaled by the product at off(SP), into acc.
+#define MMPROD(w, a, off, acc) \
+	VPMADDUBSW (a), w, Y10; \
+	VPMADDWD Y14, Y10, Y10; \
+	VCVTDQ2PS Y10, Y10; \
+	VBROADCASTSS off(SP), Y13; \
+	VFMADD231PS Y13, Y10, acc
+
+// func mmQ4x2x4(w *byte, stride, bb, nb int, a0, a1, a2, a3 *int8, ws, as *float32, out *[8]float32)
+//
+// The batched (prefill) kernel: two Q4_0/Q4_1 weight rows (w points at the
+// first block's nibbles; rows stride bytes apart, blocks bb bytes apart)
+// times four quantized activations. Each weight block is decoded once for
+// the four inputs, each activation block loaded once per row. The scales
+// come from two tables of 16 floats per block, built by the caller:
+//
+//	ws[b] = d0 d0 d0 d0 d1 d1 d1 d1  m0 m0 m0 m0 m1 m1 m1 m1   (weight rows 0, 1)
+//	as[b] = e0 e1 e2 e3 e0 e1 e2 e3  s0 s1 s2 s3 s0 s1 s2 s3   (inputs 0-3)
+//
+// so one vector multiply gives the eight d·e products of the block and one
+// FMA accumulates the eight m·s terms. out[4i+j] is row i times input j.
+// Y0-Y7 accumulate row i, input j in Y(4i+j); Y8, Y9 the decoded rows;
+// Y12 the m·s terms. The products go through 32 bytes of stack so that each
+// can be broadcast straight from memory.
+TEXT ·mmQ4x2x4(SB), NOSPLIT, $32-88
+	MOVQ w+0(FP), SI
+	MOVQ stride+8(FP), DX
+	MOVQ bb+16(FP), R13
+	MOVQ nb+24(FP), CX
+	MOVQ a0+32(FP), R8
+	MOVQ a1+40(FP), R9
+	MOVQ a2+48(FP), R10
+	MOVQ a3+56(FP), R11
+	MOVQ ws+64(FP), AX
+	MOVQ as+72(FP), BX
+	VMOVDQU nibmask<>(SB), Y15
+	VMOVDQU ones16<>(SB), Y14
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	VXORPS Y12, Y12, Y12
+	TESTQ CX, CX
+	JEQ mmdone
+
+mmloop:
+	VMOVUPS (AX), Y11
+	VMULPS (BX), Y11, Y11
+	VMOVUPS Y11, (SP)
+	VMOVUPS 32(AX), Y13
+	VFMADD231PS 32(BX), Y13, Y12
+
+	VMOVDQU (SI), X8
+	VPSRLW $4, X8, X13
+	VINSERTI128 $1, X13, Y8, Y8
+	VPAND Y15, Y8, Y8
+	VMOVDQU (SI)(DX*1), X9
+	VPSRLW $4, X9, X13
+	VINSERTI128 $1, X13, Y9, Y9
+	VPAND Y15, Y9, Y9
+
+	MMPROD(Y8, R8, 0, Y0)
+	MMPROD(Y8, R9, 4, Y1)
+	MMPROD(Y8, R10, 8, Y2)
+	MMPROD(Y8, R11, 12, Y3)
+	MMPROD(Y9, R8, 16, Y4)
+	MMPROD(Y9, R9, 20, Y5)
+	MMPROD(Y9, R10, 24, Y6)
+	MMPROD(Y9, R11, 28, Y7)
+
+	ADDQ R13, SI
+	ADDQ $32, R8
+	ADDQ $32, R9
+	ADDQ $32, R10
+	ADDQ $32, R11
+	ADDQ $64, AX
+	ADDQ $64, BX
+	DECQ CX
+	JNE mmloop
+
+mmdone:
+	// Lane sums of Y0-Y3 into X0 and of Y4-Y7 into X4, then the m·s
+	// terms, all in out order.
+	VHADDPS Y1, Y0, Y0
+	VHADDPS Y3, Y2, Y2
+	VHADDPS Y2, Y0, Y0
+	VEXTRACTF128 $1, Y0, X13
+	VADDPS X13, X0, X0
+	VHADDPS Y5, Y4, Y4
+	VHADDPS Y7, Y6, Y6
+	VHADDPS Y6, Y4, Y4
+	VEXTRACTF128 $1, Y4, X13
+	VADDPS X13, X4, X4
+	VINSERTF128 $1, X4, Y0, Y0
+	VADDPS Y12, Y0, Y0
+	MOVQ out+80(FP), DI
+	VMOVUPS Y0, (DI)
 	VZEROUPPER
 	RET

@@ -54,6 +54,7 @@ type Pool struct {
 	x       []float32
 	nIn     int
 	acts    []act
+	actTab  []float32       // actScales of each group of four acts, for mm4
 	scratch []workerScratch // indexed by worker
 	mvFn    func(w, lo, hi int)
 	mmFn    func(w, lo, hi int)
@@ -73,9 +74,12 @@ type poolWorker struct {
 const spinLimit = 1 << 15
 
 type workerScratch struct {
-	u   unpacked
-	f   []float32
-	out [4]float32
+	u    unpacked
+	f    []float32
+	out  [4]float32
+	out8 [8]float32
+	ws   []float32 // weightScales of the current row pair, for mm4
+	grp  [4]*act   // the inputs of the current mm4 call
 }
 
 // NewPool starts a pool that uses threads goroutines (the caller's plus
@@ -259,6 +263,9 @@ func (p *Pool) MatMul(dst []float32, m Matrix, x []float32, n int) {
 		s := &p.scratch[i]
 		s.u.resize(m.Cols)
 		s.f = grow(s.f, m.Cols)
+		if p.useMM4() {
+			s.ws = grow(s.ws, m.Cols/qk*16)
+		}
 	}
 	// Chunks of at least 16 rows keep per-chunk overhead small.
 	if n == 1 {
@@ -283,6 +290,30 @@ func (p *Pool) prepareActs(x []float32, n, cols int, halfScales bool) {
 			roundScalesToHalf(a)
 		}
 	}
+	if p.useMM4() {
+		nb, groups := cols/qk, (n+3)/4
+		p.actTab = grow(p.actTab, groups*nb*16)
+		for g := 0; g < groups; g++ {
+			s := &p.scratch[0]
+			p.group(&s.grp, g)
+			actScales(p.actTab[g*nb*16:(g+1)*nb*16], &s.grp)
+		}
+	}
+}
+
+// group sets grp to the inputs of group g (4g … 4g+3); a last group that
+// is short repeats its last input, whose extra results are dropped.
+func (p *Pool) group(grp *[4]*act, g int) {
+	last := len(p.acts) - 1
+	for j := range grp {
+		grp[j] = &p.acts[min(4*g+j, last)]
+	}
+}
+
+// useMM4 reports whether the current MatMul runs the two-row, four-input
+// kernel: a Q4_0/Q4_1 matrix, several inputs, and a kernel set that has it.
+func (p *Pool) useMM4() bool {
+	return p.kern.mm4 != nil && p.nIn >= 2 && (p.m.Type == Q4_0 || p.m.Type == Q4_1)
 }
 
 // roundScalesToHalf rounds an activation's block scales and sums to
@@ -328,8 +359,7 @@ func (p *Pool) matVecRange(w, lo, hi int) {
 	}
 }
 
-// matMulRange computes rows [lo,hi) for every input: each weight row is
-// decoded once into the worker's scratch and dotted with all inputs.
+// matMulRange computes rows [lo,hi) for every input.
 func (p *Pool) matMulRange(w, lo, hi int) {
 	m, k, s := p.m, p.kern, &p.scratch[w]
 	rows, cols := m.Rows, m.Cols
@@ -342,18 +372,52 @@ func (p *Pool) matMulRange(w, lo, hi int) {
 		}
 		return
 	}
-	acts := p.acts
+	if !p.useMM4() {
+		p.rowsTimesActs(s, lo, hi, 0)
+		return
+	}
+	// Two weight rows (in L1) times four inputs per kernel call; a short
+	// last group of inputs is padded (see group), an odd last row takes
+	// the one-input kernels.
+	n := len(p.acts)
+	nb, groups := cols/qk, (n+3)/4
+	ws, out8 := s.ws[:nb*16], &s.out8
+	even := lo + (hi-lo)&^1
+	for r := lo; r < even; r += 2 {
+		w := m.Data[r*p.rb : (r+2)*p.rb]
+		weightScales(ws, w, w[p.rb:], m.Type, nb)
+		for g := 0; g < groups; g++ {
+			p.group(&s.grp, g)
+			k.mm4(w, p.rb, m.Type, &s.grp, ws, p.actTab[g*nb*16:(g+1)*nb*16], out8)
+			for j := 0; j < min(4, n-4*g); j++ {
+				i := 4*g + j
+				p.dst[i*rows+r], p.dst[i*rows+r+1] = out8[j], out8[4+j]
+			}
+		}
+	}
+	p.rowsTimesActs(s, even, hi, 0)
+}
+
+// rowsTimesActs computes rows [lo,hi) for inputs a0 and later, one input
+// at a time: four weight rows stay in L1 while the inputs stream past them
+// (the four-row kernel decodes the weights again for each input, which
+// costs less than unpacking them to bytes once), and the remaining rows
+// are unpacked and dotted with up to four inputs at once.
+func (p *Pool) rowsTimesActs(s *workerScratch, lo, hi, a0 int) {
+	m, k := p.m, p.kern
+	rows, cols := m.Rows, m.Cols
+	acts := p.acts[a0:]
+	if len(acts) == 0 || lo >= hi {
+		return
+	}
 	out := &s.out
 	r := lo
 	if dot4 := k.direct4[m.Type]; dot4 != nil {
-		// Four weight rows stay in L1 while every input streams past
-		// them; the kernel decodes the weights again for each input,
-		// which costs less than unpacking them to bytes once.
 		for ; r+4 <= hi; r += 4 {
 			w := m.Data[r*p.rb : (r+4)*p.rb]
 			for i := range acts {
 				dot4(w, p.rb, &acts[i], out)
-				d := p.dst[i*rows+r : i*rows+r+4]
+				d := p.dst[(a0+i)*rows+r : (a0+i)*rows+r+4]
 				d[0], d[1], d[2], d[3] = out[0], out[1], out[2], out[3]
 			}
 		}
@@ -365,14 +429,14 @@ func (p *Pool) matMulRange(w, lo, hi int) {
 		if k.dotUnpacked4 != nil {
 			for ; i+4 <= len(acts); i += 4 {
 				k.dotUnpacked4(&s.u, &acts[i], &acts[i+1], &acts[i+2], &acts[i+3], out)
-				p.dst[i*rows+r] = out[0]
-				p.dst[(i+1)*rows+r] = out[1]
-				p.dst[(i+2)*rows+r] = out[2]
-				p.dst[(i+3)*rows+r] = out[3]
+				p.dst[(a0+i)*rows+r] = out[0]
+				p.dst[(a0+i+1)*rows+r] = out[1]
+				p.dst[(a0+i+2)*rows+r] = out[2]
+				p.dst[(a0+i+3)*rows+r] = out[3]
 			}
 		}
 		for ; i < len(acts); i++ {
-			p.dst[i*rows+r] = k.dotUnpacked(&s.u, &acts[i])
+			p.dst[(a0+i)*rows+r] = k.dotUnpacked(&s.u, &acts[i])
 		}
 	}
 }

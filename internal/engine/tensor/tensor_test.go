@@ -414,3 +414,34 @@ func TestKernelsName(t *testing.T) {
 		t.Errorf("Kernels() = %q", k)
 	}
 }
+
+// TestMatMulBitIdentical checks that with the fast kernels a row times an
+// input gives the same bits whether it ran alone (MatVec) or in a batch of
+// any size: the engine relies on it so that a prompt's logits do not depend
+// on how it was split into batches.
+func TestMatMulBitIdentical(t *testing.T) {
+	k := bestKernels()
+	if k.direct4[Q4_1] == nil {
+		t.Skip("no four-row kernels in this build")
+	}
+	r := rand.New(rand.NewPCG(7, 8))
+	for _, typ := range []Type{Q4_0, Q4_1, Q8_0} {
+		m := randMatrix(t, r, typ, 64, 256)
+		x := randVec(r, 9*256)
+		for _, threads := range []int{1, 2} {
+			p := NewPool(threads)
+			single := make([]float32, 9*64)
+			for i := 0; i < 9; i++ {
+				p.MatVec(single[i*64:(i+1)*64], m, x[i*256:(i+1)*256])
+			}
+			for n := 2; n <= 9; n++ {
+				got := make([]float32, n*64)
+				p.MatMul(got, m, x[:n*256], n)
+				if diff := cmp.Diff(single[:n*64], got); diff != "" {
+					t.Errorf("%v threads=%d: MatMul of %d inputs differs from MatVec (-want +got):\n%s", typ, threads, n, diff)
+				}
+			}
+			p.Close()
+		}
+	}
+}
