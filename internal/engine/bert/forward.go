@@ -7,6 +7,7 @@ import (
 	"math"
 
 	"github.com/outcrop/outcrop/internal/engine/bert/gemm"
+	"github.com/outcrop/outcrop/internal/engine/vmath"
 )
 
 // maxBatchTokens bounds the tokens of one forward pass; Embed splits larger
@@ -165,7 +166,7 @@ func (m *Model) layer(l *layer, seqs [][]int32, offs []int, total int) {
 		lds := gemm.Panels(n) * gemm.Panel
 		ws.s = grow(ws.s, n*lds)
 		gemm.Mul(ws.s, lds, base[hd*dh:], 3*h, ws.k, dh, n, nil, 0, n, 0, gemm.Panels(n))
-		softmaxRows(ws.s, lds, n, n, scale)
+		vmath.SoftmaxRows(ws.s, lds, n, n, scale)
 		// O = P·V.
 		ws.v = gemm.PackN(ws.v, base[2*h+hd*dh:], n, dh, 3*h)
 		gemm.Mul(cx[offs[s]*h+hd*dh:], h, ws.s, lds, ws.v, n, dh, nil, 0, n, 0, gemm.Panels(dh))
@@ -185,7 +186,7 @@ func (m *Model) layer(l *layer, seqs [][]int32, offs []int, total int) {
 	// Feed-forward: GELU(x·W1 + b1)·W2 + b2, residual, LayerNorm.
 	m.linear(ffn, x, h, l.ffn1, h, inter, l.ffn1B, total, func(r0, r1, c0, c1 int) {
 		for r := r0; r < r1; r++ {
-			geluInPlace(ffn[r*inter+c0 : r*inter+c1])
+			vmath.GELU(ffn[r*inter+c0 : r*inter+c1])
 		}
 	})
 	m.linearRows(tmp, ffn, inter, l.ffn2, inter, h, l.ffn2B, total, func(r0, r1 int) {

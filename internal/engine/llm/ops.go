@@ -39,14 +39,6 @@ func addInto(dst, src []float32) {
 	}
 }
 
-// swiglu sets gate[i] = silu(gate[i]) * up[i].
-func swiglu(gate, up []float32) {
-	up = up[:len(gate)]
-	for i, g := range gate {
-		gate[i] = g / (1 + float32(math.Exp(float64(-g)))) * up[i]
-	}
-}
-
 // dot returns Σ a[i]·b[i]; len(b) ≥ len(a).
 func dot(a, b []float32) float32 {
 	b = b[:len(a)]

@@ -5,6 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"math"
+
+	"github.com/outcrop/outcrop/internal/engine/tensor"
+	"github.com/outcrop/outcrop/internal/engine/vmath"
 )
 
 // maxBatch is how many prompt tokens one batched forward pass processes;
@@ -173,6 +176,12 @@ func (s *Session) forward(tokens []int32, logits bool) {
 		addBiasRows(v, L.bv)
 		s.rope(q, hp.heads, n)
 		s.rope(k, hp.kvHeads, n)
+		// Keys and values are kept at half precision, as llama.cpp's
+		// default F16 cache keeps them: the logits then follow the
+		// reference implementation more closely (its greedy answers
+		// on near-ties), at no cost in speed.
+		tensor.RoundToHalf(k)
+		tensor.RoundToHalf(v)
 
 		s.attnLayer, s.attnN, s.attnPos0 = l, n, pos0
 		pool.Parallel(hp.heads, s.attnFn)
@@ -183,7 +192,7 @@ func (s *Session) forward(tokens []int32, logits bool) {
 		rmsNormRows(xn, x, L.ffnNorm, dim, hp.eps)
 		pool.MatMul(ffA, L.gate, xn, n)
 		pool.MatMul(ffB, L.up, xn, n)
-		swiglu(ffA, ffB)
+		vmath.SwiGLU(ffA, ffB)
 		pool.MatMul(tmp, L.down, ffA, n)
 		addInto(x, tmp)
 	}
@@ -254,20 +263,7 @@ func (s *Session) attention(lo, hi int) {
 			npos := s.attnPos0 + i + 1
 			sc := a.scores[:npos]
 			a.qk(sc, q, kc[g*hd:], kvd, scale)
-			mx := sc[0]
-			for _, v := range sc {
-				mx = max(mx, v)
-			}
-			var sum float32
-			for t, v := range sc {
-				e := float32(math.Exp(float64(v - mx)))
-				sc[t] = e
-				sum += e
-			}
-			inv := 1 / sum
-			for t := range sc {
-				sc[t] *= inv
-			}
+			vmath.SoftmaxRows(sc, npos, 1, npos, 1)
 			a.weightedSum(s.att[i*qd+h*hd:i*qd+(h+1)*hd], sc, vc[g*hd:], kvd)
 		}
 	}

@@ -222,8 +222,9 @@ func (sm *synthModel) reference(tokens []int32) [][]float64 {
 			for hh := 0; hh < c.kvHeads; hh++ {
 				rope(k[hh*hd:(hh+1)*hd], pos)
 			}
-			keys[l] = append(keys[l], k)
-			vals[l] = append(vals[l], v)
+			// The engine keeps keys and values in half precision.
+			keys[l] = append(keys[l], roundHalf64(k))
+			vals[l] = append(vals[l], roundHalf64(v))
 			att := make([]float64, qd)
 			for hh := 0; hh < c.heads; hh++ {
 				g := hh / (c.heads / c.kvHeads)
@@ -271,4 +272,17 @@ func (sm *synthModel) reference(tokens []int32) [][]float64 {
 		logits = append(logits, matvec(out, c.vocab, c.dim, h))
 	}
 	return logits
+}
+
+// roundHalf64 rounds each element of x to float16 precision.
+func roundHalf64(x []float64) []float64 {
+	f := make([]float32, len(x))
+	for i, v := range x {
+		f[i] = float32(v)
+	}
+	tensor.RoundToHalf(f)
+	for i, v := range f {
+		x[i] = float64(v)
+	}
+	return x
 }

@@ -92,3 +92,11 @@ func le16(b []byte) uint16 { return binary.LittleEndian.Uint16(b) }
 func f16at(b []byte) float32 { return halfToFloat(binary.LittleEndian.Uint16(b)) }
 
 func putF16(b []byte, f float32) { binary.LittleEndian.PutUint16(b, floatToHalf(f)) }
+
+// RoundToHalf rounds every element of x to the nearest float16 value (kept
+// as float32), as storing and reloading it in half precision would.
+func RoundToHalf(x []float32) {
+	for i, v := range x {
+		x[i] = halfToFloat(floatToHalf(v))
+	}
+}

@@ -1,4 +1,4 @@
-package bert
+package vmath
 
 import (
 	"math"
@@ -14,7 +14,7 @@ func TestGELU(t *testing.T) {
 	}
 	x[0], x[1], x[2] = 0, -100, 100
 	y := append([]float32(nil), x...)
-	geluInPlace(y)
+	GELU(y)
 	for i, v := range x {
 		want := 0.5 * float64(v) * (1 + math.Erf(float64(v)/math.Sqrt2))
 		if d := math.Abs(float64(y[i]) - want); d > 1e-6*math.Max(1, math.Abs(want)) {
@@ -32,7 +32,7 @@ func TestSoftmax(t *testing.T) {
 		}
 		y := append([]float32(nil), x...)
 		const scale = 0.17
-		softmaxRows(y, n, 1, n, scale)
+		SoftmaxRows(y, n, 1, n, scale)
 		m := math.Inf(-1)
 		for _, v := range x {
 			m = math.Max(m, float64(v))
@@ -45,6 +45,25 @@ func TestSoftmax(t *testing.T) {
 			want := math.Exp((float64(v)-m)*scale) / sum
 			if d := math.Abs(float64(y[i]) - want); d > 1e-6 {
 				t.Errorf("n=%d: softmax[%d] = %v, want %v", n, i, y[i], want)
+			}
+		}
+	}
+}
+
+func TestSwiGLU(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	for _, n := range []int{1, 8, 13, 1536} {
+		gate, up := make([]float32, n), make([]float32, n)
+		for i := range gate {
+			gate[i], up[i] = float32(r.NormFloat64()*6), float32(r.NormFloat64())
+		}
+		gate[0] = -100
+		got := append([]float32(nil), gate...)
+		SwiGLU(got, up)
+		for i, g := range gate {
+			want := float64(g) / (1 + math.Exp(-float64(g))) * float64(up[i])
+			if d := math.Abs(float64(got[i]) - want); d > 1e-6*math.Max(1, math.Abs(want)) {
+				t.Errorf("n=%d: swiglu(%v, %v) = %v, want %v", n, g, up[i], got[i], want)
 			}
 		}
 	}

@@ -1,4 +1,8 @@
-package bert
+// Package vmath holds the engine's element-wise activation functions —
+// GELU, softmax, SwiGLU — with AVX2 versions (GOEXPERIMENT=simd on amd64)
+// and portable fallbacks. The vector versions compute e^x with a
+// polynomial (relative error about 1.2e-7) instead of math.Exp.
+package vmath
 
 import "math"
 
@@ -24,5 +28,13 @@ func softmaxGo(x []float32, scale float32) {
 	inv := 1 / sum
 	for i := range x {
 		x[i] *= inv
+	}
+}
+
+// swigluGo is the portable SwiGLU: gate[i] = silu(gate[i])·up[i].
+func swigluGo(gate, up []float32) {
+	up = up[:len(gate)]
+	for i, g := range gate {
+		gate[i] = g / (1 + float32(math.Exp(float64(-g)))) * up[i]
 	}
 }

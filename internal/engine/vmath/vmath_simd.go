@@ -1,6 +1,6 @@
 //go:build goexperiment.simd && amd64
 
-package bert
+package vmath
 
 import (
 	"math"
@@ -80,8 +80,8 @@ func gelu8(k *vconst, x archsimd.Float32x8) archsimd.Float32x8 {
 	return x.Mul(phi)
 }
 
-// geluInPlace applies GELU (erf form) to every element of x.
-func geluInPlace(x []float32) {
+// GELU applies GELU (erf form) to every element of x.
+func GELU(x []float32) {
 	if !simdAct {
 		geluGo(x)
 		return
@@ -94,9 +94,9 @@ func geluInPlace(x []float32) {
 	geluGo(x[i:])
 }
 
-// softmaxRows replaces each of the rows of x (row stride ld, n live
+// SoftmaxRows replaces each of the rows of x (row stride ld, n live
 // values) by softmax(scale·row).
-func softmaxRows(x []float32, ld, rows, n int, scale float32) {
+func SoftmaxRows(x []float32, ld, rows, n int, scale float32) {
 	if !simdAct {
 		for r := range rows {
 			softmaxGo(x[r*ld:r*ld+n], scale)
@@ -149,4 +149,22 @@ func softmax8(k *vconst, x []float32, scale, negInf float32) {
 	}
 	et.Mul(inv).Store(&tail)
 	copy(x[n:], tail[:])
+}
+
+// SwiGLU sets gate[i] = silu(gate[i])·up[i] = gate[i]·up[i] / (1 + e^−gate[i]);
+// len(up) ≥ len(gate).
+func SwiGLU(gate, up []float32) {
+	if !simdAct {
+		swigluGo(gate, up)
+		return
+	}
+	up = up[:len(gate)]
+	k := newVconst()
+	i := 0
+	for ; i+8 <= len(gate); i += 8 {
+		g := load8(gate, i)
+		e := exp8(&k, k.zero.Sub(g))
+		store8(g.Mul(load8(up, i)).Div(e.Add(k.one)), gate, i)
+	}
+	swigluGo(gate[i:], up[i:])
 }
