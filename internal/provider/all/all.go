@@ -4,10 +4,16 @@ package all
 
 import (
 	"github.com/outcrop/outcrop/internal/provider"
+	"github.com/outcrop/outcrop/internal/provider/anthropic"
 	"github.com/outcrop/outcrop/internal/provider/local"
+	"github.com/outcrop/outcrop/internal/provider/ollama"
+	"github.com/outcrop/outcrop/internal/provider/openai"
 )
 
 // Providers is every compiled-in adapter kind.
 var Providers = []provider.Spec{
+	anthropic.Spec,
 	local.Spec,
+	ollama.Spec,
+	openai.Spec,
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"slices"
 
 	"github.com/outcrop/outcrop/internal/fault"
 	"github.com/outcrop/outcrop/internal/provider"
@@ -61,7 +62,9 @@ func (a *Adapter) readStream(r io.Reader, emit func(provider.Event) error) error
 	var u provider.Usage
 	stop := provider.Event{Type: provider.MessageStopEvent, StopReason: provider.EndTurn}
 	started := false
-	open := map[int]bool{}
+	open := map[int]string{} // open blocks' types by index
+	used := map[int]bool{}
+	emitted := map[int]bool{} // blocks with at least one event, which get a BlockStop
 	for {
 		ev, err := sse.Next()
 		if err == io.EOF {
@@ -95,10 +98,17 @@ func (a *Adapter) readStream(r io.Reader, emit func(provider.Event) error) error
 			}
 			out = append(out, provider.Event{Type: provider.MessageStartEvent})
 		case "content_block_start":
-			open[se.Index] = true
-			if cb := se.ContentBlock; cb != nil {
+			cb := se.ContentBlock
+			if used[se.Index] || cb == nil || se.Index < 0 {
+				return fault.New(fault.ModelFailed, "The anthropic backend sent a malformed content_block_start.")
+			}
+			used[se.Index], open[se.Index] = true, cb.Type
+			{
 				switch cb.Type {
 				case "tool_use", "server_tool_use":
+					if cb.Name == "" {
+						return fault.New(fault.ModelFailed, "The anthropic backend sent a tool call without a name.")
+					}
 					out = append(out, provider.Event{Type: provider.BlockStartEvent, Index: se.Index, ToolUse: &provider.ToolUse{ID: cb.ID, Name: cb.Name}})
 				case "text":
 					if cb.Text != nil && *cb.Text != "" {
@@ -111,28 +121,31 @@ func (a *Adapter) readStream(r io.Reader, emit func(provider.Event) error) error
 				}
 			}
 		case "content_block_delta":
-			if se.Delta == nil || !open[se.Index] {
+			if se.Delta == nil {
 				continue
 			}
+			kind := open[se.Index]
 			switch d := se.Delta; d.Type {
 			case "text_delta":
-				if d.Text != "" {
+				if d.Text != "" && kind == "text" {
 					out = append(out, provider.Event{Type: provider.TextDeltaEvent, Index: se.Index, Text: d.Text})
 				}
 			case "input_json_delta":
-				if d.PartialJSON != "" {
+				if d.PartialJSON != "" && (kind == "tool_use" || kind == "server_tool_use") {
 					out = append(out, provider.Event{Type: provider.ToolInputDeltaEvent, Index: se.Index, Text: d.PartialJSON})
 				}
 			case "thinking_delta":
-				if d.Thinking != "" {
+				if d.Thinking != "" && kind == "thinking" {
 					out = append(out, provider.Event{Type: provider.ReasoningDeltaEvent, Index: se.Index, Text: d.Thinking})
 				}
 				// signature_delta and citations_delta have no canonical event.
 			}
 		case "content_block_stop":
-			if open[se.Index] {
+			if _, ok := open[se.Index]; ok {
 				delete(open, se.Index)
-				out = append(out, provider.Event{Type: provider.BlockStopEvent, Index: se.Index})
+				if emitted[se.Index] {
+					out = append(out, provider.Event{Type: provider.BlockStopEvent, Index: se.Index})
+				}
 			}
 		case "message_delta":
 			if se.Delta != nil && se.Delta.StopReason != "" {
@@ -150,7 +163,14 @@ func (a *Adapter) readStream(r io.Reader, emit func(provider.Event) error) error
 				}
 			}
 		case "message_stop":
-			for idx := range open { // a block left open by the upstream
+			idxs := make([]int, 0, len(open))
+			for idx := range open { // blocks left open by the upstream
+				if emitted[idx] {
+					idxs = append(idxs, idx)
+				}
+			}
+			slices.Sort(idxs)
+			for _, idx := range idxs {
 				if err := emit(provider.Event{Type: provider.BlockStopEvent, Index: idx}); err != nil {
 					return err
 				}
@@ -167,6 +187,9 @@ func (a *Adapter) readStream(r io.Reader, emit func(provider.Event) error) error
 			return a.streamErr(e)
 		}
 		for _, e := range out {
+			if e.Type != provider.MessageStartEvent {
+				emitted[e.Index] = true
+			}
 			if err := emit(e); err != nil {
 				return err
 			}

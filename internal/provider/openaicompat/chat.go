@@ -424,6 +424,9 @@ func (c *Client) Converse(ctx context.Context, req *provider.Request) (*provider
 		out.Message.Content = append(out.Message.Content, provider.Block{Type: provider.TextBlock, Text: *m.Refusal})
 	}
 	for _, tc := range m.ToolCalls {
+		if tc.ID == "" {
+			tc.ID = NewToolUseID()
+		}
 		out.Message.Content = append(out.Message.Content, provider.Block{Type: provider.ToolUseBlock, ToolUse: &provider.ToolUse{ID: tc.ID, Name: tc.Function.Name, Input: toolInput(tc.Function.Arguments)}})
 	}
 	if len(out.Message.Content) == 0 {

@@ -2,6 +2,8 @@ package openaicompat
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,80 +14,84 @@ import (
 )
 
 // Blocks turns a stream of text, reasoning and tool-call fragments into
-// canonical events with Converse's content-block indexes: a block ends
-// (BlockStop) when a fragment of another block arrives, tool blocks begin
-// with BlockStart, and indexes count up from 0.
+// canonical events with Converse's content-block indexes, counting up from
+// 0. Text and reasoning blocks end (BlockStop) when any other block
+// begins; tool blocks begin with BlockStart and stay open while other tool
+// calls stream (some servers interleave parallel calls), until text,
+// reasoning or the end of the message closes them.
 type Blocks struct {
 	Emit func(provider.Event) error
 
-	open  bool
-	kind  blockKind
-	key   int // the upstream's tool-call index of an open tool block
-	index int // index of the open block; next block gets index+1
-	used  bool
-	tools map[int]int // upstream tool-call index -> block index
-	saw   bool
+	plain     int       // index of the open text or reasoning block, or -1
+	plainKind blockKind // its kind
+	next      int       // index of the next block
+	tools     map[int]int
+	open      map[int]bool // open tool blocks by index
+	saw       bool
 }
 
 type blockKind int8
 
 const (
-	textKind blockKind = iota
+	noKind blockKind = iota
+	textKind
 	reasoningKind
-	toolKind
 )
 
-func (b *Blocks) start(k blockKind, key int) error {
-	if b.open && b.kind == k && (k != toolKind || b.key == key) {
+func (b *Blocks) init() {
+	if b.tools == nil {
+		b.tools, b.open, b.plain = map[int]int{}, map[int]bool{}, -1
+	}
+}
+
+func (b *Blocks) plainDelta(k blockKind, typ provider.EventType, s string) error {
+	if s == "" {
 		return nil
 	}
-	if err := b.Close(); err != nil {
-		return err
+	b.init()
+	if b.plain < 0 || b.plainKind != k {
+		if err := b.Close(); err != nil {
+			return err
+		}
+		b.plain, b.plainKind = b.next, k
+		b.next++
 	}
-	if b.used {
-		b.index++
-	}
-	b.used, b.open, b.kind, b.key = true, true, k, key
-	return nil
+	return b.Emit(provider.Event{Type: typ, Index: b.plain, Text: s})
 }
 
 // Text emits a text fragment.
-func (b *Blocks) Text(s string) error {
-	if s == "" {
-		return nil
-	}
-	if err := b.start(textKind, 0); err != nil {
-		return err
-	}
-	return b.Emit(provider.Event{Type: provider.TextDeltaEvent, Index: b.index, Text: s})
-}
+func (b *Blocks) Text(s string) error { return b.plainDelta(textKind, provider.TextDeltaEvent, s) }
 
 // Reasoning emits a fragment of reasoning text.
 func (b *Blocks) Reasoning(s string) error {
-	if s == "" {
-		return nil
-	}
-	if err := b.start(reasoningKind, 0); err != nil {
-		return err
-	}
-	return b.Emit(provider.Event{Type: provider.ReasoningDeltaEvent, Index: b.index, Text: s})
+	return b.plainDelta(reasoningKind, provider.ReasoningDeltaEvent, s)
 }
 
 // ToolStart begins tool call key (the upstream's index of the call).
 func (b *Blocks) ToolStart(key int, id, name string) error {
-	if err := b.start(toolKind, key); err != nil {
+	if name == "" {
+		return fault.New(fault.ModelFailed, "The backend streamed a tool call without a tool name.")
+	}
+	b.init()
+	if _, dup := b.tools[key]; dup {
+		return fault.New(fault.ModelFailed, "The backend streamed the same tool call twice.")
+	}
+	if err := b.closePlain(); err != nil {
 		return err
 	}
-	if b.tools == nil {
-		b.tools = map[int]int{}
-	}
-	b.tools[key] = b.index
-	b.saw = true
-	return b.Emit(provider.Event{Type: provider.BlockStartEvent, Index: b.index, ToolUse: &provider.ToolUse{ID: id, Name: name}})
+	idx := b.next
+	b.next++
+	b.tools[key], b.open[idx], b.saw = idx, true, true
+	return b.Emit(provider.Event{Type: provider.BlockStartEvent, Index: idx, ToolUse: &provider.ToolUse{ID: id, Name: name}})
 }
 
-// ToolDelta emits a fragment of tool call key's input JSON. A fragment for
-// a call whose block already ended keeps that block's index.
+// Started says whether tool call key has begun.
+func (b *Blocks) Started(key int) bool {
+	_, ok := b.tools[key]
+	return ok
+}
+
+// ToolDelta emits a fragment of tool call key's input JSON.
 func (b *Blocks) ToolDelta(key int, frag string) error {
 	if frag == "" {
 		return nil
@@ -94,20 +100,47 @@ func (b *Blocks) ToolDelta(key int, frag string) error {
 	if !ok {
 		return fault.New(fault.ModelFailed, "The backend streamed tool input before naming the tool.")
 	}
+	if !b.open[idx] {
+		return fault.New(fault.ModelFailed, "The backend streamed tool input after the tool call ended.")
+	}
 	return b.Emit(provider.Event{Type: provider.ToolInputDeltaEvent, Index: idx, Text: frag})
 }
 
-// Close ends the open block, if any.
-func (b *Blocks) Close() error {
-	if !b.open {
+func (b *Blocks) closePlain() error {
+	if b.plain < 0 {
 		return nil
 	}
-	b.open = false
-	return b.Emit(provider.Event{Type: provider.BlockStopEvent, Index: b.index})
+	idx := b.plain
+	b.plain = -1
+	return b.Emit(provider.Event{Type: provider.BlockStopEvent, Index: idx})
+}
+
+// Close ends every open block, in index order.
+func (b *Blocks) Close() error {
+	b.init()
+	if err := b.closePlain(); err != nil {
+		return err
+	}
+	for idx := 0; idx < b.next && len(b.open) > 0; idx++ {
+		if b.open[idx] {
+			delete(b.open, idx)
+			if err := b.Emit(provider.Event{Type: provider.BlockStopEvent, Index: idx}); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // SawTool says whether a tool call was streamed.
 func (b *Blocks) SawTool() bool { return b.saw }
+
+// NewToolUseID names a tool call that an upstream sent without an id.
+func NewToolUseID() string {
+	var b [12]byte
+	rand.Read(b[:])
+	return "tooluse_" + hex.EncodeToString(b[:])
+}
 
 // ErrEarlyEnd is the cause when a stream ends before the response did.
 var ErrEarlyEnd = errors.New("stream ended before the response finished")
@@ -201,8 +234,12 @@ func (c *Client) readStream(r io.Reader, req *provider.Request, emit func(provid
 					if tc.Index != nil {
 						key = *tc.Index
 					}
-					if _, known := blocks.tools[key]; !known {
-						if err := blocks.ToolStart(key, tc.ID, tc.Function.Name); err != nil {
+					if !blocks.Started(key) {
+						id := tc.ID
+						if id == "" {
+							id = NewToolUseID()
+						}
+						if err := blocks.ToolStart(key, id, tc.Function.Name); err != nil {
 							return err
 						}
 					}
@@ -218,8 +255,8 @@ func (c *Client) readStream(r io.Reader, req *provider.Request, emit func(provid
 				stopped = true
 				matched := matchedStop(cho.StopReason, req.StopSequences)
 				sr := StopReason(cho.FinishReason, matched)
-				if sr == provider.EndTurn && blocks.SawTool() {
-					sr = provider.ToolUseStop // some servers say "stop" after tool calls
+				if blocks.SawTool() && (sr == provider.EndTurn || sr == provider.StopSequence) {
+					sr, matched = provider.ToolUseStop, "" // some servers say "stop" after tool calls
 				}
 				if err := emit(provider.Event{Type: provider.MessageStopEvent, StopReason: sr, StopSequence: matched}); err != nil {
 					return err
