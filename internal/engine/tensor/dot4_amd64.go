@@ -55,3 +55,18 @@ func mmQ4(rows []byte, stride int, t Type, a *[4]*act, ws, as []float32, out *[8
 	}
 	mmQ4x2x4(&rows[qoff], stride, bb, nb, &a[0].q[0], &a[1].q[0], &a[2].q[0], &a[3].q[0], &ws[0], &as[0], out)
 }
+
+//go:noescape
+func quantizeActAVX2(x *float32, nb int, q *int8, d, s *float32)
+
+// quantizeActAsm is the AVX2 activation quantizer (see quantizeActGo).
+func quantizeActAsm(x []float32, a *act) {
+	nb := len(x) / qk
+	if nb == 0 {
+		return
+	}
+	_ = a.q[nb*qk-1]
+	_ = a.d[nb-1]
+	_ = a.s[nb-1]
+	quantizeActAVX2(&x[0], nb, &a.q[0], &a.d[0], &a.s[0])
+}

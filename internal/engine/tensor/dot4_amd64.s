@@ -348,3 +348,100 @@ mmdone:
 	VMOVUPS Y0, (DI)
 	VZEROUPPER
 	RET
+
+DATA absmask<>+0(SB)/8, $0x7fffffff7fffffff
+DATA absmask<>+8(SB)/8, $0x7fffffff7fffffff
+DATA absmask<>+16(SB)/8, $0x7fffffff7fffffff
+DATA absmask<>+24(SB)/8, $0x7fffffff7fffffff
+GLOBL absmask<>(SB), RODATA|NOPTR, $32
+
+DATA packperm<>+0(SB)/8, $0x0000000400000000
+DATA packperm<>+8(SB)/8, $0x0000000500000001
+DATA packperm<>+16(SB)/8, $0x0000000600000002
+DATA packperm<>+24(SB)/8, $0x0000000700000003
+GLOBL packperm<>(SB), RODATA|NOPTR, $32
+
+// func quantizeActAVX2(x *float32, nb int, q *int8, d, s *float32)
+//
+// Quantizes nb blocks of 32 floats to signed bytes with one scale per
+// block, as ggml's Q8_1: d = max|x|/127, q = round(x/d) (to nearest even,
+// where the portable quantizer rounds halves away from zero), s = d·Σq.
+TEXT ·quantizeActAVX2(SB), NOSPLIT, $0-40
+	MOVQ x+0(FP), SI
+	MOVQ nb+8(FP), CX
+	MOVQ q+16(FP), DI
+	MOVQ d+24(FP), R8
+	MOVQ s+32(FP), R9
+	VMOVDQU absmask<>(SB), Y15
+	VMOVDQU packperm<>(SB), Y14
+	MOVL $0x42fe0000, AX // 127.0
+	VMOVD AX, X13
+	MOVL $0x3f800000, AX // 1.0
+	VMOVD AX, X11
+	VXORPS X12, X12, X12
+	TESTQ CX, CX
+	JEQ qadone
+
+qaloop:
+	VMOVUPS (SI), Y0
+	VMOVUPS 32(SI), Y1
+	VMOVUPS 64(SI), Y2
+	VMOVUPS 96(SI), Y3
+	// amax over the block, in every lane of X4.
+	VANDPS Y15, Y0, Y4
+	VANDPS Y15, Y1, Y5
+	VMAXPS Y5, Y4, Y4
+	VANDPS Y15, Y2, Y5
+	VMAXPS Y5, Y4, Y4
+	VANDPS Y15, Y3, Y5
+	VMAXPS Y5, Y4, Y4
+	VEXTRACTF128 $1, Y4, X5
+	VMAXPS X5, X4, X4
+	VMOVHLPS X4, X4, X5
+	VMAXPS X5, X4, X4
+	VMOVSHDUP X4, X5
+	VMAXSS X5, X4, X4
+	// d = amax/127; id = 1/d, or 0 for an all-zero block.
+	VDIVSS X13, X4, X6
+	VMOVSS X6, (R8)
+	VXORPS X7, X7, X7
+	VUCOMISS X12, X4
+	JEQ qazero
+	VDIVSS X6, X11, X7
+qazero:
+	VBROADCASTSS X7, Y7
+	VMULPS Y7, Y0, Y0
+	VMULPS Y7, Y1, Y1
+	VMULPS Y7, Y2, Y2
+	VMULPS Y7, Y3, Y3
+	VCVTPS2DQ Y0, Y0
+	VCVTPS2DQ Y1, Y1
+	VCVTPS2DQ Y2, Y2
+	VCVTPS2DQ Y3, Y3
+	// Σq: int32 lanes, then a horizontal sum.
+	VPADDD Y1, Y0, Y8
+	VPADDD Y3, Y2, Y9
+	VPADDD Y9, Y8, Y8
+	VEXTRACTI128 $1, Y8, X9
+	VPADDD X9, X8, X8
+	VPHADDD X8, X8, X8
+	VPHADDD X8, X8, X8
+	VCVTDQ2PS X8, X8
+	VMULSS X6, X8, X8
+	VMOVSS X8, (R9)
+	// Pack to bytes in element order.
+	VPACKSSDW Y1, Y0, Y0
+	VPACKSSDW Y3, Y2, Y2
+	VPACKSSWB Y2, Y0, Y0
+	VPERMD Y0, Y14, Y0
+	VMOVDQU Y0, (DI)
+	ADDQ $128, SI
+	ADDQ $32, DI
+	ADDQ $4, R8
+	ADDQ $4, R9
+	DECQ CX
+	JNE qaloop
+
+qadone:
+	VZEROUPPER
+	RET

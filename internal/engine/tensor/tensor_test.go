@@ -445,3 +445,36 @@ func TestMatMulBitIdentical(t *testing.T) {
 		}
 	}
 }
+
+// TestQuantizeActKernels checks each kernel set's activation quantizer
+// against the portable one: the same scales and sums, and quantized values
+// that differ at most by one step where a value lies on a rounding tie.
+func TestQuantizeActKernels(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 10))
+	x := randVec(r, 32*7)
+	for i := 32; i < 64; i++ {
+		x[i] = 0 // an all-zero block
+	}
+	x[70] = 1e6
+	var want act
+	want.resize(len(x))
+	quantizeActGo(x, &want)
+	for _, k := range kernelSets() {
+		var got act
+		got.resize(len(x))
+		k.quantizeAct(x, &got)
+		if diff := cmp.Diff(want.d, got.d); diff != "" {
+			t.Errorf("%s: scales differ (-want +got):\n%s", k.name, diff)
+		}
+		for i := range want.q {
+			if d := int(want.q[i]) - int(got.q[i]); d < -1 || d > 1 {
+				t.Errorf("%s: q[%d] = %d, want %d", k.name, i, got.q[i], want.q[i])
+			}
+		}
+		for b := range want.s {
+			if d := math.Abs(float64(want.s[b] - got.s[b])); d > 1e-6*math.Abs(float64(want.s[b]))+float64(want.d[b]) {
+				t.Errorf("%s: s[%d] = %v, want %v", k.name, b, got.s[b], want.s[b])
+			}
+		}
+	}
+}
