@@ -291,3 +291,18 @@ func TestStopReasons(t *testing.T) {
 		}
 	}
 }
+
+func TestCountTokens(t *testing.T) {
+	c, err := providertest.LoadCassette("testdata/cassettes/count_tokens.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, _ := providertest.Replay(t, c)
+	a := newTest(t, srv.URL).(*Adapter)
+	n, err := a.CountTokens(context.Background(), &provider.Request{Model: "claude-sonnet-4-5", MaxTokens: 100, Temperature: f64(1),
+		System: []provider.Block{text("You are a scientist")}, Messages: []provider.Message{user(text("Hello, Claude"))}, Tools: []provider.Tool{weather},
+		Extra: json.RawMessage(`{"thinking": {"type": "enabled", "budget_tokens": 16000}}`)})
+	if err != nil || n != 403 {
+		t.Errorf("CountTokens = %d, %v; want 403", n, err)
+	}
+}

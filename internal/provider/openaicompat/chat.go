@@ -119,6 +119,7 @@ type (
 		Role             string         `json:"role"`
 		Content          *string        `json:"content"`
 		ReasoningContent *string        `json:"reasoning_content"`
+		Reasoning        *string        `json:"reasoning"` // newer vLLM, Ollama's OpenAI endpoint
 		Refusal          *string        `json:"refusal"`
 		ToolCalls        []chatToolCall `json:"tool_calls"`
 	}
@@ -415,6 +416,9 @@ func (c *Client) Converse(ctx context.Context, req *provider.Request) (*provider
 	ch := cr.Choices[0]
 	out := &provider.Response{Message: provider.Message{Role: provider.Assistant}}
 	m := ch.Message
+	if m.ReasoningContent == nil {
+		m.ReasoningContent = m.Reasoning
+	}
 	if m.ReasoningContent != nil && *m.ReasoningContent != "" {
 		out.Message.Content = append(out.Message.Content, provider.Block{Type: provider.ReasoningBlock, Reasoning: &provider.Reasoning{Text: *m.ReasoningContent}})
 	}

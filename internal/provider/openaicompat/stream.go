@@ -214,6 +214,9 @@ func (c *Client) readStream(r io.Reader, req *provider.Request, emit func(provid
 				continue // only the first choice is requested
 			}
 			if d := cho.Delta; d != nil && !stopped {
+				if d.ReasoningContent == nil {
+					d.ReasoningContent = d.Reasoning
+				}
 				if d.ReasoningContent != nil {
 					if err := blocks.Reasoning(*d.ReasoningContent); err != nil {
 						return err

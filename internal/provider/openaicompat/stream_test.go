@@ -127,3 +127,18 @@ func TestBuildRequestErrors(t *testing.T) {
 		t.Errorf("body %s has stream_options", b)
 	}
 }
+
+func TestReasoningFieldSpellings(t *testing.T) {
+	c := testClient("http://unused", 0, &sleeper{})
+	in := chunk(`{"reasoning":"a"}`) + chunk(`{"reasoning_content":"b"}`) + `data: {"choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}` + "\n\n"
+	var got strings.Builder
+	err := c.readStream(strings.NewReader(in), &provider.Request{}, func(e provider.Event) error {
+		if e.Type == provider.ReasoningDeltaEvent {
+			got.WriteString(e.Text)
+		}
+		return nil
+	})
+	if err != nil || got.String() != "ab" {
+		t.Errorf("reasoning %q, err %v", got.String(), err)
+	}
+}
