@@ -136,6 +136,7 @@ func (c *Common) NewHTTP(kind, defaultBase string, env provider.Env, auth func(h
 		MaxRetries: retries,
 		Name:       kind,
 		Log:        log,
+		Now:        env.Now,
 	}
 	if key != "" {
 		hc.Secrets = append(hc.Secrets, key)

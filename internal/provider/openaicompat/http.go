@@ -119,6 +119,8 @@ type HTTP struct {
 	// non-2xx body; nil means the body is not parsed.
 	ErrorInfo func(body []byte) (typ, msg string)
 	Log       *slog.Logger
+	// Now is the clock for Retry-After dates (default time.Now).
+	Now func() time.Time
 }
 
 var sharedTransport = sync.OnceValue(func() *http.Transport {
@@ -238,7 +240,11 @@ func (h *HTTP) once(parent context.Context, path string, body []byte, stream boo
 			typ, msg = h.ErrorInfo(b)
 		}
 		err, retry := h.StatusError(resp.StatusCode, typ, msg)
-		return nil, retry, retryAfter(resp.Header, time.Now()), err
+		now := time.Now
+		if h.Now != nil {
+			now = h.Now
+		}
+		return nil, retry, retryAfter(resp.Header, now()), err
 	}
 	r := &Response{Status: resp.StatusCode, Header: resp.Header}
 	if !stream {

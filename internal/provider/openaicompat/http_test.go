@@ -176,6 +176,20 @@ func TestRetryAfterHTTPDate(t *testing.T) {
 	}
 }
 
+func TestRetryAfterDateUsesInjectedClock(t *testing.T) {
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	srv, n := statusSeq(t, http.Header{"Retry-After": {now.Add(4 * time.Second).Format(http.TimeFormat)}}, 503)
+	s := &sleeper{}
+	c := testClient(srv.URL, 1, s)
+	c.HTTP.Now = func() time.Time { return now }
+	if _, err := c.Converse(context.Background(), req()); err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff([]time.Duration{4 * time.Second}, s.waits); d != "" || n.Load() != 2 {
+		t.Errorf("attempts %d, waits (-want +got):\n%s", n.Load(), d)
+	}
+}
+
 func TestConnectionErrorRetried(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
