@@ -26,7 +26,7 @@ func openIAM(cmd *cobra.Command, g *globalFlags) (*iam.Service, func(), error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	return iam.New(iam.Options{Store: st, AccountID: c.AccountID}), func() { st.Close() }, nil
+	return iam.New(iam.Options{Store: st, Directory: st, AccountID: c.AccountID, ModelAccessDefault: c.ModelAccess.Default == "enabled"}), func() { st.Close() }, nil
 }
 
 func keysCmd(g *globalFlags) *cobra.Command {
@@ -72,7 +72,7 @@ func keysCmd(g *globalFlags) *cobra.Command {
 		},
 	}
 	for _, c := range []*cobra.Command{create, createAPI} {
-		c.Flags().StringVar(&user, "user", iam.RootUser, "user the key belongs to")
+		c.Flags().StringVar(&user, "user", iam.RootUser, `owner of the key: "root", a user name, or "role/NAME" (see outcrop iam)`)
 		c.Flags().DurationVar(&expires, "expires", 0, "lifetime, e.g. 720h (default: never expires)")
 	}
 	list := &cobra.Command{

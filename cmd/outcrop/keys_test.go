@@ -23,6 +23,7 @@ func run(t *testing.T, args ...string) string {
 
 func TestKeysLifecycle(t *testing.T) {
 	dir := t.TempDir()
+	run(t, "--data-dir", dir, "iam", "create-user", "alice")
 	out := run(t, "--data-dir", dir, "keys", "create", "--user", "alice")
 	id := regexp.MustCompile(`AWS_ACCESS_KEY_ID=(AKIA[A-Z2-7]{16})`).FindStringSubmatch(out)
 	if id == nil {

@@ -109,3 +109,23 @@ func StreamException(s Service, union, shape string) (string, bool) {
 	name, ok := m[shape]
 	return name, ok
 }
+
+// actionExceptions lists operations whose IAM action is not
+// "bedrock:<operation name>", as the operations' API references document
+// (for example, "Converse requires permission for the
+// bedrock:InvokeModel action"; StartAsyncInvoke likewise).
+var actionExceptions = map[string]string{
+	"Converse":                  "bedrock:InvokeModel",
+	"ConverseStream":            "bedrock:InvokeModelWithResponseStream",
+	"StartAsyncInvoke":          "bedrock:InvokeModel",
+	"RetrieveAndGenerateStream": "bedrock:RetrieveAndGenerate",
+}
+
+// Action returns the IAM action an operation is authorized as. All four
+// Bedrock services share the "bedrock" action prefix.
+func Action(s Service, op string) string {
+	if a, ok := actionExceptions[op]; ok {
+		return a
+	}
+	return "bedrock:" + op
+}

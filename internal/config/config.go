@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -34,6 +35,7 @@ type Config struct {
 	LogFormat         string             `yaml:"logFormat"`
 	InvocationTimeout Duration           `yaml:"invocationTimeout"`
 	Auth              Auth               `yaml:"auth"`
+	ModelAccess       ModelAccess        `yaml:"modelAccess"`
 	Backends          map[string]Backend `yaml:"backends"`
 	Models            []catalog.Model    `yaml:"models"`
 }
@@ -43,6 +45,19 @@ type Auth struct {
 	// Mode is "sigv4" (verify signatures and API keys) or "any" (accept any
 	// credentials: for local testing only, never the default).
 	Mode string `yaml:"mode"`
+	// TrustedProxies lists the addresses or CIDR blocks of reverse proxies
+	// whose X-Forwarded-For and X-Forwarded-Proto headers are believed for
+	// aws:SourceIp and aws:SecureTransport. Empty: the headers are ignored
+	// and the connection's peer address is the source.
+	TrustedProxies []string `yaml:"trustedProxies"`
+}
+
+// ModelAccess configures which models the account may invoke before any
+// CreateFoundationModelAgreement or DeleteFoundationModelAgreement call.
+type ModelAccess struct {
+	// Default is "enabled" (every catalog model may be invoked until its
+	// agreement is deleted) or "disabled" (a model must be enabled first).
+	Default string `yaml:"default"`
 }
 
 // Backend is one configured backend instance.
@@ -171,6 +186,10 @@ func (c *Config) merge(o *Config) {
 	set(&c.LogLevel, o.LogLevel)
 	set(&c.LogFormat, o.LogFormat)
 	set(&c.Auth.Mode, o.Auth.Mode)
+	set(&c.ModelAccess.Default, o.ModelAccess.Default)
+	if o.Auth.TrustedProxies != nil {
+		c.Auth.TrustedProxies = o.Auth.TrustedProxies
+	}
 	if o.InvocationTimeout != 0 {
 		c.InvocationTimeout = o.InvocationTimeout
 	}
@@ -203,6 +222,7 @@ var EnvVars = map[string]string{
 	"OUTCROP_LOG_LEVEL":          "logLevel",
 	"OUTCROP_LOG_FORMAT":         "logFormat",
 	"OUTCROP_AUTH_MODE":          "auth.mode",
+	"OUTCROP_MODEL_ACCESS":       "modelAccess.default",
 	"OUTCROP_INVOCATION_TIMEOUT": "invocationTimeout",
 }
 
@@ -213,6 +233,7 @@ func (c *Config) MergeEnv(getenv func(string) string) error {
 		"OUTCROP_LISTEN": &o.Listen, "OUTCROP_DATA_DIR": &o.DataDir, "OUTCROP_MODELS_DIR": &o.ModelsDir,
 		"OUTCROP_REGION": &o.Region, "OUTCROP_ACCOUNT_ID": &o.AccountID, "OUTCROP_LOG_LEVEL": &o.LogLevel,
 		"OUTCROP_LOG_FORMAT": &o.LogFormat, "OUTCROP_AUTH_MODE": &o.Auth.Mode,
+		"OUTCROP_MODEL_ACCESS": &o.ModelAccess.Default,
 	}
 	for k, p := range fields {
 		*p = getenv(k)
@@ -248,6 +269,16 @@ func (c *Config) Validate() error {
 	default:
 		return fmt.Errorf("auth.mode %q: want sigv4 or any", c.Auth.Mode)
 	}
+	for _, p := range c.Auth.TrustedProxies {
+		if _, err := ParseAddrOrPrefix(p); err != nil {
+			return fmt.Errorf("auth.trustedProxies: %w", err)
+		}
+	}
+	switch c.ModelAccess.Default {
+	case "enabled", "disabled":
+	default:
+		return fmt.Errorf("modelAccess.default %q: want enabled or disabled", c.ModelAccess.Default)
+	}
 	switch strings.ToLower(c.LogLevel) {
 	case "debug", "info", "warn", "error":
 	default:
@@ -264,6 +295,19 @@ func (c *Config) Validate() error {
 		}
 	}
 	return nil
+}
+
+// ParseAddrOrPrefix parses a CIDR block, or a single address as a block of
+// one.
+func ParseAddrOrPrefix(s string) (netip.Prefix, error) {
+	if strings.Contains(s, "/") {
+		return netip.ParsePrefix(s)
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+	return netip.PrefixFrom(a, a.BitLen()), nil
 }
 
 // ModelsPath is ModelsDir, or <DataDir>/models.

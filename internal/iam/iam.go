@@ -1,8 +1,9 @@
-// Package iam holds identities: the account's principals, their access keys
-// (for SigV4) and Bedrock API keys (bearer tokens), and the authorization
-// hook every operation calls. Policies (identity-based JSON with AWS's
-// evaluation logic) plug into Authorize later; today every active principal
-// of the account is allowed.
+// Package iam holds identities and authorization for the one account: the
+// account root, IAM users and roles, their access keys (for SigV4) and
+// Bedrock API keys (bearer tokens), identity-based policies (inline and
+// customer managed, in the language of package policy), tags on principals
+// and resources, model access, and Authorize, the hook every operation
+// calls. docs/iam.md describes the whole.
 package iam
 
 import (
@@ -14,6 +15,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/outcrop/outcrop/internal/fault"
@@ -55,12 +57,19 @@ type Store interface {
 
 // Options configures a Service.
 type Options struct {
-	Store     Store
+	Store     Store     // keys
+	Directory Directory // users, roles, policies, tags, model access
 	AccountID string
 	Now       func() time.Time
-	// CacheTTL is how long a looked-up key is trusted before the store is
-	// asked again; revocations take effect within it. Zero disables caching.
+	// CacheTTL is how long a looked-up key, and the snapshot of users,
+	// policies and tags, are trusted before the store is asked again:
+	// changes made by another process on the same data directory take effect
+	// within it (changes through this Service at once). Zero or less
+	// disables caching.
 	CacheTTL time.Duration
+	// ModelAccessDefault says whether a model that was never enabled or
+	// disabled for the account may be invoked.
+	ModelAccessDefault bool
 }
 
 // Service authenticates and authorizes principals.
@@ -68,6 +77,11 @@ type Service struct {
 	opts  Options
 	mu    sync.Mutex
 	cache map[string]cached
+
+	st       atomic.Pointer[state]
+	dirty    atomic.Bool
+	reloadMu sync.Mutex
+	tagMu    sync.Mutex // serializes read-modify-write of tag sets
 }
 
 type cached struct {
@@ -87,13 +101,19 @@ func New(opts Options) *Service {
 // AccountID returns the account the service serves.
 func (s *Service) AccountID() string { return s.opts.AccountID }
 
-// Principal returns the principal for a user name.
-func (s *Service) Principal(user, keyID string) *reqctx.Principal {
-	arn := fmt.Sprintf("arn:aws:iam::%s:user/%s", s.opts.AccountID, user)
-	if user == RootUser {
+// Principal returns the principal for a key owner: "root", a user name, or
+// "role/<name>" (which acts as a session of the role named after the key).
+func (s *Service) Principal(owner, keyID string) *reqctx.Principal {
+	var arn string
+	switch k, name := parseRef(owner); {
+	case owner == RootUser:
 		arn = fmt.Sprintf("arn:aws:iam::%s:root", s.opts.AccountID)
+	case k == Role:
+		arn = fmt.Sprintf("arn:aws:sts::%s:assumed-role/%s/%s", s.opts.AccountID, name, keyID)
+	default:
+		arn = fmt.Sprintf("arn:aws:iam::%s:user/%s", s.opts.AccountID, name)
 	}
-	return &reqctx.Principal{AccountID: s.opts.AccountID, ARN: arn, Name: user, KeyID: keyID}
+	return &reqctx.Principal{AccountID: s.opts.AccountID, ARN: arn, Name: owner, KeyID: keyID}
 }
 
 const (
@@ -178,7 +198,9 @@ func (s *Service) AuthenticateBearer(ctx context.Context, token string) (*reqctx
 	if !k.Expires.IsZero() && !s.opts.Now().Before(k.Expires) {
 		return nil, fault.New(fault.Expired, "API Key is expired")
 	}
-	return s.Principal(k.User, k.ID), nil
+	p := s.Principal(k.User, k.ID)
+	p.APIKey = true
+	return p, nil
 }
 
 func parseAPIKey(token string) (id string, ok bool) {
@@ -202,20 +224,6 @@ func parseAPIKey(token string) (id string, ok bool) {
 	return id, ok && id != ""
 }
 
-// Authorize is the authorization hook every operation calls with its IAM
-// action (e.g. "bedrock:InvokeModel") and resource ARN. Identity-based
-// policies will be evaluated here; until then every authenticated principal
-// of the account may do everything.
-func (s *Service) Authorize(ctx context.Context, p *reqctx.Principal, action, resource string) error {
-	if p == nil {
-		return fault.New(fault.Denied, "You don't have access to the model with the specified model ID.")
-	}
-	if p.Anonymous || p.AccountID == s.opts.AccountID {
-		return nil
-	}
-	return fault.Newf(fault.Denied, "User: %s is not authorized to perform: %s on resource: %s", p.ARN, action, resource)
-}
-
 const keyAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
 
 func randString(n int, alphabet string) string {
@@ -227,8 +235,22 @@ func randString(n int, alphabet string) string {
 	return string(b)
 }
 
-// CreateAccessKey makes and stores a new key pair for user.
+// checkOwner makes sure a key's owner exists: "root", a user name, or
+// "role/<name>".
+func (s *Service) checkOwner(ctx context.Context, owner string) error {
+	if owner == RootUser {
+		return nil
+	}
+	_, err := s.entity(ctx, owner)
+	return err
+}
+
+// CreateAccessKey makes and stores a new key pair for owner: "root", a
+// user name, or "role/<name>".
 func (s *Service) CreateAccessKey(ctx context.Context, user string, expires time.Time) (AccessKey, error) {
+	if err := s.checkOwner(ctx, user); err != nil {
+		return AccessKey{}, err
+	}
 	secret := make([]byte, 30)
 	if _, err := rand.Read(secret); err != nil {
 		return AccessKey{}, err
@@ -247,6 +269,9 @@ func (s *Service) CreateAccessKey(ctx context.Context, user string, expires time
 // CreateAPIKey makes and stores a Bedrock API key for user and returns the
 // token, which is shown once and never stored.
 func (s *Service) CreateAPIKey(ctx context.Context, user string, expires time.Time) (string, APIKey, error) {
+	if err := s.checkOwner(ctx, user); err != nil {
+		return "", APIKey{}, err
+	}
 	id := "BAK" + randString(17, keyAlphabet)
 	secret := make([]byte, 32)
 	if _, err := rand.Read(secret); err != nil {

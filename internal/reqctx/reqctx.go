@@ -8,15 +8,41 @@ import (
 	"log/slog"
 )
 
-// Principal identifies who made a request. IAM policies (later) attach to
-// principals; for now every authenticated principal is an account root or a
-// user of the single account.
+// Principal identifies who made a request: the account root, an IAM user or
+// an IAM role of the single account. Identity-based policies attach to users
+// and roles. A Principal may be shared between requests (identities cache
+// it with the key), so it must not be modified.
 type Principal struct {
 	AccountID string // 12 digits
-	ARN       string // arn:aws:iam::<account>:root or ...:user/<name>
-	Name      string // user name, "root" for the account root
+	// ARN is the caller as AWS names it in error messages:
+	// arn:aws:iam::<account>:root, ...:user/<name>, or for a role
+	// arn:aws:sts::<account>:assumed-role/<role>/<session>.
+	ARN string
+	// Name is the key owner's reference: "root" for the account root, the
+	// user name for a user, "role/<name>" for a role.
+	Name      string
 	KeyID     string // access key ID or API key ID used for this request
 	Anonymous bool   // true when auth is disabled (the local-testing opt-in)
+	APIKey    bool   // true when authenticated with a Bedrock API key
+}
+
+// Origin describes where a request came from, for IAM condition keys
+// (aws:SourceIp, aws:SecureTransport, aws:RequestedRegion).
+type Origin struct {
+	SourceIP string // the client's address, without port; "" if unknown
+	Secure   bool   // true over TLS
+	Region   string // the region the request was signed for or sent to
+}
+
+// WithOrigin returns a context carrying the request's origin.
+func WithOrigin(ctx context.Context, o *Origin) context.Context {
+	return context.WithValue(ctx, key[*Origin]{}, o)
+}
+
+// OriginFrom returns the origin in ctx, or nil.
+func OriginFrom(ctx context.Context) *Origin {
+	o, _ := ctx.Value(key[*Origin]{}).(*Origin)
+	return o
 }
 
 type key[T any] struct{}

@@ -5,7 +5,9 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"net"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"strings"
 
@@ -65,7 +67,7 @@ func (s *Server) routes(rt *runtimeapi.Handler, br *bedrockapi.Handler) (*http.S
 			seen[pattern] = svc.String() + ":" + op.Name
 			h, ok := impl[svc][op.Name]
 			if !ok {
-				h = notImplemented(svc, op.Name)
+				h = s.notImplemented(svc, op.Name)
 			}
 			if err := register(mux, pattern, s.wrap(svc, op, h, verifier, m)); err != nil {
 				return nil, err
@@ -91,8 +93,15 @@ func register(mux *http.ServeMux, pattern string, h http.Handler) (err error) {
 	return nil
 }
 
-func notImplemented(svc awsapi.Service, op string) handlerFunc {
-	return func(http.ResponseWriter, *http.Request) error {
+// notImplemented answers an operation Outcrop does not implement yet. It
+// authorizes first, as every operation does, so that a caller without
+// permission learns that rather than what is missing.
+func (s *Server) notImplemented(svc awsapi.Service, op string) handlerFunc {
+	action := awsapi.Action(svc, op)
+	return func(_ http.ResponseWriter, r *http.Request) error {
+		if err := s.iam.Authorize(r.Context(), reqctx.PrincipalFrom(r.Context()), action, "*"); err != nil {
+			return err
+		}
 		return fault.Newf(fault.Invalid, "Outcrop does not implement %s %s yet.", svc, op)
 	}
 }
@@ -197,6 +206,8 @@ func (s *Server) authenticate(ctx context.Context, svc awsapi.Service, r *http.R
 		return ctx, err
 	}
 	r.Body = restjson.NewBody(body)
+	origin := s.origin(r)
+	ctx = reqctx.WithOrigin(ctx, origin)
 	if s.opts.Config.Auth.Mode == "any" {
 		p := s.iam.Principal("root", "")
 		p.Anonymous = true
@@ -223,9 +234,57 @@ func (s *Server) authenticate(ctx context.Context, svc awsapi.Service, r *http.R
 	if err != nil {
 		return ctx, err
 	}
+	origin.Region = a.Region
 	p, err := s.iam.PrincipalForAccessKey(r.Context(), a.AccessKeyID)
 	if err != nil {
 		return ctx, err
 	}
 	return reqctx.WithPrincipal(ctx, p), nil
+}
+
+// origin returns where r came from: the peer address, or when the peer is
+// a trusted proxy, the nearest untrusted address in X-Forwarded-For (and
+// X-Forwarded-Proto for TLS). Region is the configured one until SigV4
+// says which region the request was signed for.
+func (s *Server) origin(r *http.Request) *reqctx.Origin {
+	o := &reqctx.Origin{Secure: r.TLS != nil, Region: s.opts.Config.Region}
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	peer, err := netip.ParseAddr(host)
+	if err != nil {
+		return o
+	}
+	peer = peer.Unmap()
+	o.SourceIP = peer.String()
+	if !s.trusted(peer) {
+		return o
+	}
+	xff := r.Header.Values("X-Forwarded-For")
+	hops := strings.Split(strings.Join(xff, ","), ",")
+	for i := len(hops) - 1; i >= 0; i-- {
+		a, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
+		if err != nil {
+			break
+		}
+		a = a.Unmap()
+		o.SourceIP = a.String()
+		if !s.trusted(a) {
+			break
+		}
+	}
+	if p := r.Header.Get("X-Forwarded-Proto"); p != "" {
+		o.Secure = strings.EqualFold(strings.TrimSpace(p), "https")
+	}
+	return o
+}
+
+func (s *Server) trusted(a netip.Addr) bool {
+	for _, p := range s.proxies {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
 }

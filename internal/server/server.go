@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"time"
@@ -55,6 +56,7 @@ type Server struct {
 	handler  http.Handler
 	reg      *prometheus.Registry
 	rootKey  iam.AccessKey
+	proxies  []netip.Prefix // trusted reverse proxies (auth.trustedProxies)
 }
 
 type backendSet map[string]provider.Adapter
@@ -99,7 +101,17 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 
 func (s *Server) build(ctx context.Context) error {
 	c := s.opts.Config
-	s.iam = iam.New(iam.Options{Store: s.store, AccountID: c.AccountID, Now: s.opts.Now, CacheTTL: s.opts.KeyCacheTTL})
+	s.iam = iam.New(iam.Options{
+		Store: s.store, Directory: s.store, AccountID: c.AccountID, Now: s.opts.Now, CacheTTL: s.opts.KeyCacheTTL,
+		ModelAccessDefault: c.ModelAccess.Default == "enabled",
+	})
+	for _, p := range c.Auth.TrustedProxies {
+		pfx, err := config.ParseAddrOrPrefix(p)
+		if err != nil {
+			return err
+		}
+		s.proxies = append(s.proxies, pfx)
+	}
 	root, created, err := s.iam.EnsureRoot(ctx)
 	if err != nil {
 		return fmt.Errorf("root key: %w", err)
@@ -154,7 +166,7 @@ func (s *Server) build(ctx context.Context) error {
 		InvocationTimeout: time.Duration(c.InvocationTimeout),
 		Metrics:           runtimeapi.NewMetrics(s.reg),
 	})
-	br := bedrockapi.New(bedrockapi.Options{Catalog: s.catalog, Auth: s.iam})
+	br := bedrockapi.New(bedrockapi.Options{Catalog: s.catalog, Auth: s.iam, Access: s.iam, Tags: s.iam, AccountID: c.AccountID})
 	mux, err := s.routes(rt, br)
 	if err != nil {
 		return err

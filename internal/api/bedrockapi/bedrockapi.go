@@ -1,5 +1,7 @@
 // Package bedrockapi serves the bedrock control plane over HTTP. Today it
-// covers the model catalog: ListFoundationModels and GetFoundationModel.
+// covers the model catalog (ListFoundationModels, GetFoundationModel),
+// model access (the foundation-model agreement and availability operations
+// and the model-access use case), and resource tags.
 package bedrockapi
 
 import (
@@ -14,15 +16,36 @@ import (
 	"github.com/outcrop/outcrop/internal/reqctx"
 )
 
-// Authorizer decides whether a principal may perform an action on a resource.
+// Authorizer decides whether a principal may perform an action on a
+// resource; AuthorizeRequest adds request-specific condition keys.
 type Authorizer interface {
 	Authorize(ctx context.Context, p *reqctx.Principal, action, resource string) error
+	AuthorizeRequest(ctx context.Context, p *reqctx.Principal, action, resource string, extra map[string][]string) error
+}
+
+// ModelAccess enables and disables models for the account.
+type ModelAccess interface {
+	ModelEnabled(ctx context.Context, modelID string) (bool, error)
+	SetModelAccess(ctx context.Context, modelID string, enabled bool) error
+	PutUseCase(ctx context.Context, form []byte) error
+	UseCase(ctx context.Context) ([]byte, error) // fault.NotFound if none
+}
+
+// Tagger keeps tags by resource ARN.
+type Tagger interface {
+	ResourceTags(ctx context.Context, arn string) (map[string]string, error)
+	// TagResource adds add and removes remove; fault.QuotaExceeded when
+	// the resource would have too many tags.
+	TagResource(ctx context.Context, arn string, add map[string]string, remove []string) error
 }
 
 // Options configures the handler.
 type Options struct {
-	Catalog *catalog.Catalog
-	Auth    Authorizer
+	Catalog   *catalog.Catalog
+	Auth      Authorizer
+	Access    ModelAccess
+	Tags      Tagger
+	AccountID string
 }
 
 // Handler serves control-plane operations.
@@ -36,6 +59,17 @@ func (h *Handler) Routes() map[string]func(http.ResponseWriter, *http.Request) e
 	return map[string]func(http.ResponseWriter, *http.Request) error{
 		"ListFoundationModels": h.listFoundationModels,
 		"GetFoundationModel":   h.getFoundationModel,
+
+		"GetFoundationModelAvailability":     h.getFoundationModelAvailability,
+		"ListFoundationModelAgreementOffers": h.listAgreementOffers,
+		"CreateFoundationModelAgreement":     h.createAgreement,
+		"DeleteFoundationModelAgreement":     h.deleteAgreement,
+		"PutUseCaseForModelAccess":           h.putUseCase,
+		"GetUseCaseForModelAccess":           h.getUseCase,
+
+		"TagResource":         h.tagResource,
+		"UntagResource":       h.untagResource,
+		"ListTagsForResource": h.listTags,
 	}
 }
 

@@ -14,13 +14,15 @@ import (
 	"github.com/outcrop/outcrop/internal/provider"
 )
 
-// decodeConverse resolves the model and decodes a Converse body.
-func (h *Handler) decodeConverse(r *http.Request) (*target, *provider.Request, error) {
+// decodeConverse resolves the model, authorizes action on it and decodes a
+// Converse body. Converse authorizes as bedrock:InvokeModel and
+// ConverseStream as bedrock:InvokeModelWithResponseStream, as AWS documents.
+func (h *Handler) decodeConverse(r *http.Request, action string) (*target, *provider.Request, error) {
 	body, err := readBody(r)
 	if err != nil {
 		return nil, nil, err
 	}
-	t, err := h.resolve(r, "bedrock:InvokeModel")
+	t, err := h.resolve(r, action)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -48,7 +50,7 @@ func checkChat(m *catalog.Model, req *provider.Request) error {
 
 func (h *Handler) converse(w http.ResponseWriter, r *http.Request) error {
 	start := h.opts.Now()
-	t, req, err := h.decodeConverse(r)
+	t, req, err := h.decodeConverse(r, "bedrock:InvokeModel")
 	if err != nil {
 		return err
 	}
@@ -67,7 +69,7 @@ func (h *Handler) converse(w http.ResponseWriter, r *http.Request) error {
 
 func (h *Handler) converseStream(w http.ResponseWriter, r *http.Request) error {
 	start := h.opts.Now()
-	t, req, err := h.decodeConverse(r)
+	t, req, err := h.decodeConverse(r, "bedrock:InvokeModelWithResponseStream")
 	if err != nil {
 		return err
 	}

@@ -36,7 +36,7 @@ type invocation struct {
 	ereq  *provider.EmbedRequest
 }
 
-func (h *Handler) decodeInvoke(r *http.Request, accept string) (*invocation, error) {
+func (h *Handler) decodeInvoke(r *http.Request, accept, action string) (*invocation, error) {
 	if err := checkJSON(r.Header.Get("Content-Type"), "content"); err != nil {
 		return nil, err
 	}
@@ -47,7 +47,7 @@ func (h *Handler) decodeInvoke(r *http.Request, accept string) (*invocation, err
 	if err != nil {
 		return nil, err
 	}
-	t, err := h.resolve(r, "bedrock:InvokeModel")
+	t, err := h.resolve(r, action)
 	if err != nil {
 		return nil, err
 	}
@@ -80,7 +80,7 @@ func (h *Handler) decodeInvoke(r *http.Request, accept string) (*invocation, err
 
 func (h *Handler) invokeModel(w http.ResponseWriter, r *http.Request) error {
 	start := h.opts.Now()
-	inv, err := h.decodeInvoke(r, r.Header.Get("Accept"))
+	inv, err := h.decodeInvoke(r, r.Header.Get("Accept"), "bedrock:InvokeModel")
 	if err != nil {
 		return err
 	}
@@ -150,7 +150,7 @@ type chunkEvent struct {
 
 func (h *Handler) invokeModelStream(w http.ResponseWriter, r *http.Request) error {
 	start := h.opts.Now()
-	inv, err := h.decodeInvoke(r, r.Header.Get("X-Amzn-Bedrock-Accept"))
+	inv, err := h.decodeInvoke(r, r.Header.Get("X-Amzn-Bedrock-Accept"), "bedrock:InvokeModelWithResponseStream")
 	if err != nil {
 		return err
 	}
