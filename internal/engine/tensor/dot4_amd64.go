@@ -31,29 +31,40 @@ func rows4(f func(w *byte, stride, nb int, aq *int8, ad, as *float32, out *[4]fl
 }
 
 // mmQ4x2x4 is the batched kernel for Q4_0 and Q4_1: two weight rows times
-// four activations, with per-block scale tables (see dot4_amd64.s).
+// four activations (see dot4_amd64.s).
 //
 //go:noescape
-func mmQ4x2x4(w *byte, stride, bb, nb int, a0, a1, a2, a3 *int8, ws, as *float32, out *[8]float32)
+func mmQ4x2x4(w *byte, stride, bb, moff, nb int, a0, a1, a2, a3 *int8, as *float32, out *[8]float32)
 
 // mmQ4 adapts mmQ4x2x4 to the kernelSet's mm4 signature.
-func mmQ4(rows []byte, stride int, t Type, a *[4]*act, ws, as []float32, out *[8]float32) {
+func mmQ4(rows []byte, stride int, t Type, a *[4]*act, as []float32, out *[8]float32) {
 	nb := len(a[0].d)
 	if nb == 0 {
 		*out = [8]float32{}
 		return
 	}
-	qoff, bb := 2, 18
+	bb, moff := 18, 0
 	if t == Q4_1 {
-		qoff, bb = 4, 20
+		bb, moff = 20, 2
 	}
 	_ = rows[stride+nb*bb-1] // two whole rows
-	_ = ws[nb*16-1]
 	_ = as[nb*16-1]
 	for _, x := range a {
 		_ = x.q[nb*qk-1]
 	}
-	mmQ4x2x4(&rows[qoff], stride, bb, nb, &a[0].q[0], &a[1].q[0], &a[2].q[0], &a[3].q[0], &ws[0], &as[0], out)
+	mmQ4x2x4(&rows[0], stride, bb, moff, nb, &a[0].q[0], &a[1].q[0], &a[2].q[0], &a[3].q[0], &as[0], out)
+}
+
+//go:noescape
+func roundHalfAVX2(x *float32, n int)
+
+// roundHalfAsm rounds x to float16 precision with F16C.
+func roundHalfAsm(x []float32) {
+	n := len(x) &^ 7
+	if n > 0 {
+		roundHalfAVX2(&x[0], n)
+	}
+	roundHalfGo(x[n:])
 }
 
 //go:noescape

@@ -253,33 +253,39 @@ q80done:
 	VBROADCASTSS off(SP), Y13; \
 	VFMADD231PS Y13, Y10, acc
 
-// func mmQ4x2x4(w *byte, stride, bb, nb int, a0, a1, a2, a3 *int8, ws, as *float32, out *[8]float32)
+// func mmQ4x2x4(w *byte, stride, bb, moff, nb int, a0, a1, a2, a3 *int8, as *float32, out *[8]float32)
 //
 // The batched (prefill) kernel: two Q4_0/Q4_1 weight rows (w points at the
-// first block's nibbles; rows stride bytes apart, blocks bb bytes apart)
-// times four quantized activations. Each weight block is decoded once for
-// the four inputs, each activation block loaded once per row. The scales
-// come from two tables of 16 floats per block, built by the caller:
+// first block of row 0, rows stride bytes apart, blocks bb bytes apart with
+// the F16 scale first and the 16 nibble bytes last) times four quantized
+// activations. Each weight block is decoded once for the four inputs, each
+// activation block loaded once per row. The activation scales come from a
+// table of 16 floats per block, built by the caller:
 //
-//	ws[b] = d0 d0 d0 d0 d1 d1 d1 d1  m0 m0 m0 m0 m1 m1 m1 m1   (weight rows 0, 1)
 //	as[b] = e0 e1 e2 e3 e0 e1 e2 e3  s0 s1 s2 s3 s0 s1 s2 s3   (inputs 0-3)
 //
-// so one vector multiply gives the eight d·e products of the block and one
-// FMA accumulates the eight m·s terms. out[4i+j] is row i times input j.
-// Y0-Y7 accumulate row i, input j in Y(4i+j); Y8, Y9 the decoded rows;
-// Y12 the m·s terms. The products go through 32 bytes of stack so that each
-// can be broadcast straight from memory.
+// The kernel builds the matching weight vectors d0×4 d1×4 and m0×4 m1×4
+// from the F16 scale and the F16 value at moff (Q4_1's minimum; for Q4_0
+// the caller passes moff 0 and s scaled by −8), so one vector multiply
+// gives the block's eight d·e products and one FMA accumulates its eight
+// m·s terms. out[4i+j] is row i times input j. Y0-Y7 accumulate row i,
+// input j in Y(4i+j); Y8, Y9 hold the decoded rows; Y12 the m·s terms. The
+// products go through 32 bytes of stack so that each can be broadcast
+// straight from memory.
 TEXT ·mmQ4x2x4(SB), NOSPLIT, $32-88
 	MOVQ w+0(FP), SI
-	MOVQ stride+8(FP), DX
-	MOVQ bb+16(FP), R13
-	MOVQ nb+24(FP), CX
-	MOVQ a0+32(FP), R8
-	MOVQ a1+40(FP), R9
-	MOVQ a2+48(FP), R10
-	MOVQ a3+56(FP), R11
-	MOVQ ws+64(FP), AX
+	MOVQ stride+8(FP), DI
+	ADDQ SI, DI // row 1
+	MOVQ bb+16(FP), DX
+	MOVQ moff+24(FP), R12
+	MOVQ nb+32(FP), CX
+	MOVQ a0+40(FP), R8
+	MOVQ a1+48(FP), R9
+	MOVQ a2+56(FP), R10
+	MOVQ a3+64(FP), R11
 	MOVQ as+72(FP), BX
+	MOVQ DX, R13
+	SUBQ $16, R13 // nibble offset within a block
 	VMOVDQU nibmask<>(SB), Y15
 	VMOVDQU ones16<>(SB), Y14
 	VXORPS Y0, Y0, Y0
@@ -295,17 +301,25 @@ TEXT ·mmQ4x2x4(SB), NOSPLIT, $32-88
 	JEQ mmdone
 
 mmloop:
-	VMOVUPS (AX), Y11
+	// d0×4 d1×4 times e0-e3 twice: the eight products, to the stack.
+	VPBROADCASTW (SI), X11
+	VPBROADCASTW (DI), X13
+	VPUNPCKLQDQ X13, X11, X11
+	VCVTPH2PS X11, Y11
 	VMULPS (BX), Y11, Y11
 	VMOVUPS Y11, (SP)
-	VMOVUPS 32(AX), Y13
-	VFMADD231PS 32(BX), Y13, Y12
+	// m0×4 m1×4 times s0-s3 twice, accumulated.
+	VPBROADCASTW (SI)(R12*1), X11
+	VPBROADCASTW (DI)(R12*1), X13
+	VPUNPCKLQDQ X13, X11, X11
+	VCVTPH2PS X11, Y11
+	VFMADD231PS 32(BX), Y11, Y12
 
-	VMOVDQU (SI), X8
+	VMOVDQU (SI)(R13*1), X8
 	VPSRLW $4, X8, X13
 	VINSERTI128 $1, X13, Y8, Y8
 	VPAND Y15, Y8, Y8
-	VMOVDQU (SI)(DX*1), X9
+	VMOVDQU (DI)(R13*1), X9
 	VPSRLW $4, X9, X13
 	VINSERTI128 $1, X13, Y9, Y9
 	VPAND Y15, Y9, Y9
@@ -319,12 +333,12 @@ mmloop:
 	MMPROD(Y9, R10, 24, Y6)
 	MMPROD(Y9, R11, 28, Y7)
 
-	ADDQ R13, SI
+	ADDQ DX, SI
+	ADDQ DX, DI
 	ADDQ $32, R8
 	ADDQ $32, R9
 	ADDQ $32, R10
 	ADDQ $32, R11
-	ADDQ $64, AX
 	ADDQ $64, BX
 	DECQ CX
 	JNE mmloop
@@ -346,6 +360,26 @@ mmdone:
 	VADDPS Y12, Y0, Y0
 	MOVQ out+80(FP), DI
 	VMOVUPS Y0, (DI)
+	VZEROUPPER
+	RET
+
+// func roundHalfAVX2(x *float32, n int)
+//
+// Rounds n floats (n a multiple of 8) to float16 precision in place.
+TEXT ·roundHalfAVX2(SB), NOSPLIT, $0-16
+	MOVQ x+0(FP), SI
+	MOVQ n+8(FP), CX
+	SHRQ $3, CX
+	JEQ rhdone
+rhloop:
+	VMOVUPS (SI), Y0
+	VCVTPS2PH $0, Y0, X0
+	VCVTPH2PS X0, Y0
+	VMOVUPS Y0, (SI)
+	ADDQ $32, SI
+	DECQ CX
+	JNE rhloop
+rhdone:
 	VZEROUPPER
 	RET
 

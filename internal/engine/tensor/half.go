@@ -95,7 +95,12 @@ func putF16(b []byte, f float32) { binary.LittleEndian.PutUint16(b, floatToHalf(
 
 // RoundToHalf rounds every element of x to the nearest float16 value (kept
 // as float32), as storing and reloading it in half precision would.
-func RoundToHalf(x []float32) {
+func RoundToHalf(x []float32) { fastKernels.roundHalf(x) }
+
+// fastKernels is the kernel set for this build and CPU, chosen once.
+var fastKernels = bestKernels()
+
+func roundHalfGo(x []float32) {
 	for i, v := range x {
 		x[i] = halfToFloat(floatToHalf(v))
 	}

@@ -24,10 +24,11 @@ type kernelSet struct {
 	// (stride bytes apart, rows[:4*stride]) with one activation at once.
 	direct4 [Q8_K + 1]func(rows []byte, stride int, a *act, out *[4]float32)
 	// mm4, if set, computes two Q4_0/Q4_1 rows (rows[:stride] and the
-	// next) times four activations at once: out[4i+j] = row i · a[j]. ws
-	// and as are the per-block scale tables of weightScales and
-	// actScales.
-	mm4 func(rows []byte, stride int, t Type, a *[4]*act, ws, as []float32, out *[8]float32)
+	// next) times four activations at once: out[4i+j] = row i · a[j]. as
+	// is the inputs' per-block scale table (actScales).
+	mm4 func(rows []byte, stride int, t Type, a *[4]*act, as []float32, out *[8]float32)
+	// roundHalf rounds floats to float16 precision in place.
+	roundHalf func(x []float32)
 	// unpack maps a quantized type to its row unpacker.
 	unpack [Q8_K + 1]unpackFunc
 }
@@ -38,6 +39,7 @@ func portableKernels() *kernelSet {
 		quantizeAct: quantizeActGo,
 		dotF32:      dotF32Go,
 		dotUnpacked: dotUnpackedGo,
+		roundHalf:   roundHalfGo,
 	}
 	k.direct[Q4_0] = dotQ4_0Go
 	k.direct[Q4_1] = dotQ4_1Go
@@ -151,36 +153,15 @@ func floatRowTo(t Type, row []byte, dst []float32) []float32 {
 	return dst
 }
 
-// weightScales fills ws (16 floats per block) for two Q4_0/Q4_1 rows:
-// d0×4 d1×4 m0×4 m1×4, where m is the block minimum (Q4_1) or −8·d (Q4_0,
-// whose nibbles hold q+8).
-func weightScales(ws []float32, r0, r1 []byte, t Type, nb int) {
-	bb := t.BlockBytes()
-	for b := 0; b < nb; b++ {
-		k0, k1 := r0[b*bb:], r1[b*bb:]
-		d0, d1 := halfToFloatFast(le16(k0)), halfToFloatFast(le16(k1))
-		var m0, m1 float32
-		if t == Q4_1 {
-			m0, m1 = halfToFloatFast(le16(k0[2:])), halfToFloatFast(le16(k1[2:]))
-		} else {
-			m0, m1 = -8*d0, -8*d1
-		}
-		w := ws[b*16 : b*16+16]
-		w[0], w[1], w[2], w[3] = d0, d0, d0, d0
-		w[4], w[5], w[6], w[7] = d1, d1, d1, d1
-		w[8], w[9], w[10], w[11] = m0, m0, m0, m0
-		w[12], w[13], w[14], w[15] = m1, m1, m1, m1
-	}
-}
-
 // actScales fills as (16 floats per block) for four activations:
-// e0 e1 e2 e3 twice, then s0 s1 s2 s3 twice.
-func actScales(as []float32, a *[4]*act) {
+// e0 e1 e2 e3 twice, then s0 s1 s2 s3 twice, each s times sMul (−8 for
+// Q4_0, whose nibbles hold q+8, so that its offset term is d·(−8s)).
+func actScales(as []float32, a *[4]*act, sMul float32) {
 	for b := range a[0].d {
 		v := as[b*16 : b*16+16]
 		for j, x := range a {
 			v[j], v[4+j] = x.d[b], x.d[b]
-			v[8+j], v[12+j] = x.s[b], x.s[b]
+			v[8+j], v[12+j] = x.s[b]*sMul, x.s[b]*sMul
 		}
 	}
 }

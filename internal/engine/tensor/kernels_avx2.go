@@ -30,6 +30,7 @@ func bestKernels() *kernelSet {
 	k.direct4[Q8_0] = rows4(dotQ8_0x4)
 	k.mm4 = mmQ4
 	k.quantizeAct = quantizeActAsm
+	k.roundHalf = roundHalfAsm
 	k.dotUnpacked4 = dotUnpacked4AVX2
 	k.unpack[Q4_0] = unpackQ4_0AVX2
 	k.unpack[Q4_1] = unpackQ4_1AVX2

@@ -78,8 +78,7 @@ type workerScratch struct {
 	f    []float32
 	out  [4]float32
 	out8 [8]float32
-	ws   []float32 // weightScales of the current row pair, for mm4
-	grp  [4]*act   // the inputs of the current mm4 call
+	grp  [4]*act // the inputs of the current mm4 call
 }
 
 // NewPool starts a pool that uses threads goroutines (the caller's plus
@@ -263,9 +262,6 @@ func (p *Pool) MatMul(dst []float32, m Matrix, x []float32, n int) {
 		s := &p.scratch[i]
 		s.u.resize(m.Cols)
 		s.f = grow(s.f, m.Cols)
-		if p.useMM4() {
-			s.ws = grow(s.ws, m.Cols/qk*16)
-		}
 	}
 	// Chunks of at least 16 rows keep per-chunk overhead small.
 	if n == 1 {
@@ -296,7 +292,11 @@ func (p *Pool) prepareActs(x []float32, n, cols int, halfScales bool) {
 		for g := 0; g < groups; g++ {
 			s := &p.scratch[0]
 			p.group(&s.grp, g)
-			actScales(p.actTab[g*nb*16:(g+1)*nb*16], &s.grp)
+			sMul := float32(1)
+			if p.m.Type == Q4_0 {
+				sMul = -8
+			}
+			actScales(p.actTab[g*nb*16:(g+1)*nb*16], &s.grp, sMul)
 		}
 	}
 }
@@ -381,14 +381,13 @@ func (p *Pool) matMulRange(w, lo, hi int) {
 	// the one-input kernels.
 	n := len(p.acts)
 	nb, groups := cols/qk, (n+3)/4
-	ws, out8 := s.ws[:nb*16], &s.out8
+	out8 := &s.out8
 	even := lo + (hi-lo)&^1
 	for r := lo; r < even; r += 2 {
 		w := m.Data[r*p.rb : (r+2)*p.rb]
-		weightScales(ws, w, w[p.rb:], m.Type, nb)
 		for g := 0; g < groups; g++ {
 			p.group(&s.grp, g)
-			k.mm4(w, p.rb, m.Type, &s.grp, ws, p.actTab[g*nb*16:(g+1)*nb*16], out8)
+			k.mm4(w, p.rb, m.Type, &s.grp, p.actTab[g*nb*16:(g+1)*nb*16], out8)
 			for j := 0; j < min(4, n-4*g); j++ {
 				i := 4*g + j
 				p.dst[i*rows+r], p.dst[i*rows+r+1] = out8[j], out8[4+j]

@@ -478,3 +478,19 @@ func TestQuantizeActKernels(t *testing.T) {
 		}
 	}
 }
+
+func TestRoundToHalf(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 12))
+	x := randVec(r, 101)
+	for i := range x {
+		x[i] *= float32(math.Pow(10, float64(r.IntN(12)-6)))
+	}
+	x[0], x[1], x[2], x[3] = 0, 70000, -1e-9, float32(math.Inf(-1))
+	want := append([]float32(nil), x...)
+	roundHalfGo(want)
+	got := append([]float32(nil), x...)
+	RoundToHalf(got)
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("RoundToHalf differs from the portable rounding (-want +got):\n%s", diff)
+	}
+}
