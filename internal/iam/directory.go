@@ -2,6 +2,7 @@ package iam
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -255,6 +256,10 @@ func policySize(doc string) int {
 
 // malformed turns a parse error into IAM's MalformedPolicyDocument.
 func malformed(err error) error {
+	var fe *fault.Error
+	if errors.As(err, &fe) {
+		return &fault.Error{Kind: fault.Invalid, Msg: "MalformedPolicyDocument: " + fe.Msg, Err: fe.Err}
+	}
 	return fault.Wrap(fault.Invalid, err, "MalformedPolicyDocument: "+fault.Message(err))
 }
 
