@@ -61,3 +61,14 @@ func benchMat(b *testing.B, k *kernelSet, typ Type, rows, cols, n int) {
 		p.MatMul(dst, m, x, n)
 	}
 }
+
+// BenchmarkDispatch measures the pool's per-job overhead: a job of two
+// empty chunks, one per thread.
+func BenchmarkDispatch(b *testing.B) {
+	p := NewPool(2)
+	defer p.Close()
+	fn := func(lo, hi int) {}
+	for b.Loop() {
+		p.Parallel(2, fn)
+	}
+}
