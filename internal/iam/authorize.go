@@ -60,7 +60,7 @@ func (s *Service) AuthorizeRequest(ctx context.Context, p *reqctx.Principal, act
 			return fault.New(fault.Denied, denyMessage(p.ARN, action, resource, d.Outcome))
 		}
 	}
-	if invokeActions[strings.ToLower(action)] {
+	if needsModelAccess(action) {
 		if id := foundationModelID(resource); id != "" && !st.modelEnabled(id, s.opts.ModelAccessDefault) {
 			return fault.New(fault.Denied, MsgNoModelAccess)
 		}

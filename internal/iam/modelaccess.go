@@ -29,11 +29,15 @@ type ModelAccessStore interface {
 // granted access to a model.
 const MsgNoModelAccess = "You don't have access to the model with the specified model ID."
 
-// invokeActions need model access besides IAM permission.
-var invokeActions = map[string]bool{
-	"bedrock:invokemodel":                        true,
-	"bedrock:invokemodelwithresponsestream":      true,
-	"bedrock:invokemodelwithbidirectionalstream": true,
+// needsModelAccess reports whether action invokes a model, which needs
+// model access besides IAM permission. Operations pass their action in its
+// canonical spelling.
+func needsModelAccess(action string) bool {
+	switch action {
+	case "bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream", "bedrock:InvokeModelWithBidirectionalStream":
+		return true
+	}
+	return false
 }
 
 // foundationModelID returns the model ID of a foundation-model ARN, or "".

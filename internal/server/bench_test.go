@@ -134,3 +134,53 @@ func BenchmarkBareHTTP(b *testing.B) {
 		return r
 	})
 }
+
+// benchPolicy is a user's policy for BenchmarkPipelineServeHTTPPolicy: two
+// Deny statements that are tested and do not apply, then Allow statements
+// with conditions on principal tags, source IP, region and time, so every
+// request builds the full context and evaluates each statement.
+const benchPolicy = `{
+  "Version": "2012-10-17",
+  "Statement": [
+    {"Sid": "OfficeOnly", "Effect": "Deny", "Action": "*", "Resource": "*",
+     "Condition": {"NotIpAddress": {"aws:SourceIp": ["127.0.0.0/8", "::1/128", "10.0.0.0/8"]}}},
+    {"Sid": "NoExpensive", "Effect": "Deny", "Action": "bedrock:Invoke*",
+     "Resource": ["arn:aws:bedrock:*::foundation-model/anthropic.claude-3-opus*", "arn:aws:bedrock:*::foundation-model/meta.llama3-1-405b*"]},
+    {"Sid": "List", "Effect": "Allow", "Action": ["bedrock:List*", "bedrock:Get*"], "Resource": "*"},
+    {"Sid": "TeamModels", "Effect": "Allow", "Action": ["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"],
+     "Resource": "arn:aws:bedrock:*::foundation-model/outcrop.*",
+     "Condition": {"StringEquals": {"aws:PrincipalTag/team": ["ml", "research"], "aws:RequestedRegion": "us-east-1"},
+                   "DateLessThan": {"aws:CurrentTime": "2100-01-01T00:00:00Z"}}}
+  ]
+}`
+
+// BenchmarkPipelineServeHTTPPolicy is BenchmarkPipelineServeHTTP as an IAM
+// user whose policies are evaluated on every request (root skips them).
+func BenchmarkPipelineServeHTTPPolicy(b *testing.B) {
+	srv := outcroptest.NewServer(b, outcroptest.Options{KeyCacheTTL: time.Minute})
+	ctx := context.Background()
+	s := srv.Srv.IAM()
+	if _, err := s.CreateUser(ctx, "bench"); err != nil {
+		b.Fatal(err)
+	}
+	if err := s.TagEntity(ctx, "bench", map[string]string{"team": "ml"}, nil); err != nil {
+		b.Fatal(err)
+	}
+	if err := s.PutInlinePolicy(ctx, "bench", "bench", benchPolicy); err != nil {
+		b.Fatal(err)
+	}
+	k, err := s.CreateAccessKey(ctx, "bench", time.Time{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	srv.Key = k
+	tmpl := signedRequest(b, "http://"+srv.HTTP.Listener.Addr().String(), srv)
+	h := srv.Srv.Handler()
+	serveLoop(b, h, func() *http.Request {
+		r := tmpl.Clone(context.Background())
+		r.Body = io.NopCloser(bytes.NewReader(benchBody))
+		r.RequestURI = tmpl.URL.RequestURI()
+		r.RemoteAddr = "127.0.0.1:40000"
+		return r
+	})
+}
