@@ -157,7 +157,7 @@ func TestInfo(t *testing.T) {
 	m := load(t, sm, 1)
 	got := m.Info()
 	st, _ := os.Stat(sm.path)
-	want := Info{Arch: "qwen2", ContextLength: 256, VocabSize: 260, EmbeddingDim: 64, Layers: 3, Heads: 4, KVHeads: 4, HeadDim: 16, FileSize: st.Size(), KVBytesPerToken: 2 * 3 * 64 * 4}
+	want := Info{Arch: "qwen2", ContextLength: 256, VocabSize: 260, EmbeddingDim: 64, Layers: 3, Heads: 4, KVHeads: 4, HeadDim: 16, FileSize: st.Size(), KVBytesPerToken: 2 * 3 * 64 * 2}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Info mismatch (-want +got):\n%s", diff)
 	}

@@ -35,7 +35,7 @@ type Info struct {
 	Heads, KVHeads  int
 	HeadDim         int
 	FileSize        int64 // bytes of the GGUF file
-	KVBytesPerToken int   // KV-cache bytes one position costs (f32 keys and values)
+	KVBytesPerToken int   // KV-cache bytes one position costs (F16 keys and values)
 }
 
 // hparams are the numbers the forward pass needs.
@@ -147,7 +147,7 @@ func bind(f *gguf.File, opts Options) (*Model, error) {
 	m.info = Info{
 		Arch: name, ContextLength: hp.ctx, VocabSize: hp.vocab, EmbeddingDim: hp.dim,
 		Layers: hp.layers, Heads: hp.heads, KVHeads: hp.kvHeads, HeadDim: hp.headDim,
-		KVBytesPerToken: 2 * hp.layers * hp.kvDim() * 4,
+		KVBytesPerToken: 2 * hp.layers * hp.kvDim() * 2,
 	}
 	m.info.Name, _ = f.String("general.name")
 	return m, nil

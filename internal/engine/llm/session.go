@@ -25,12 +25,13 @@ type Session struct {
 	// tokens are the tokens whose keys and values are in the cache, in
 	// position order.
 	tokens []int32
-	kc, vc [][]float32 // per layer: max × kvDim
+	kc, vc [][]uint16 // per layer: max × kvDim, half precision
 
 	// Scratch, sized for maxBatch tokens.
 	batch      int
 	x, xn, tmp []float32     // batch × dim
 	q, att     []float32     // batch × qDim
+	kf, vf     []float32     // batch × kvDim, before conversion to F16
 	ffA, ffB   []float32     // batch × ff
 	cos, sin   []float32     // batch × ropeDim/2
 	attn       []attnScratch // per head
@@ -59,13 +60,15 @@ func (m *Model) NewSession(maxTokens int) (*Session, error) {
 	s := &Session{
 		m: m, max: maxTokens, batch: b,
 		tokens: make([]int32, 0, maxTokens),
-		kc:     make([][]float32, hp.layers),
-		vc:     make([][]float32, hp.layers),
+		kc:     make([][]uint16, hp.layers),
+		vc:     make([][]uint16, hp.layers),
 		x:      make([]float32, b*hp.dim),
 		xn:     make([]float32, b*hp.dim),
 		tmp:    make([]float32, b*hp.dim),
 		q:      make([]float32, b*hp.qDim()),
 		att:    make([]float32, b*hp.qDim()),
+		kf:     make([]float32, b*hp.kvDim()),
+		vf:     make([]float32, b*hp.kvDim()),
 		ffA:    make([]float32, b*hp.ff),
 		ffB:    make([]float32, b*hp.ff),
 		cos:    make([]float32, b*hp.ropeDim/2),
@@ -74,15 +77,11 @@ func (m *Model) NewSession(maxTokens int) (*Session, error) {
 		logits: make([]float32, hp.vocab),
 	}
 	for h := range s.attn {
-		s.attn[h] = attnScratch{
-			scores: make([]float32, maxTokens),
-			part:   make([]float32, 4*maxTokens),
-			lanes:  make([]float32, 8*maxTokens),
-		}
+		s.attn[h] = attnScratch{scores: make([]float32, maxTokens)}
 	}
 	for l := range s.kc {
-		s.kc[l] = make([]float32, maxTokens*hp.kvDim())
-		s.vc[l] = make([]float32, maxTokens*hp.kvDim())
+		s.kc[l] = make([]uint16, maxTokens*hp.kvDim())
+		s.vc[l] = make([]uint16, maxTokens*hp.kvDim())
 	}
 	s.attnFn = s.attention
 	return s, nil
@@ -166,8 +165,7 @@ func (s *Session) forward(tokens []int32, logits bool) {
 	for l := range m.layers {
 		L := &m.layers[l]
 		rmsNormRows(xn, x, L.attnNorm, dim, hp.eps)
-		k := s.kc[l][pos0*kvd : (pos0+n)*kvd]
-		v := s.vc[l][pos0*kvd : (pos0+n)*kvd]
+		k, v := s.kf[:n*kvd], s.vf[:n*kvd]
 		pool.MatMul(q, L.q, xn, n)
 		pool.MatMul(k, L.k, xn, n)
 		pool.MatMul(v, L.v, xn, n)
@@ -176,12 +174,12 @@ func (s *Session) forward(tokens []int32, logits bool) {
 		addBiasRows(v, L.bv)
 		s.rope(q, hp.heads, n)
 		s.rope(k, hp.kvHeads, n)
-		// Keys and values are kept at half precision, as llama.cpp's
-		// default F16 cache keeps them: the logits then follow the
-		// reference implementation more closely (its greedy answers
-		// on near-ties), at no cost in speed.
-		tensor.RoundToHalf(k)
-		tensor.RoundToHalf(v)
+		// The cache keeps keys and values in half precision, as
+		// llama.cpp's default F16 cache does: half the memory, and
+		// logits that follow the reference implementation more
+		// closely (its greedy answers on near-ties).
+		tensor.ToHalf(s.kc[l][pos0*kvd:(pos0+n)*kvd], k)
+		tensor.ToHalf(s.vc[l][pos0*kvd:(pos0+n)*kvd], v)
 
 		s.attnLayer, s.attnN, s.attnPos0 = l, n, pos0
 		pool.Parallel(hp.heads, s.attnFn)
@@ -262,9 +260,9 @@ func (s *Session) attention(lo, hi int) {
 			q := s.q[i*qd+h*hd : i*qd+(h+1)*hd]
 			npos := s.attnPos0 + i + 1
 			sc := a.scores[:npos]
-			a.qk(sc, q, kc[g*hd:], kvd, scale)
+			tensor.ScoresF16(sc, q, kc[g*hd:], kvd, scale)
 			vmath.SoftmaxRows(sc, npos, 1, npos, 1)
-			a.weightedSum(s.att[i*qd+h*hd:i*qd+(h+1)*hd], sc, vc[g*hd:], kvd)
+			tensor.WeightedSumF16(s.att[i*qd+h*hd:i*qd+(h+1)*hd], sc, vc[g*hd:], kvd)
 		}
 	}
 }

@@ -29,6 +29,10 @@ type kernelSet struct {
 	mm4 func(rows []byte, stride int, t Type, a *[4]*act, as []float32, out *[8]float32)
 	// roundHalf rounds floats to float16 precision in place.
 	roundHalf func(x []float32)
+	// The F16 attention kernels (attn.go).
+	toHalf         func(dst []uint16, src []float32)
+	scoresF16      func(sc, q []float32, k []uint16, stride int, scale float32)
+	weightedSumF16 func(out, p []float32, v []uint16, stride int)
 	// unpack maps a quantized type to its row unpacker.
 	unpack [Q8_K + 1]unpackFunc
 }
@@ -40,6 +44,10 @@ func portableKernels() *kernelSet {
 		dotF32:      dotF32Go,
 		dotUnpacked: dotUnpackedGo,
 		roundHalf:   roundHalfGo,
+
+		toHalf:         toHalfGo,
+		scoresF16:      scoresF16Go,
+		weightedSumF16: weightedSumF16Go,
 	}
 	k.direct[Q4_0] = dotQ4_0Go
 	k.direct[Q4_1] = dotQ4_1Go

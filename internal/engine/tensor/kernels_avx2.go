@@ -31,6 +31,9 @@ func bestKernels() *kernelSet {
 	k.mm4 = mmQ4
 	k.quantizeAct = quantizeActAsm
 	k.roundHalf = roundHalfAsm
+	k.toHalf = toHalfAsm
+	k.scoresF16 = scoresF16Asm
+	k.weightedSumF16 = weightedSumF16Asm
 	k.dotUnpacked4 = dotUnpacked4AVX2
 	k.unpack[Q4_0] = unpackQ4_0AVX2
 	k.unpack[Q4_1] = unpackQ4_1AVX2

@@ -494,3 +494,56 @@ func TestRoundToHalf(t *testing.T) {
 		t.Errorf("RoundToHalf differs from the portable rounding (-want +got):\n%s", diff)
 	}
 }
+
+// TestAttentionF16 checks each kernel set's F16 attention kernels against
+// a float64 computation over the same half-precision keys and values.
+func TestAttentionF16(t *testing.T) {
+	r := rand.New(rand.NewPCG(13, 14))
+	for _, k := range kernelSets() {
+		for _, hd := range []int{8, 16, 64, 96, 128} {
+			for _, n := range []int{1, 3, 4, 7, 100} {
+				stride := 3 * hd
+				kvF := randVec(r, n*stride+hd)
+				kv := make([]uint16, len(kvF))
+				k.toHalf(kv, kvF)
+				for i, h := range kv {
+					if want := floatToHalf(kvF[i]); h != want {
+						t.Fatalf("%s: toHalf(%v) = %#x, want %#x", k.name, kvF[i], h, want)
+					}
+				}
+				q, p := randVec(r, hd), randVec(r, n)
+				sc := make([]float32, n)
+				k.scoresF16(sc, q, kv[hd:], stride, 0.5)
+				out := make([]float32, hd)
+				k.weightedSumF16(out, p, kv[2*hd:], stride)
+				for pos := 0; pos < n; pos++ {
+					var want float64
+					for i := 0; i < hd; i++ {
+						want += float64(q[i]) * float64(halfToFloat(kv[hd+pos*stride+i]))
+					}
+					if d := math.Abs(float64(sc[pos]) - 0.5*want); d > 1e-5*float64(hd) {
+						t.Errorf("%s hd=%d n=%d: score %d = %v, want %v", k.name, hd, n, pos, sc[pos], 0.5*want)
+					}
+				}
+				for i := 0; i < hd; i++ {
+					var want float64
+					for pos := 0; pos < n; pos++ {
+						want += float64(p[pos]) * float64(halfToFloat(kv[2*hd+pos*stride+i]))
+					}
+					if d := math.Abs(float64(out[i]) - want); d > 1e-5*float64(n) {
+						t.Errorf("%s hd=%d n=%d: out[%d] = %v, want %v", k.name, hd, n, i, out[i], want)
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestScoresF16FullCache scores every position of a cache whose slice ends
+// at the last key, the case where no tail is left after the groups of four.
+func TestScoresF16FullCache(t *testing.T) {
+	const hd, stride, n = 16, 48, 8
+	k := make([]uint16, n*stride-hd) // a head's view: starts at offset hd
+	sc := make([]float32, n)
+	ScoresF16(sc, make([]float32, hd), k, stride, 1)
+}

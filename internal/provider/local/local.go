@@ -252,8 +252,8 @@ func sessionBytes(f *gguf.File, ctx int) int64 {
 	}
 	toks, _ := f.Strings("tokenizer.ggml.tokens")
 	c := int64(ctx)
-	kv := 2 * layers * kvHeads * headDim * 4 * c
-	scratch := 4 * (int64(len(toks)) + 64*(3*dim+2*heads*headDim+2*ff) + heads*13*c)
+	kv := 2 * layers * kvHeads * headDim * 2 * c // F16 keys and values
+	scratch := 4 * (int64(len(toks)) + 64*(3*dim+2*heads*headDim+2*ff) + heads*c + 2*64*kvHeads*headDim)
 	return kv + scratch
 }
 
