@@ -196,12 +196,14 @@ func TestPolicyMatrix(t *testing.T) {
 	}
 	cases := []struct {
 		name     string
+		user     string
 		tags     map[string]string
 		policies []string
 		calls    []call
 	}{
 		{
 			name: "no policy: implicit deny",
+			user: "nopolicy",
 			calls: []call{
 				{name: "Converse", runtime: converse, want: implicit("nopolicy", "bedrock:InvokeModel", echoARN)},
 				{name: "ListFoundationModels", control: list, want: implicit("nopolicy", "bedrock:ListFoundationModels", "")},
@@ -209,6 +211,7 @@ func TestPolicyMatrix(t *testing.T) {
 		},
 		{
 			name:     "allow InvokeModel on the model",
+			user:     "invokeonly",
 			policies: []string{allow("bedrock:InvokeModel", echoARN)},
 			calls: []call{
 				{name: "Converse", runtime: converse, want: ok},
@@ -220,6 +223,7 @@ func TestPolicyMatrix(t *testing.T) {
 		},
 		{
 			name: "explicit deny overrides allow",
+			user: "denyinvoke",
 			policies: []string{
 				allow("bedrock:*", "*"),
 				stmt("Deny", "Action", `"bedrock:InvokeModel"`, "Resource", `"*"`, ""),
@@ -232,6 +236,7 @@ func TestPolicyMatrix(t *testing.T) {
 		},
 		{
 			name:     "wildcards in action and resource",
+			user:     "wildcard",
 			policies: []string{allow("bedrock:Invoke*", "arn:aws:bedrock:*::foundation-model/outcrop.*")},
 			calls: []call{
 				{name: "Converse", runtime: converse, want: ok},
@@ -241,6 +246,7 @@ func TestPolicyMatrix(t *testing.T) {
 		},
 		{
 			name:     "wildcard resource that does not match",
+			user:     "othermodels",
 			policies: []string{allow("bedrock:*", "arn:aws:bedrock:*::foundation-model/anthropic.*")},
 			calls: []call{
 				{name: "Converse", runtime: converse, want: implicit("othermodels", "bedrock:InvokeModel", echoARN)},
@@ -248,6 +254,7 @@ func TestPolicyMatrix(t *testing.T) {
 		},
 		{
 			name: "principal tag condition holds",
+			user: "mlteam",
 			tags: map[string]string{"team": "ml"},
 			policies: []string{stmt("Allow", "Action", `"bedrock:InvokeModel"`, "Resource", `"*"`,
 				`{"StringEquals":{"aws:PrincipalTag/team":"ml"}}`)},
@@ -255,6 +262,7 @@ func TestPolicyMatrix(t *testing.T) {
 		},
 		{
 			name: "principal tag condition fails",
+			user: "webteam",
 			tags: map[string]string{"team": "web"},
 			policies: []string{stmt("Allow", "Action", `"bedrock:InvokeModel"`, "Resource", `"*"`,
 				`{"StringEquals":{"aws:PrincipalTag/team":"ml"}}`)},
@@ -262,6 +270,7 @@ func TestPolicyMatrix(t *testing.T) {
 		},
 		{
 			name: "resource tag matches principal tag (ABAC)",
+			user: "abacml",
 			tags: map[string]string{"team": "ml"},
 			policies: []string{stmt("Allow", "Action", `["bedrock:ListTagsForResource","bedrock:TagResource"]`, "Resource", `"*"`,
 				`{"StringEquals":{"aws:ResourceTag/team":"${aws:PrincipalTag/team}"}}`)},
@@ -269,6 +278,7 @@ func TestPolicyMatrix(t *testing.T) {
 		},
 		{
 			name: "resource tag differs from principal tag",
+			user: "abacweb",
 			tags: map[string]string{"team": "web"},
 			policies: []string{stmt("Allow", "Action", `"bedrock:ListTagsForResource"`, "Resource", `"*"`,
 				`{"StringEquals":{"aws:ResourceTag/team":"${aws:PrincipalTag/team}"}}`)},
@@ -276,6 +286,7 @@ func TestPolicyMatrix(t *testing.T) {
 		},
 		{
 			name: "request tag condition",
+			user: "requesttag",
 			tags: map[string]string{"team": "ml"},
 			policies: []string{stmt("Allow", "Action", `"bedrock:TagResource"`, "Resource", `"*"`,
 				`{"StringEquals":{"aws:RequestTag/team":"${aws:PrincipalTag/team}"}}`)},
@@ -286,16 +297,19 @@ func TestPolicyMatrix(t *testing.T) {
 		},
 		{
 			name:     "source IP in range",
+			user:     "iplocal",
 			policies: []string{stmt("Allow", "Action", `"bedrock:*"`, "Resource", `"*"`, `{"IpAddress":{"aws:SourceIp":["127.0.0.0/8","::1/128"]}}`)},
 			calls:    []call{{name: "Converse", runtime: converse, want: ok}},
 		},
 		{
 			name:     "source IP out of range",
+			user:     "iprange",
 			policies: []string{stmt("Allow", "Action", `"bedrock:*"`, "Resource", `"*"`, `{"IpAddress":{"aws:SourceIp":"10.0.0.0/8"}}`)},
 			calls:    []call{{name: "Converse", runtime: converse, want: implicit("iprange", "bedrock:InvokeModel", echoARN)}},
 		},
 		{
 			name: "deny from outside a network",
+			user: "outsidenet",
 			policies: []string{
 				allow("bedrock:*", "*"),
 				stmt("Deny", "Action", `"*"`, "Resource", `"*"`, `{"NotIpAddress":{"aws:SourceIp":"10.0.0.0/8"}}`),
@@ -304,6 +318,7 @@ func TestPolicyMatrix(t *testing.T) {
 		},
 		{
 			name:     "NotAction allows everything else",
+			user:     "notaction",
 			policies: []string{stmt("Allow", "NotAction", `"bedrock:InvokeModel*"`, "Resource", `"*"`, "")},
 			calls: []call{
 				{name: "ListFoundationModels", control: list, want: ok},
@@ -313,6 +328,7 @@ func TestPolicyMatrix(t *testing.T) {
 		},
 		{
 			name: "Deny with NotAction denies everything else",
+			user: "denynotaction",
 			policies: []string{
 				allow("*", "*"),
 				stmt("Deny", "NotAction", `["bedrock:InvokeModel","bedrock:ListFoundationModels"]`, "Resource", `"*"`, ""),
@@ -325,6 +341,7 @@ func TestPolicyMatrix(t *testing.T) {
 		},
 		{
 			name: "secure transport required",
+			user: "tlsonly",
 			policies: []string{
 				allow("bedrock:*", "*"),
 				stmt("Deny", "Action", `"*"`, "Resource", `"*"`, `{"Bool":{"aws:SecureTransport":"false"}}`),
@@ -333,24 +350,15 @@ func TestPolicyMatrix(t *testing.T) {
 		},
 		{
 			name: "policy variable: username",
+			user: "uservar",
 			policies: []string{stmt("Allow", "Action", `"bedrock:InvokeModel"`, "Resource", `"*"`,
 				`{"StringEquals":{"aws:PrincipalArn":"arn:aws:iam::`+account+`:user/${aws:username}","aws:RequestedRegion":"us-east-1"}}`)},
 			calls: []call{{name: "Converse", runtime: converse, want: ok}},
 		},
 	}
-	users := map[string]string{
-		"no policy: implicit deny": "nopolicy", "allow InvokeModel on the model": "invokeonly", "explicit deny overrides allow": "denyinvoke",
-		"wildcards in action and resource": "wildcard", "wildcard resource that does not match": "othermodels",
-		"principal tag condition holds": "mlteam", "principal tag condition fails": "webteam",
-		"resource tag matches principal tag (ABAC)": "abacml", "resource tag differs from principal tag": "abacweb",
-		"request tag condition": "requesttag", "source IP in range": "iplocal", "source IP out of range": "iprange",
-		"deny from outside a network": "outsidenet", "NotAction allows everything else": "notaction",
-		"Deny with NotAction denies everything else": "denynotaction", "secure transport required": "tlsonly",
-		"policy variable: username": "uservar",
-	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			k := newUser(t, srv, users[tc.name], tc.tags, tc.policies...)
+			k := newUser(t, srv, tc.user, tc.tags, tc.policies...)
 			rc := runtimeClient(srv, k.ID, k.Secret)
 			bc := bedrockClient(srv, k.ID, k.Secret)
 			for _, c := range tc.calls {
@@ -697,6 +705,52 @@ func TestForwardedFor(t *testing.T) {
 			_, err := c.ListFoundationModels(context.Background(), &bedrock.ListFoundationModelsInput{})
 			if got := result(err).Code; got != tc.want {
 				t.Errorf("ListFoundationModels = %v, want %s", err, tc.want)
+			}
+		})
+	}
+}
+
+// TestAPIKeyPermission checks that a Bedrock API key works only for a
+// principal allowed bedrock:CallWithBearerToken, and that
+// bedrock:BearerTokenType is LONG_TERM.
+func TestAPIKeyPermission(t *testing.T) {
+	srv := outcroptest.NewServer(t, outcroptest.Options{})
+	ctx := context.Background()
+	body := `{"messages":[{"role":"user","content":[{"text":"hi"}]}]}`
+	call := func(token string) (int, string) {
+		req, _ := http.NewRequest("POST", srv.URL+"/model/"+url.PathEscape(echoModel)+"/converse", strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+token)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	for _, tc := range []struct {
+		name, user string
+		policies   []string
+		status     int
+		msg        string
+	}{
+		{"no CallWithBearerToken", "keyuser0", []string{allow("bedrock:InvokeModel", "*")}, 403,
+			`{"message":"User: arn:aws:iam::` + account + `:user/keyuser0 is not authorized to perform: bedrock:CallWithBearerToken because no identity-based policy allows the bedrock:CallWithBearerToken action"}`},
+		{"allowed", "keyuser1", []string{allow(`["bedrock:InvokeModel","bedrock:CallWithBearerToken"]`, "*")}, 200, ""},
+		{"long-term keys denied", "keyuser2", []string{allow("bedrock:*", "*"),
+			stmt("Deny", "Action", `"bedrock:CallWithBearerToken"`, "Resource", `"*"`, `{"StringEquals":{"bedrock:bearerTokenType":"LONG_TERM"}}`)}, 403,
+			`{"message":"User: arn:aws:iam::` + account + `:user/keyuser2 is not authorized to perform: bedrock:CallWithBearerToken with an explicit deny in an identity-based policy"}`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			newUser(t, srv, tc.user, nil, tc.policies...)
+			token, _, err := srv.Srv.IAM().CreateAPIKey(ctx, tc.user, time.Time{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			status, msg := call(token)
+			if status != tc.status || (tc.msg != "" && msg != tc.msg) {
+				t.Errorf("Converse with API key = %d %s, want %d %s", status, msg, tc.status, tc.msg)
 			}
 		})
 	}

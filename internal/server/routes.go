@@ -222,6 +222,11 @@ func (s *Server) authenticate(ctx context.Context, svc awsapi.Service, r *http.R
 		if err != nil {
 			return ctx, err
 		}
+		// Using an API key is itself an action that policies control
+		// (https://docs.aws.amazon.com/bedrock/latest/userguide/api-keys-permissions.html).
+		if err := s.iam.Authorize(ctx, p, "bedrock:CallWithBearerToken", "*"); err != nil {
+			return ctx, err
+		}
 		return reqctx.WithPrincipal(ctx, p), nil
 	}
 	if authz == "" {
