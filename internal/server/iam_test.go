@@ -613,21 +613,47 @@ func TestTags(t *testing.T) {
 	}
 }
 
+// signedDo sends a request signed with k and returns the status, the
+// X-Amzn-Errortype header and the body.
+func signedDo(t *testing.T, srv *outcroptest.Server, k iam.AccessKey, method, path, body string) (int, string, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, srv.URL+path, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	sum := sha256.Sum256([]byte(body))
+	creds := aws.Credentials{AccessKeyID: k.ID, SecretAccessKey: k.Secret}
+	if err := v4.NewSigner().SignHTTP(context.Background(), creds, req, hex.EncodeToString(sum[:]), "bedrock", "us-east-1", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, resp.Header.Get("X-Amzn-Errortype"), string(b)
+}
+
+const agentARN = "arn:aws:bedrock:us-east-1:" + account + ":agent/AGENT12345"
+
 // TestEveryOperationAuthorizes sends every operation of every service as a
 // user without policies and expects AccessDeniedException naming the
 // operation's IAM action: no operation skips authorization. Operations that
-// validate their input first get a valid body.
+// validate their input first get a valid one.
 func TestEveryOperationAuthorizes(t *testing.T) {
 	bodies := map[string]string{
-		"TagResource":         `{"resourceARN":"` + guardARN + `","tags":[]}`,
-		"UntagResource":       `{"resourceARN":"` + guardARN + `","tagKeys":[]}`,
-		"ListTagsForResource": `{"resourceARN":"` + guardARN + `"}`,
+		"bedrock TagResource":         `{"resourceARN":"` + guardARN + `","tags":[]}`,
+		"bedrock UntagResource":       `{"resourceARN":"` + guardARN + `","tagKeys":[]}`,
+		"bedrock ListTagsForResource": `{"resourceARN":"` + guardARN + `"}`,
+		"bedrock-agent TagResource":   `{"tags":{}}`,
 	}
+	queries := map[string]string{"bedrock-agent UntagResource": "?tagKeys=a"}
 	srv := outcroptest.NewServer(t, outcroptest.Options{})
 	k := newUser(t, srv, "noperms", nil)
 	param := regexp.MustCompile(`\{([^}+]+)\+?\}`)
 	seen := map[string]bool{}
-	client := &http.Client{}
 	for _, svc := range awsapi.Services {
 		for _, op := range awsapi.Operations(svc) {
 			path, _, _ := strings.Cut(op.URI, "?")
@@ -636,36 +662,64 @@ func TestEveryOperationAuthorizes(t *testing.T) {
 			}
 			seen[op.Method+" "+path] = true
 			u := param.ReplaceAllStringFunc(path, func(m string) string {
-				if strings.Contains(m, "modelId") {
+				switch {
+				case strings.Contains(m, "modelId"):
 					return url.PathEscape(echoModel)
+				case m == "{resourceArn}":
+					return url.PathEscape(agentARN)
 				}
 				return "x1"
 			})
-			body := []byte("{}")
-			if b, ok := bodies[op.Name]; ok && svc == awsapi.Bedrock {
-				body = []byte(b)
+			name := svc.String() + " " + op.Name
+			body, ok := bodies[name]
+			if !ok {
+				body = "{}"
 			}
-			req, err := http.NewRequest(op.Method, srv.URL+u, bytes.NewReader(body))
-			if err != nil {
-				t.Fatal(err)
-			}
-			req.Header.Set("Content-Type", "application/json")
-			sum := sha256.Sum256(body)
-			creds := aws.Credentials{AccessKeyID: k.ID, SecretAccessKey: k.Secret}
-			if err := v4.NewSigner().SignHTTP(context.Background(), creds, req, hex.EncodeToString(sum[:]), "bedrock", "us-east-1", time.Now()); err != nil {
-				t.Fatal(err)
-			}
-			resp, err := client.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			b, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
+			status, code, msg := signedDo(t, srv, k, op.Method, u+queries[name], body)
 			action := awsapi.Action(svc, op.Name)
-			if resp.StatusCode != 403 || resp.Header.Get("X-Amzn-Errortype") != "AccessDeniedException" ||
-				!strings.Contains(string(b), "is not authorized to perform: "+action+" ") {
-				t.Errorf("%s %s: %d %s %s, want AccessDeniedException for %s", svc, op.Name, resp.StatusCode, resp.Header.Get("X-Amzn-Errortype"), b, action)
+			if status != 403 || code != "AccessDeniedException" || !strings.Contains(msg, "is not authorized to perform: "+action+" ") {
+				t.Errorf("%s: %d %s %s, want AccessDeniedException for %s", name, status, code, msg, action)
 			}
+		}
+	}
+}
+
+// TestAgentTags round-trips tags through bedrock-agent's /tags/{resourceArn}
+// (no SDK client for bedrock-agent is a dependency, so requests are signed
+// with the SDK's signer directly).
+func TestAgentTags(t *testing.T) {
+	srv := outcroptest.NewServer(t, outcroptest.Options{})
+	path := "/tags/" + url.PathEscape(agentARN)
+	do := func(method, p, body string) (int, string, string) {
+		return signedDo(t, srv, srv.Key, method, p, body)
+	}
+	if st, code, b := do("POST", path, `{"tags":{"team":"ml","env":"prod"}}`); st != 200 {
+		t.Fatalf("TagResource = %d %s %s", st, code, b)
+	}
+	if st, code, b := do("DELETE", path+"?tagKeys=env", ""); st != 200 {
+		t.Fatalf("UntagResource = %d %s %s", st, code, b)
+	}
+	st, _, b := do("GET", path, "")
+	if diff := cmp.Diff(`{"tags":{"team":"ml"}}`, b); st != 200 || diff != "" {
+		t.Errorf("ListTagsForResource = %d (-want +got):\n%s", st, diff)
+	}
+	// A user may list the tags of resources of its own team only.
+	k := newUser(t, srv, "agentml", map[string]string{"team": "ml"}, stmt("Allow", "Action", `"bedrock:ListTagsForResource"`, "Resource", `"*"`,
+		`{"StringEquals":{"aws:ResourceTag/team":"${aws:PrincipalTag/team}"}}`))
+	if st, code, b := signedDo(t, srv, k, "GET", path, ""); st != 200 {
+		t.Errorf("own team: %d %s %s", st, code, b)
+	}
+	other := "/tags/" + url.PathEscape("arn:aws:bedrock:us-east-1:"+account+":knowledge-base/KB12345678")
+	if st, code, _ := signedDo(t, srv, k, "GET", other, ""); st != 403 || code != "AccessDeniedException" {
+		t.Errorf("untagged resource: %d %s", st, code)
+	}
+	for _, tc := range []struct{ name, method, path, body, want string }{
+		{"bad ARN", "GET", "/tags/" + url.PathEscape(guardARN), "", "ValidationException"},
+		{"no tagKeys", "DELETE", path, "", "ValidationException"},
+		{"long key", "POST", path, `{"tags":{"` + strings.Repeat("k", 129) + `":"v"}}`, "ValidationException"},
+	} {
+		if _, code, b := do(tc.method, tc.path, tc.body); code != tc.want {
+			t.Errorf("%s: %s %s, want %s", tc.name, code, b, tc.want)
 		}
 	}
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/outcrop/outcrop/internal/api/agentapi"
 	"github.com/outcrop/outcrop/internal/api/bedrockapi"
 	"github.com/outcrop/outcrop/internal/api/runtimeapi"
 	"github.com/outcrop/outcrop/internal/awsapi"
@@ -38,7 +39,7 @@ type apiMetrics struct {
 // (TagResource, UntagResource, ListTagsForResource), which both agent
 // services define; the first service in awsapi.Services that declares a
 // route owns it.
-func (s *Server) routes(rt *runtimeapi.Handler, br *bedrockapi.Handler) (*http.ServeMux, error) {
+func (s *Server) routes(rt *runtimeapi.Handler, br *bedrockapi.Handler, ag *agentapi.Handler) (*http.ServeMux, error) {
 	m := &apiMetrics{
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "outcrop_api_requests_total", Help: "API requests by service, operation and HTTP status.",
@@ -52,6 +53,7 @@ func (s *Server) routes(rt *runtimeapi.Handler, br *bedrockapi.Handler) (*http.S
 	impl := map[awsapi.Service]map[string]handlerFunc{
 		awsapi.Runtime: rt.Routes(),
 		awsapi.Bedrock: br.Routes(),
+		awsapi.Agent:   ag.Routes(),
 	}
 	verifier := sigv4.NewVerifier(s.iam, s.opts.Now, "bedrock")
 	mux := http.NewServeMux()

@@ -22,6 +22,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/outcrop/outcrop/internal/api/agentapi"
 	"github.com/outcrop/outcrop/internal/api/bedrockapi"
 	"github.com/outcrop/outcrop/internal/api/runtimeapi"
 	"github.com/outcrop/outcrop/internal/catalog"
@@ -167,7 +168,8 @@ func (s *Server) build(ctx context.Context) error {
 		Metrics:           runtimeapi.NewMetrics(s.reg),
 	})
 	br := bedrockapi.New(bedrockapi.Options{Catalog: s.catalog, Auth: s.iam, Access: s.iam, Tags: s.iam, AccountID: c.AccountID})
-	mux, err := s.routes(rt, br)
+	ag := agentapi.New(agentapi.Options{Auth: s.iam, Tags: s.iam, AccountID: c.AccountID})
+	mux, err := s.routes(rt, br, ag)
 	if err != nil {
 		return err
 	}
