@@ -10,14 +10,24 @@
 // penalty applies, and the four rows share each activation block load.
 //
 // Register use: Y15 nibble mask, Y14 int16 ones, Y13 activation block,
-// Y12 broadcast activation scale, Y0-Y3 per-row accumulators, X4-X7
-// per-row min/offset terms (lane 0), Y8-Y11 temporaries.
+// Y12 broadcast activation scale, Y11 the nibble shift counts, Y0-Y3
+// per-row accumulators, X4-X7 per-row min/offset terms (lane 0), Y8-Y10
+// temporaries.
 
 DATA nibmask<>+0(SB)/8, $0x0f0f0f0f0f0f0f0f
 DATA nibmask<>+8(SB)/8, $0x0f0f0f0f0f0f0f0f
 DATA nibmask<>+16(SB)/8, $0x0f0f0f0f0f0f0f0f
 DATA nibmask<>+24(SB)/8, $0x0f0f0f0f0f0f0f0f
 GLOBL nibmask<>(SB), RODATA|NOPTR, $32
+
+// nibshift shifts the upper 128-bit lane's dwords right by 4 and leaves the
+// lower lane's alone: with the 16 nibble bytes in both lanes, that puts the
+// high nibbles (elements 16-31) in the upper lane after masking.
+DATA nibshift<>+0(SB)/8, $0
+DATA nibshift<>+8(SB)/8, $0
+DATA nibshift<>+16(SB)/8, $0x0000000400000004
+DATA nibshift<>+24(SB)/8, $0x0000000400000004
+GLOBL nibshift<>(SB), RODATA|NOPTR, $32
 
 DATA ones16<>+0(SB)/8, $0x0001000100010001
 DATA ones16<>+8(SB)/8, $0x0001000100010001
@@ -29,9 +39,8 @@ GLOBL ones16<>(SB), RODATA|NOPTR, $32
 // weight scale at 0(ptr) times Y12 and accumulates into acc; then adds the
 // F16 value at moff(ptr) times the activation block sum (R9) into macc.
 #define Q4ROW(ptr, qoff, moff, acc, macc) \
-	VMOVDQU qoff(ptr), X8; \
-	VPSRLW $4, X8, X9; \
-	VINSERTI128 $1, X9, Y8, Y8; \
+	VBROADCASTI128 qoff(ptr), Y8; \
+	VPSRLVD Y11, Y8, Y8; \
 	VPAND Y15, Y8, Y8; \
 	VPMADDUBSW Y13, Y8, Y8; \
 	VPMADDWD Y14, Y8, Y8; \
@@ -73,6 +82,7 @@ TEXT ·dotQ4_1x4(SB), NOSPLIT, $0-56
 	SHLQ $4, R12 // prefetch distance: four groups of four rows ahead
 	VMOVDQU nibmask<>(SB), Y15
 	VMOVDQU ones16<>(SB), Y14
+	VMOVDQU nibshift<>(SB), Y11
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
 	VXORPS Y2, Y2, Y2
@@ -133,6 +143,7 @@ TEXT ·dotQ4_0x4(SB), NOSPLIT, $0-56
 	SHLQ $4, R12
 	VMOVDQU nibmask<>(SB), Y15
 	VMOVDQU ones16<>(SB), Y14
+	VMOVDQU nibshift<>(SB), Y11
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
 	VXORPS Y2, Y2, Y2
@@ -315,13 +326,11 @@ mmloop:
 	VCVTPH2PS X11, Y11
 	VFMADD231PS 32(BX), Y11, Y12
 
-	VMOVDQU (SI)(R13*1), X8
-	VPSRLW $4, X8, X13
-	VINSERTI128 $1, X13, Y8, Y8
+	VBROADCASTI128 (SI)(R13*1), Y8
+	VPSRLVD nibshift<>(SB), Y8, Y8
 	VPAND Y15, Y8, Y8
-	VMOVDQU (DI)(R13*1), X9
-	VPSRLW $4, X9, X13
-	VINSERTI128 $1, X13, Y9, Y9
+	VBROADCASTI128 (DI)(R13*1), Y9
+	VPSRLVD nibshift<>(SB), Y9, Y9
 	VPAND Y15, Y9, Y9
 
 	MMPROD(Y8, R8, 0, Y0)
