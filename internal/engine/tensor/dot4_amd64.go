@@ -15,6 +15,18 @@ func dotQ4_1x4(w *byte, stride, nb int, aq *int8, ad, as *float32, out *[4]float
 //go:noescape
 func dotQ8_0x4(w *byte, stride, nb int, aq *int8, ad, as *float32, out *[4]float32)
 
+// The VNNI twins compute the same integers with VPDPBUSD (AVX-512 VNNI on
+// 256-bit registers), one instruction where AVX2 needs two.
+//
+//go:noescape
+func dotQ4_1x4VNNI(w *byte, stride, nb int, aq *int8, ad, as *float32, out *[4]float32)
+
+//go:noescape
+func dotQ8_0x4VNNI(w *byte, stride, nb int, aq *int8, ad, as *float32, out *[4]float32)
+
+//go:noescape
+func mmQ4x2x4VNNI(w *byte, stride, bb, moff, nb int, a0, a1, a2, a3 *int8, as *float32, out *[8]float32)
+
 // rows4 adapts an assembly kernel to the kernelSet's direct4 signature.
 func rows4(f func(w *byte, stride, nb int, aq *int8, ad, as *float32, out *[4]float32)) func(rows []byte, stride int, a *act, out *[4]float32) {
 	return func(rows []byte, stride int, a *act, out *[4]float32) {
@@ -36,8 +48,15 @@ func rows4(f func(w *byte, stride, nb int, aq *int8, ad, as *float32, out *[4]fl
 //go:noescape
 func mmQ4x2x4(w *byte, stride, bb, moff, nb int, a0, a1, a2, a3 *int8, as *float32, out *[8]float32)
 
-// mmQ4 adapts mmQ4x2x4 to the kernelSet's mm4 signature.
-func mmQ4(rows []byte, stride int, t Type, a *[4]*act, as []float32, out *[8]float32) {
+// mmQ4 adapts a two-row, four-input kernel to the kernelSet's mm4
+// signature.
+func mmQ4(kern func(w *byte, stride, bb, moff, nb int, a0, a1, a2, a3 *int8, as *float32, out *[8]float32)) func(rows []byte, stride int, t Type, a *[4]*act, as []float32, out *[8]float32) {
+	return func(rows []byte, stride int, t Type, a *[4]*act, as []float32, out *[8]float32) {
+		mmQ4Call(kern, rows, stride, t, a, as, out)
+	}
+}
+
+func mmQ4Call(kern func(w *byte, stride, bb, moff, nb int, a0, a1, a2, a3 *int8, as *float32, out *[8]float32), rows []byte, stride int, t Type, a *[4]*act, as []float32, out *[8]float32) {
 	nb := len(a[0].d)
 	if nb == 0 {
 		*out = [8]float32{}
@@ -52,7 +71,7 @@ func mmQ4(rows []byte, stride int, t Type, a *[4]*act, as []float32, out *[8]flo
 	for _, x := range a {
 		_ = x.q[nb*qk-1]
 	}
-	mmQ4x2x4(&rows[0], stride, bb, moff, nb, &a[0].q[0], &a[1].q[0], &a[2].q[0], &a[3].q[0], &as[0], out)
+	kern(&rows[0], stride, bb, moff, nb, &a[0].q[0], &a[1].q[0], &a[2].q[0], &a[3].q[0], &as[0], out)
 }
 
 //go:noescape

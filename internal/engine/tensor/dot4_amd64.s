@@ -35,20 +35,32 @@ DATA ones16<>+16(SB)/8, $0x0001000100010001
 DATA ones16<>+24(SB)/8, $0x0001000100010001
 GLOBL ones16<>(SB), RODATA|NOPTR, $32
 
+// IDOT sets t to the eight int32 sums of four products of unsigned bytes w
+// and signed bytes a each: with AVX2 through 16-bit pairs (VPMADDUBSW, then
+// VPMADDWD with ones, which cannot saturate for 4-bit or sign-adjusted
+// 8-bit weights), with AVX-512 VNNI in one instruction (VPDPBUSD, EVEX on
+// 256-bit registers). The sums are the same integers either way.
+#define IDOT_AVX2(w, a, t) \
+	VPMADDUBSW a, w, t; \
+	VPMADDWD Y14, t, t
+
+#define IDOT_VNNI(w, a, t) \
+	VPXOR t, t, t; \
+	VPDPBUSD a, w, t
+
 // Q4ROW dots the 16 nibble bytes at qoff(ptr) with Y13, scales by the F16
 // weight scale at 0(ptr) times Y12 and accumulates into acc; then adds the
 // F16 value at moff(ptr) times the activation block sum (R9) into macc.
-#define Q4ROW(ptr, qoff, moff, acc, macc) \
+#define Q4ROW(IDOT, ptr, qoff, moff, acc, macc) \
 	VBROADCASTI128 qoff(ptr), Y8; \
 	VPSRLVD Y11, Y8, Y8; \
 	VPAND Y15, Y8, Y8; \
-	VPMADDUBSW Y13, Y8, Y8; \
-	VPMADDWD Y14, Y8, Y8; \
-	VCVTDQ2PS Y8, Y8; \
+	IDOT(Y8, Y13, Y10); \
+	VCVTDQ2PS Y10, Y10; \
 	VPBROADCASTW 0(ptr), X9; \
 	VCVTPH2PS X9, Y9; \
 	VMULPS Y12, Y9, Y9; \
-	VFMADD231PS Y9, Y8, acc; \
+	VFMADD231PS Y9, Y10, acc; \
 	VPBROADCASTW moff(ptr), X10; \
 	VCVTPH2PS X10, X10; \
 	VFMADD231SS (R9), X10, macc
@@ -67,199 +79,98 @@ GLOBL ones16<>(SB), RODATA|NOPTR, $32
 	VADDSS macc, xacc, xacc; \
 	VMOVSS xacc, off(DI)
 
-// func dotQ4_1x4(w *byte, stride, nb int, aq *int8, ad, as *float32, out *[4]float32)
-TEXT ·dotQ4_1x4(SB), NOSPLIT, $0-56
-	MOVQ w+0(FP), SI
-	MOVQ stride+8(FP), DX
-	MOVQ nb+16(FP), CX
-	MOVQ aq+24(FP), BX
-	MOVQ ad+32(FP), R8
-	MOVQ as+40(FP), R9
-	LEAQ (SI)(DX*2), R10 // row 2
-	LEAQ (R10)(DX*1), R11 // row 3
-	LEAQ (SI)(DX*1), DX   // row 1
-	MOVQ stride+8(FP), R12
-	SHLQ $4, R12 // prefetch distance: four groups of four rows ahead
-	VMOVDQU nibmask<>(SB), Y15
-	VMOVDQU ones16<>(SB), Y14
-	VMOVDQU nibshift<>(SB), Y11
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	VXORPS Y6, Y6, Y6
+// Q4X4PRO loads the arguments of the four-row kernels and clears the
+// accumulators; R12 is the prefetch distance, four groups of four rows.
+#define Q4X4PRO \
+	MOVQ w+0(FP), SI; \
+	MOVQ stride+8(FP), DX; \
+	MOVQ nb+16(FP), CX; \
+	MOVQ aq+24(FP), BX; \
+	MOVQ ad+32(FP), R8; \
+	MOVQ as+40(FP), R9; \
+	LEAQ (SI)(DX*2), R10; \
+	LEAQ (R10)(DX*1), R11; \
+	LEAQ (SI)(DX*1), DX; \
+	MOVQ stride+8(FP), R12; \
+	SHLQ $4, R12; \
+	VMOVDQU nibmask<>(SB), Y15; \
+	VMOVDQU ones16<>(SB), Y14; \
+	VMOVDQU nibshift<>(SB), Y11; \
+	VXORPS Y0, Y0, Y0; \
+	VXORPS Y1, Y1, Y1; \
+	VXORPS Y2, Y2, Y2; \
+	VXORPS Y3, Y3, Y3; \
+	VXORPS Y4, Y4, Y4; \
+	VXORPS Y5, Y5, Y5; \
+	VXORPS Y6, Y6, Y6; \
 	VXORPS Y7, Y7, Y7
-	TESTQ CX, CX
-	JEQ q41done
 
-q41loop:
-	PREFETCHT0 (SI)(R12*1)
-	PREFETCHT0 (DX)(R12*1)
-	PREFETCHT0 (R10)(R12*1)
-	PREFETCHT0 (R11)(R12*1)
-	VMOVDQU (BX), Y13
-	VBROADCASTSS (R8), Y12
-	Q4ROW(SI, 4, 2, Y0, X4)
-	Q4ROW(DX, 4, 2, Y1, X5)
-	Q4ROW(R10, 4, 2, Y2, X6)
-	Q4ROW(R11, 4, 2, Y3, X7)
-	ADDQ $20, SI
-	ADDQ $20, DX
-	ADDQ $20, R10
-	ADDQ $20, R11
-	ADDQ $32, BX
-	ADDQ $4, R8
+// Q4X4STEP runs one block of four rows: prefetch, load the activation
+// block and its scale, four Q4ROWs, advance by bb bytes.
+#define Q4X4STEP(IDOT, qoff, moff, bb) \
+	PREFETCHT0 (SI)(R12*1); \
+	PREFETCHT0 (DX)(R12*1); \
+	PREFETCHT0 (R10)(R12*1); \
+	PREFETCHT0 (R11)(R12*1); \
+	VMOVDQU (BX), Y13; \
+	VBROADCASTSS (R8), Y12; \
+	Q4ROW(IDOT, SI, qoff, moff, Y0, X4); \
+	Q4ROW(IDOT, DX, qoff, moff, Y1, X5); \
+	Q4ROW(IDOT, R10, qoff, moff, Y2, X6); \
+	Q4ROW(IDOT, R11, qoff, moff, Y3, X7); \
+	ADDQ $bb, SI; \
+	ADDQ $bb, DX; \
+	ADDQ $bb, R10; \
+	ADDQ $bb, R11; \
+	ADDQ $32, BX; \
+	ADDQ $4, R8; \
 	ADDQ $4, R9
-	DECQ CX
-	JNE q41loop
 
-q41done:
-	MOVQ out+48(FP), DI
-	HSUM4(Y0, X0, X4, 0)
-	HSUM4(Y1, X1, X5, 4)
-	HSUM4(Y2, X2, X6, 8)
-	HSUM4(Y3, X3, X7, 12)
+// X4EPI stores the four sums.
+#define X4EPI \
+	MOVQ out+48(FP), DI; \
+	HSUM4(Y0, X0, X4, 0); \
+	HSUM4(Y1, X1, X5, 4); \
+	HSUM4(Y2, X2, X6, 8); \
+	HSUM4(Y3, X3, X7, 12); \
 	VZEROUPPER
-	RET
-
-// func dotQ4_0x4(w *byte, stride, nb int, aq *int8, ad, as *float32, out *[4]float32)
-//
-// Q4_0 stores q+8 in each nibble: Σ d·(q−8)·y = d·Σ q·y − 8·d·s, so the
-// offset term reuses the Q4_1 min path with the scale itself (at offset 0)
-// and is multiplied by −8 before the final sum.
-TEXT ·dotQ4_0x4(SB), NOSPLIT, $0-56
-	MOVQ w+0(FP), SI
-	MOVQ stride+8(FP), DX
-	MOVQ nb+16(FP), CX
-	MOVQ aq+24(FP), BX
-	MOVQ ad+32(FP), R8
-	MOVQ as+40(FP), R9
-	LEAQ (SI)(DX*2), R10
-	LEAQ (R10)(DX*1), R11
-	LEAQ (SI)(DX*1), DX
-	MOVQ stride+8(FP), R12
-	SHLQ $4, R12
-	VMOVDQU nibmask<>(SB), Y15
-	VMOVDQU ones16<>(SB), Y14
-	VMOVDQU nibshift<>(SB), Y11
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	VXORPS Y6, Y6, Y6
-	VXORPS Y7, Y7, Y7
-	TESTQ CX, CX
-	JEQ q40done
-
-q40loop:
-	VMOVDQU (BX), Y13
-	VBROADCASTSS (R8), Y12
-	Q4ROW(SI, 2, 0, Y0, X4)
-	Q4ROW(DX, 2, 0, Y1, X5)
-	Q4ROW(R10, 2, 0, Y2, X6)
-	Q4ROW(R11, 2, 0, Y3, X7)
-	ADDQ $18, SI
-	ADDQ $18, DX
-	ADDQ $18, R10
-	ADDQ $18, R11
-	ADDQ $32, BX
-	ADDQ $4, R8
-	ADDQ $4, R9
-	DECQ CX
-	JNE q40loop
-
-q40done:
-	MOVQ out+48(FP), DI
-	MOVL $0xc1000000, AX // -8.0
-	VMOVD AX, X9
-	VMULSS X9, X4, X4
-	VMULSS X9, X5, X5
-	VMULSS X9, X6, X6
-	VMULSS X9, X7, X7
-	HSUM4(Y0, X0, X4, 0)
-	HSUM4(Y1, X1, X5, 4)
-	HSUM4(Y2, X2, X6, 8)
-	HSUM4(Y3, X3, X7, 12)
-	VZEROUPPER
-	RET
 
 // Q8ROW dots the 32 signed bytes at 2(ptr) with Y13 (|w| unsigned times
 // sign-adjusted activation), scales by the F16 scale at 0(ptr) times Y12
 // and accumulates into acc.
-#define Q8ROW(ptr, acc) \
+#define Q8ROW(IDOT, ptr, acc) \
 	VMOVDQU 2(ptr), Y8; \
 	VPABSB Y8, Y9; \
 	VPSIGNB Y8, Y13, Y10; \
-	VPMADDUBSW Y10, Y9, Y9; \
-	VPMADDWD Y14, Y9, Y9; \
-	VCVTDQ2PS Y9, Y9; \
+	IDOT(Y9, Y10, Y8); \
+	VCVTDQ2PS Y8, Y8; \
 	VPBROADCASTW 0(ptr), X10; \
 	VCVTPH2PS X10, Y10; \
 	VMULPS Y12, Y10, Y10; \
-	VFMADD231PS Y10, Y9, acc
+	VFMADD231PS Y10, Y8, acc
 
-// func dotQ8_0x4(w *byte, stride, nb int, aq *int8, ad, as *float32, out *[4]float32)
-TEXT ·dotQ8_0x4(SB), NOSPLIT, $0-56
-	MOVQ w+0(FP), SI
-	MOVQ stride+8(FP), DX
-	MOVQ nb+16(FP), CX
-	MOVQ aq+24(FP), BX
-	MOVQ ad+32(FP), R8
-	LEAQ (SI)(DX*2), R10
-	LEAQ (R10)(DX*1), R11
-	LEAQ (SI)(DX*1), DX
-	MOVQ stride+8(FP), R12
-	SHLQ $4, R12
-	VMOVDQU ones16<>(SB), Y14
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	VXORPS Y6, Y6, Y6
-	VXORPS Y7, Y7, Y7
-	TESTQ CX, CX
-	JEQ q80done
-
-q80loop:
-	PREFETCHT0 (SI)(R12*1)
-	PREFETCHT0 (DX)(R12*1)
-	PREFETCHT0 (R10)(R12*1)
-	PREFETCHT0 (R11)(R12*1)
-	VMOVDQU (BX), Y13
-	VBROADCASTSS (R8), Y12
-	Q8ROW(SI, Y0)
-	Q8ROW(DX, Y1)
-	Q8ROW(R10, Y2)
-	Q8ROW(R11, Y3)
-	ADDQ $34, SI
-	ADDQ $34, DX
-	ADDQ $34, R10
-	ADDQ $34, R11
-	ADDQ $32, BX
+#define Q8X4STEP(IDOT) \
+	PREFETCHT0 (SI)(R12*1); \
+	PREFETCHT0 (DX)(R12*1); \
+	PREFETCHT0 (R10)(R12*1); \
+	PREFETCHT0 (R11)(R12*1); \
+	VMOVDQU (BX), Y13; \
+	VBROADCASTSS (R8), Y12; \
+	Q8ROW(IDOT, SI, Y0); \
+	Q8ROW(IDOT, DX, Y1); \
+	Q8ROW(IDOT, R10, Y2); \
+	Q8ROW(IDOT, R11, Y3); \
+	ADDQ $34, SI; \
+	ADDQ $34, DX; \
+	ADDQ $34, R10; \
+	ADDQ $34, R11; \
+	ADDQ $32, BX; \
 	ADDQ $4, R8
-	DECQ CX
-	JNE q80loop
 
-q80done:
-	MOVQ out+48(FP), DI
-	HSUM4(Y0, X0, X4, 0)
-	HSUM4(Y1, X1, X5, 4)
-	HSUM4(Y2, X2, X6, 8)
-	HSUM4(Y3, X3, X7, 12)
-	VZEROUPPER
-	RET
-
-// MMPROD accumulates decoded row w times the activation block at (a),
-// scaled by the product at off(SP), into acc.
-#define MMPROD(w, a, off, acc) \
-	VPMADDUBSW (a), w, Y10; \
-	VPMADDWD Y14, Y10, Y10; \
+// MMPROD accumulates decoded row w times the activation block a, scaled
+// by the product at off(SP), into acc.
+#define MMPROD(IDOT, w, a, off, acc) \
+	IDOT(w, a, Y10); \
 	VCVTDQ2PS Y10, Y10; \
 	VBROADCASTSS off(SP), Y13; \
 	VFMADD231PS Y13, Y10, acc
@@ -283,93 +194,181 @@ q80done:
 // input j in Y(4i+j); Y8, Y9 hold the decoded rows; Y12 the m·s terms. The
 // products go through 32 bytes of stack so that each can be broadcast
 // straight from memory.
-TEXT ·mmQ4x2x4(SB), NOSPLIT, $32-88
-	MOVQ w+0(FP), SI
-	MOVQ stride+8(FP), DI
-	ADDQ SI, DI // row 1
-	MOVQ bb+16(FP), DX
-	MOVQ moff+24(FP), R12
-	MOVQ nb+32(FP), CX
-	MOVQ a0+40(FP), R8
-	MOVQ a1+48(FP), R9
-	MOVQ a2+56(FP), R10
-	MOVQ a3+64(FP), R11
-	MOVQ as+72(FP), BX
-	MOVQ DX, R13
-	SUBQ $16, R13 // nibble offset within a block
-	VMOVDQU nibmask<>(SB), Y15
-	VMOVDQU ones16<>(SB), Y14
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	VXORPS Y6, Y6, Y6
-	VXORPS Y7, Y7, Y7
+#define MMPRO \
+	MOVQ w+0(FP), SI; \
+	MOVQ stride+8(FP), DI; \
+	ADDQ SI, DI; \
+	MOVQ bb+16(FP), DX; \
+	MOVQ moff+24(FP), R12; \
+	MOVQ nb+32(FP), CX; \
+	MOVQ a0+40(FP), R8; \
+	MOVQ a1+48(FP), R9; \
+	MOVQ a2+56(FP), R10; \
+	MOVQ a3+64(FP), R11; \
+	MOVQ as+72(FP), BX; \
+	MOVQ DX, R13; \
+	SUBQ $16, R13; \
+	VMOVDQU nibmask<>(SB), Y15; \
+	VMOVDQU ones16<>(SB), Y14; \
+	VXORPS Y0, Y0, Y0; \
+	VXORPS Y1, Y1, Y1; \
+	VXORPS Y2, Y2, Y2; \
+	VXORPS Y3, Y3, Y3; \
+	VXORPS Y4, Y4, Y4; \
+	VXORPS Y5, Y5, Y5; \
+	VXORPS Y6, Y6, Y6; \
+	VXORPS Y7, Y7, Y7; \
 	VXORPS Y12, Y12, Y12
-	TESTQ CX, CX
-	JEQ mmdone
 
-mmloop:
-	// d0×4 d1×4 times e0-e3 twice: the eight products, to the stack.
-	VPBROADCASTW (SI), X11
-	VPBROADCASTW (DI), X13
-	VPUNPCKLQDQ X13, X11, X11
-	VCVTPH2PS X11, Y11
-	VMULPS (BX), Y11, Y11
-	VMOVUPS Y11, (SP)
-	// m0×4 m1×4 times s0-s3 twice, accumulated.
-	VPBROADCASTW (SI)(R12*1), X11
-	VPBROADCASTW (DI)(R12*1), X13
-	VPUNPCKLQDQ X13, X11, X11
-	VCVTPH2PS X11, Y11
-	VFMADD231PS 32(BX), Y11, Y12
-
-	VBROADCASTI128 (SI)(R13*1), Y8
-	VPSRLVD nibshift<>(SB), Y8, Y8
-	VPAND Y15, Y8, Y8
-	VBROADCASTI128 (DI)(R13*1), Y9
-	VPSRLVD nibshift<>(SB), Y9, Y9
-	VPAND Y15, Y9, Y9
-
-	MMPROD(Y8, R8, 0, Y0)
-	MMPROD(Y8, R9, 4, Y1)
-	MMPROD(Y8, R10, 8, Y2)
-	MMPROD(Y8, R11, 12, Y3)
-	MMPROD(Y9, R8, 16, Y4)
-	MMPROD(Y9, R9, 20, Y5)
-	MMPROD(Y9, R10, 24, Y6)
-	MMPROD(Y9, R11, 28, Y7)
-
-	ADDQ DX, SI
-	ADDQ DX, DI
-	ADDQ $32, R8
-	ADDQ $32, R9
-	ADDQ $32, R10
-	ADDQ $32, R11
+#define MMSTEP(IDOT) \
+	VPBROADCASTW (SI), X11; \
+	VPBROADCASTW (DI), X13; \
+	VPUNPCKLQDQ X13, X11, X11; \
+	VCVTPH2PS X11, Y11; \
+	VMULPS (BX), Y11, Y11; \
+	VMOVUPS Y11, (SP); \
+	VPBROADCASTW (SI)(R12*1), X11; \
+	VPBROADCASTW (DI)(R12*1), X13; \
+	VPUNPCKLQDQ X13, X11, X11; \
+	VCVTPH2PS X11, Y11; \
+	VFMADD231PS 32(BX), Y11, Y12; \
+	VBROADCASTI128 (SI)(R13*1), Y8; \
+	VPSRLVD nibshift<>(SB), Y8, Y8; \
+	VPAND Y15, Y8, Y8; \
+	VBROADCASTI128 (DI)(R13*1), Y9; \
+	VPSRLVD nibshift<>(SB), Y9, Y9; \
+	VPAND Y15, Y9, Y9; \
+	MMPROD(IDOT, Y8, (R8), 0, Y0); \
+	MMPROD(IDOT, Y8, (R9), 4, Y1); \
+	MMPROD(IDOT, Y8, (R10), 8, Y2); \
+	MMPROD(IDOT, Y8, (R11), 12, Y3); \
+	MMPROD(IDOT, Y9, (R8), 16, Y4); \
+	MMPROD(IDOT, Y9, (R9), 20, Y5); \
+	MMPROD(IDOT, Y9, (R10), 24, Y6); \
+	MMPROD(IDOT, Y9, (R11), 28, Y7); \
+	ADDQ DX, SI; \
+	ADDQ DX, DI; \
+	ADDQ $32, R8; \
+	ADDQ $32, R9; \
+	ADDQ $32, R10; \
+	ADDQ $32, R11; \
 	ADDQ $64, BX
-	DECQ CX
-	JNE mmloop
 
-mmdone:
-	// Lane sums of Y0-Y3 into X0 and of Y4-Y7 into X4, then the m·s
-	// terms, all in out order.
-	VHADDPS Y1, Y0, Y0
-	VHADDPS Y3, Y2, Y2
-	VHADDPS Y2, Y0, Y0
-	VEXTRACTF128 $1, Y0, X13
-	VADDPS X13, X0, X0
-	VHADDPS Y5, Y4, Y4
-	VHADDPS Y7, Y6, Y6
-	VHADDPS Y6, Y4, Y4
-	VEXTRACTF128 $1, Y4, X13
-	VADDPS X13, X4, X4
-	VINSERTF128 $1, X4, Y0, Y0
-	VADDPS Y12, Y0, Y0
-	MOVQ out+80(FP), DI
-	VMOVUPS Y0, (DI)
+#define MMEPI \
+	VHADDPS Y1, Y0, Y0; \
+	VHADDPS Y3, Y2, Y2; \
+	VHADDPS Y2, Y0, Y0; \
+	VEXTRACTF128 $1, Y0, X13; \
+	VADDPS X13, X0, X0; \
+	VHADDPS Y5, Y4, Y4; \
+	VHADDPS Y7, Y6, Y6; \
+	VHADDPS Y6, Y4, Y4; \
+	VEXTRACTF128 $1, Y4, X13; \
+	VADDPS X13, X4, X4; \
+	VINSERTF128 $1, X4, Y0, Y0; \
+	VADDPS Y12, Y0, Y0; \
+	MOVQ out+80(FP), DI; \
+	VMOVUPS Y0, (DI); \
 	VZEROUPPER
+
+// func dotQ4_1x4(w *byte, stride, nb int, aq *int8, ad, as *float32, out *[4]float32)
+TEXT ·dotQ4_1x4(SB), NOSPLIT, $0-56
+	Q4X4PRO
+	TESTQ CX, CX
+	JEQ done
+loop:
+	Q4X4STEP(IDOT_AVX2, 4, 2, 20)
+	DECQ CX
+	JNE loop
+done:
+	X4EPI
+	RET
+
+// func dotQ4_1x4VNNI(w *byte, stride, nb int, aq *int8, ad, as *float32, out *[4]float32)
+TEXT ·dotQ4_1x4VNNI(SB), NOSPLIT, $0-56
+	Q4X4PRO
+	TESTQ CX, CX
+	JEQ done
+loop:
+	Q4X4STEP(IDOT_VNNI, 4, 2, 20)
+	DECQ CX
+	JNE loop
+done:
+	X4EPI
+	RET
+
+// func dotQ4_0x4(w *byte, stride, nb int, aq *int8, ad, as *float32, out *[4]float32)
+//
+// Q4_0 stores q+8 in each nibble: Σ d·(q−8)·y = d·Σ q·y − 8·d·s, so the
+// offset term reuses the Q4_1 min path with the scale itself (at offset 0)
+// and is multiplied by −8 before the final sum.
+TEXT ·dotQ4_0x4(SB), NOSPLIT, $0-56
+	Q4X4PRO
+	TESTQ CX, CX
+	JEQ done
+loop:
+	Q4X4STEP(IDOT_AVX2, 2, 0, 18)
+	DECQ CX
+	JNE loop
+done:
+	MOVL $0xc1000000, AX // -8.0
+	VMOVD AX, X9
+	VMULSS X9, X4, X4
+	VMULSS X9, X5, X5
+	VMULSS X9, X6, X6
+	VMULSS X9, X7, X7
+	X4EPI
+	RET
+
+// func dotQ8_0x4(w *byte, stride, nb int, aq *int8, ad, as *float32, out *[4]float32)
+TEXT ·dotQ8_0x4(SB), NOSPLIT, $0-56
+	Q4X4PRO
+	TESTQ CX, CX
+	JEQ done
+loop:
+	Q8X4STEP(IDOT_AVX2)
+	DECQ CX
+	JNE loop
+done:
+	X4EPI
+	RET
+
+// func dotQ8_0x4VNNI(w *byte, stride, nb int, aq *int8, ad, as *float32, out *[4]float32)
+TEXT ·dotQ8_0x4VNNI(SB), NOSPLIT, $0-56
+	Q4X4PRO
+	TESTQ CX, CX
+	JEQ done
+loop:
+	Q8X4STEP(IDOT_VNNI)
+	DECQ CX
+	JNE loop
+done:
+	X4EPI
+	RET
+
+TEXT ·mmQ4x2x4(SB), NOSPLIT, $32-88
+	MMPRO
+	TESTQ CX, CX
+	JEQ done
+loop:
+	MMSTEP(IDOT_AVX2)
+	DECQ CX
+	JNE loop
+done:
+	MMEPI
+	RET
+
+// func mmQ4x2x4VNNI(w *byte, stride, bb, moff, nb int, a0, a1, a2, a3 *int8, as *float32, out *[8]float32)
+TEXT ·mmQ4x2x4VNNI(SB), NOSPLIT, $32-88
+	MMPRO
+	TESTQ CX, CX
+	JEQ done
+loop:
+	MMSTEP(IDOT_VNNI)
+	DECQ CX
+	JNE loop
+done:
+	MMEPI
 	RET
 
 // func roundHalfAVX2(x *float32, n int)

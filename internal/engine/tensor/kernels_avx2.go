@@ -11,11 +11,27 @@ import "simd/archsimd"
 // per-block scalars in a plain-Go pass first, then runs a vector-only loop,
 // and clears the upper AVX state (VZEROUPPER) before returning to scalar code.
 
-// bestKernels returns the AVX2 kernel set when the CPU supports AVX2 and
-// FMA, else the portable set.
+// bestKernels returns the fastest kernel set the CPU supports: AVX2 with
+// AVX-512 VNNI, AVX2, or the portable set.
 func bestKernels() *kernelSet {
-	if !archsimd.X86.AVX2() || !archsimd.X86.FMA() {
+	k := avx2Kernels()
+	if k == nil {
 		return portableKernels()
+	}
+	if archsimd.X86.AVX512() && archsimd.X86.AVX512VNNI() {
+		k.name = "avx2+vnni"
+		k.direct4[Q4_1] = rows4(dotQ4_1x4VNNI)
+		k.direct4[Q8_0] = rows4(dotQ8_0x4VNNI)
+		k.mm4 = mmQ4(mmQ4x2x4VNNI)
+	}
+	return k
+}
+
+// avx2Kernels returns the AVX2 kernel set, or nil if the CPU lacks AVX2 or
+// FMA.
+func avx2Kernels() *kernelSet {
+	if !archsimd.X86.AVX2() || !archsimd.X86.FMA() {
+		return nil
 	}
 	k := portableKernels()
 	k.name = "avx2"
@@ -28,7 +44,7 @@ func bestKernels() *kernelSet {
 	k.direct4[Q4_0] = rows4(dotQ4_0x4)
 	k.direct4[Q4_1] = rows4(dotQ4_1x4)
 	k.direct4[Q8_0] = rows4(dotQ8_0x4)
-	k.mm4 = mmQ4
+	k.mm4 = mmQ4(mmQ4x2x4)
 	k.quantizeAct = quantizeActAsm
 	k.roundHalf = roundHalfAsm
 	k.toHalf = toHalfAsm

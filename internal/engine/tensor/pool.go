@@ -6,7 +6,8 @@ import (
 	"sync/atomic"
 )
 
-// Kernels names the kernel set [NewPool] selects: "avx2" when the
+// Kernels names the kernel set [NewPool] selects: "avx2" (or "avx2+vnni" on
+// CPUs with AVX-512 VNNI) when the
 // simd/archsimd fast path is compiled in (GOEXPERIMENT=simd on amd64) and the
 // CPU has AVX2 and FMA, else "portable".
 func Kernels() string { return bestKernels().name }

@@ -286,11 +286,15 @@ func TestParallel(t *testing.T) {
 	}
 }
 
-// kernelSets returns the kernel sets to test: portable always, and the
-// best one when it differs.
+// kernelSets returns the kernel sets to test: portable always, AVX2 when
+// the build and CPU have it, and the best one when it is yet another
+// (AVX2 with VNNI).
 func kernelSets() []*kernelSet {
 	sets := []*kernelSet{portableKernels()}
-	if b := bestKernels(); b.name != "portable" {
+	if a := avx2Kernels(); a != nil {
+		sets = append(sets, a)
+	}
+	if b := bestKernels(); b.name != sets[len(sets)-1].name {
 		sets = append(sets, b)
 	}
 	return sets
@@ -410,7 +414,7 @@ func TestMatVecNoAllocs(t *testing.T) {
 }
 
 func TestKernelsName(t *testing.T) {
-	if k := Kernels(); k != "portable" && k != "avx2" {
+	if k := Kernels(); k != "portable" && k != "avx2" && k != "avx2+vnni" {
 		t.Errorf("Kernels() = %q", k)
 	}
 }
@@ -420,8 +424,8 @@ func TestKernelsName(t *testing.T) {
 // any size: the engine relies on it so that a prompt's logits do not depend
 // on how it was split into batches.
 func TestMatMulBitIdentical(t *testing.T) {
-	k := bestKernels()
-	if k.direct4[Q4_1] == nil {
+	sets := kernelSets()[1:]
+	if len(sets) == 0 {
 		t.Skip("no four-row kernels in this build")
 	}
 	r := rand.New(rand.NewPCG(7, 8))
@@ -430,6 +434,8 @@ func TestMatMulBitIdentical(t *testing.T) {
 		x := randVec(r, 9*256)
 		for _, threads := range []int{1, 2} {
 			p := NewPool(threads)
+			k := sets[threads%len(sets)]
+			p.kern = k
 			single := make([]float32, 9*64)
 			for i := 0; i < 9; i++ {
 				p.MatVec(single[i*64:(i+1)*64], m, x[i*256:(i+1)*256])
@@ -438,7 +444,7 @@ func TestMatMulBitIdentical(t *testing.T) {
 				got := make([]float32, n*64)
 				p.MatMul(got, m, x[:n*256], n)
 				if diff := cmp.Diff(single[:n*64], got); diff != "" {
-					t.Errorf("%v threads=%d: MatMul of %d inputs differs from MatVec (-want +got):\n%s", typ, threads, n, diff)
+					t.Errorf("%s %v threads=%d: MatMul of %d inputs differs from MatVec (-want +got):\n%s", k.name, typ, threads, n, diff)
 				}
 			}
 			p.Close()
