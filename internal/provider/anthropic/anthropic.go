@@ -9,7 +9,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 
@@ -331,18 +330,9 @@ func (a *Adapter) Converse(ctx context.Context, req *provider.Request) (*provide
 	if err != nil {
 		return nil, err
 	}
-	resp, err := a.http.Post(ctx, "/v1/messages", body, false)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Close()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
-	if err != nil {
-		return nil, err
-	}
 	var mr messagesResponse
-	if err := json.Unmarshal(raw, &mr); err != nil {
-		return nil, fault.Wrap(fault.ModelFailed, err, "The anthropic backend sent a response that is not valid JSON.")
+	if err := a.http.PostJSON(ctx, "/v1/messages", body, 64<<20, &mr, "a response"); err != nil {
+		return nil, err
 	}
 	out := &provider.Response{Message: provider.Message{Role: provider.Assistant}, StopReason: stopReason(mr.StopReason),
 		Usage: provider.Usage{InputTokens: mr.Usage.InputTokens, OutputTokens: mr.Usage.OutputTokens}}

@@ -251,18 +251,9 @@ func (a *Adapter) Converse(ctx context.Context, req *provider.Request) (*provide
 	if err != nil {
 		return nil, err
 	}
-	resp, err := a.http.Post(ctx, "/api/chat", body, false)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Close()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
-	if err != nil {
-		return nil, err
-	}
 	var cr chatResponse
-	if err := json.Unmarshal(raw, &cr); err != nil {
-		return nil, fault.Wrap(fault.ModelFailed, err, "The ollama backend sent a response that is not valid JSON.")
+	if err := a.http.PostJSON(ctx, "/api/chat", body, 64<<20, &cr, "a response"); err != nil {
+		return nil, err
 	}
 	if cr.Error != nil {
 		return nil, a.streamErr(*cr.Error)
@@ -404,18 +395,9 @@ func (a *Adapter) Embed(ctx context.Context, req *provider.EmbedRequest) (*provi
 	if err != nil {
 		return nil, fault.Wrap(fault.Invalid, err, "The request cannot be encoded for the backend.")
 	}
-	resp, err := a.http.Post(ctx, "/api/embed", body, false)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Close()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, 256<<20))
-	if err != nil {
-		return nil, err
-	}
 	var er embedResponse
-	if err := json.Unmarshal(raw, &er); err != nil {
-		return nil, fault.Wrap(fault.ModelFailed, err, "The ollama backend sent embeddings that are not valid JSON.")
+	if err := a.http.PostJSON(ctx, "/api/embed", body, 256<<20, &er, "embeddings"); err != nil {
+		return nil, err
 	}
 	if er.Error != nil {
 		return nil, a.streamErr(*er.Error)

@@ -15,7 +15,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"strings"
 
 	"github.com/outcrop/outcrop/internal/fault"
@@ -394,18 +393,9 @@ func (c *Client) Converse(ctx context.Context, req *provider.Request) (*provider
 	if err != nil {
 		return nil, err
 	}
-	resp, err := c.HTTP.Post(ctx, "/chat/completions", body, false)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Close()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
-	if err != nil {
-		return nil, err
-	}
 	var cr chatResponse
-	if err := json.Unmarshal(raw, &cr); err != nil {
-		return nil, fault.Wrap(fault.ModelFailed, err, fmt.Sprintf("The %s backend sent a response that is not valid JSON.", c.name()))
+	if err := c.HTTP.PostJSON(ctx, "/chat/completions", body, 64<<20, &cr, "a response"); err != nil {
+		return nil, err
 	}
 	if cr.Error != nil {
 		return nil, c.streamError(cr.Error)

@@ -3,8 +3,6 @@ package openaicompat
 import (
 	"context"
 	"encoding/json"
-	"fmt"
-	"io"
 	"math"
 
 	"github.com/outcrop/outcrop/internal/fault"
@@ -38,18 +36,9 @@ func (c *Client) Embed(ctx context.Context, req *provider.EmbedRequest) (*provid
 	if err != nil {
 		return nil, fault.Wrap(fault.Invalid, err, "The request cannot be encoded for the backend.")
 	}
-	resp, err := c.HTTP.Post(ctx, "/embeddings", body, false)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Close()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, 256<<20))
-	if err != nil {
-		return nil, err
-	}
 	var er embedResponse
-	if err := json.Unmarshal(raw, &er); err != nil {
-		return nil, fault.Wrap(fault.ModelFailed, err, fmt.Sprintf("The %s backend sent embeddings that are not valid JSON.", c.name()))
+	if err := c.HTTP.PostJSON(ctx, "/embeddings", body, 256<<20, &er, "embeddings"); err != nil {
+		return nil, err
 	}
 	out := &provider.EmbedResponse{Vectors: make([][]float32, len(req.Texts))}
 	for _, d := range er.Data {

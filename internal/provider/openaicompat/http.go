@@ -3,6 +3,7 @@ package openaicompat
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -193,6 +194,25 @@ func (h *HTTP) Post(ctx context.Context, path string, body []byte, stream bool) 
 			return nil, err
 		}
 	}
+}
+
+// PostJSON sends body to path (not streamed), reads at most limit bytes of
+// the 2xx answer and decodes it into out. what names the answer in the
+// client message when it is not valid JSON ("a response", "embeddings").
+func (h *HTTP) PostJSON(ctx context.Context, path string, body []byte, limit int64, out any, what string) error {
+	resp, err := h.Post(ctx, path, body, false)
+	if err != nil {
+		return err
+	}
+	defer resp.Close()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, limit))
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(raw, out); err != nil {
+		return fault.Wrap(fault.ModelFailed, err, fmt.Sprintf("The %s backend sent %s that is not valid JSON.", h.Name, what))
+	}
+	return nil
 }
 
 func (h *HTTP) once(parent context.Context, path string, body []byte, stream bool) (_ *Response, retry bool, after time.Duration, _ error) {
