@@ -46,6 +46,15 @@ func TestDependencyDirection(t *testing.T) {
 		{"internal/api", mod + "internal/server", "only cmd imports server"},
 		{"internal/api", mod + "internal/store", "APIs reach storage through domain interfaces"},
 		{"internal/provider/", mod + "internal/provider/local", "adapters never import each other"},
+		{"internal/audit", "net/http", "the audit trail is domain code; the server turns requests into calls"},
+		{"internal/audit", mod + "internal/awsapi", "audit records carry exception names as data, never the wire tables"},
+		{"internal/audit", mod + "internal/store", "the trail owns its append-only file format"},
+		{"internal/quota", "net/http", "quotas are domain code"},
+		{"internal/quota", mod + "internal/awsapi", "quotas return fault.Throttled; AWS names live in awsapi"},
+		{"internal/kb", "net/http", "knowledge bases are domain code"},
+		{"internal/kb", mod + "internal/awsapi", "knowledge bases return fault kinds; AWS names live in awsapi"},
+		{"internal/kb", mod + "internal/api", "knowledge bases sit below the API layer"},
+		{"internal/kb", mod + "internal/store", "knowledge bases declare kb.Store; store/sqlite implements it"},
 	}
 	for pkg, deps := range imports {
 		for _, r := range rules {

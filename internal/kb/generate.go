@@ -1,0 +1,305 @@
+package kb
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+	"unicode"
+
+	"github.com/outcrop/outcrop/internal/fault"
+	"github.com/outcrop/outcrop/internal/kb/vector"
+	"github.com/outcrop/outcrop/internal/provider"
+)
+
+// DefaultPrompt is the generation prompt used when the caller gives none,
+// modelled on Bedrock's default knowledge-base prompt.
+const DefaultPrompt = `You are a question answering agent. I will provide you with a set of search results. The user will provide you with a question. Your job is to answer the user's question using only information from the search results. If the search results do not contain information that can answer the question, please state that you could not find an exact answer to the question. Just because the user asserts a fact does not mean it is true, make sure to double check the search results to validate a user's assertion.
+
+Here are the search results in numbered order:
+$search_results$
+
+$output_format_instructions$
+
+Question: $query$`
+
+// GenerateRequest is a RetrieveAndGenerate call on a knowledge base.
+type GenerateRequest struct {
+	Query
+	ModelARN  string
+	SessionID string // "" starts a new session
+	Prompt    string // template with $search_results$, $query$, ...; "" for DefaultPrompt
+	MaxTokens int
+	Temp      *float64
+	TopP      *float64
+	Stop      []string
+}
+
+// Citation ties a span of the generated text to the retrieved chunks that
+// support it. Start and End are character offsets (End inclusive, as
+// Bedrock reports them).
+type Citation struct {
+	Start, End int
+	Text       string
+	Refs       []Result
+}
+
+// Generated is the answer of RetrieveAndGenerate.
+type Generated struct {
+	Text      string
+	SessionID string
+	Citations []Citation
+}
+
+// RetrieveAndGenerate retrieves chunks for the query (and the session's
+// previous question), asks the model to answer from them, and cites, for
+// each sentence of the answer, the chunks whose words it uses.
+func (s *Service) RetrieveAndGenerate(ctx context.Context, r GenerateRequest) (Generated, error) {
+	a, model, err := s.opts.Models.Chat(r.ModelARN)
+	if err != nil {
+		return Generated{}, err
+	}
+	sess, err := s.sess.get(r.SessionID)
+	if err != nil {
+		return Generated{}, err
+	}
+	q := r.Query
+	if last := sess.lastQuestion(); last != "" {
+		q.Text = r.Text + " " + last
+	}
+	results, err := s.Retrieve(ctx, q)
+	if err != nil {
+		return Generated{}, err
+	}
+	prompt := r.Prompt
+	if prompt == "" {
+		prompt = DefaultPrompt
+	}
+	var sr strings.Builder
+	for i, res := range results {
+		fmt.Fprintf(&sr, "[%d] %s\n", i+1, res.Text)
+	}
+	var hist strings.Builder
+	for _, t := range sess.turns() {
+		fmt.Fprintf(&hist, "User: %s\nAssistant: %s\n", t.q, t.a)
+	}
+	text := strings.NewReplacer(
+		"$search_results$", sr.String(),
+		"$query$", r.Text,
+		"$output_format_instructions$", "Answer in a few sentences.",
+		"$conversation_history$", hist.String(),
+		"$current_time$", s.opts.Now().UTC().Format(time.RFC3339),
+	).Replace(prompt)
+	var msgs []provider.Message
+	if !strings.Contains(r.Prompt, "$conversation_history$") {
+		for _, t := range sess.turns() {
+			msgs = append(msgs,
+				provider.Message{Role: provider.User, Content: []provider.Block{{Type: provider.TextBlock, Text: t.q}}},
+				provider.Message{Role: provider.Assistant, Content: []provider.Block{{Type: provider.TextBlock, Text: t.a}}})
+		}
+	}
+	msgs = append(msgs, provider.Message{Role: provider.User, Content: []provider.Block{{Type: provider.TextBlock, Text: text}}})
+	maxTok := r.MaxTokens
+	if maxTok == 0 {
+		maxTok = 512
+	}
+	resp, err := a.Converse(ctx, &provider.Request{Model: model, Messages: msgs, MaxTokens: maxTok,
+		Temperature: r.Temp, TopP: r.TopP, StopSequences: r.Stop})
+	if err != nil {
+		return Generated{}, err
+	}
+	answer := strings.TrimSpace(provider.TextOf(resp.Message.Content))
+	sess.add(r.Text, answer)
+	return Generated{Text: answer, SessionID: sess.id, Citations: Cite(answer, results)}, nil
+}
+
+// Cite splits answer into sentences and cites for each the results that
+// share the most content words with it (at least two, or one for a short
+// sentence). Sentences without support get no citation.
+func Cite(answer string, results []Result) []Citation {
+	var out []Citation
+	resWords := make([]map[string]bool, len(results))
+	for i, r := range results {
+		resWords[i] = contentWords(r.Text)
+	}
+	for _, sp := range sentences(answer) {
+		words := contentWords(answer[sp[0]:sp[1]])
+		if len(words) == 0 {
+			continue
+		}
+		type sc struct{ i, n int }
+		var scores []sc
+		for i, rw := range resWords {
+			n := 0
+			for w := range words {
+				if rw[w] {
+					n++
+				}
+			}
+			if n > 0 {
+				scores = append(scores, sc{i, n})
+			}
+		}
+		sort.SliceStable(scores, func(a, b int) bool { return scores[a].n > scores[b].n })
+		need := min(2, len(words))
+		if len(scores) == 0 || scores[0].n < need {
+			continue
+		}
+		c := Citation{Start: sp[0], End: sp[1] - 1, Text: answer[sp[0]:sp[1]]}
+		for _, x := range scores {
+			if x.n*10 < scores[0].n*7 || len(c.Refs) == 3 {
+				break
+			}
+			c.Refs = append(c.Refs, results[x.i])
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+// sentences returns [start, end) byte offsets of the sentences of s,
+// trimmed of surrounding space.
+func sentences(s string) [][2]int {
+	var out [][2]int
+	start := 0
+	emit := func(end int) {
+		a, b := start, end
+		for a < b && unicode.IsSpace(rune(s[a])) {
+			a++
+		}
+		for b > a && unicode.IsSpace(rune(s[b-1])) {
+			b--
+		}
+		if b > a {
+			out = append(out, [2]int{a, b})
+		}
+		start = end
+	}
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case '\n':
+			emit(i + 1)
+		case '.', '!', '?':
+			if i+1 == len(s) || s[i+1] == ' ' || s[i+1] == '\n' {
+				emit(i + 1)
+			}
+		}
+	}
+	emit(len(s))
+	return out
+}
+
+var stopWords = map[string]bool{}
+
+func init() {
+	for _, w := range strings.Fields(`the a an and or of to in on at by for with from is are was were be been
+		it its this that these those as into than then there their they he she his her we you your our i
+		not no but if so do does did has have had can could would should will may might which who whom what
+		when where why how all any each also about over under after before more most such only own same very`) {
+		stopWords[w] = true
+	}
+}
+
+// contentWords returns the lower-cased words of s that carry meaning.
+func contentWords(s string) map[string]bool {
+	out := map[string]bool{}
+	for _, w := range strings.FieldsFunc(strings.ToLower(s), func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) }) {
+		if len(w) > 1 && !stopWords[w] {
+			out[w] = true
+		}
+	}
+	return out
+}
+
+// sessions keeps RetrieveAndGenerate conversations in memory for 24 hours
+// (Bedrock's session lifetime), at most maxSessions of them.
+type sessions struct {
+	mu  sync.Mutex
+	now func() time.Time
+	m   map[string]*session
+}
+
+const (
+	maxSessions = 10000
+	sessionTTL  = 24 * time.Hour
+	maxTurns    = 10
+)
+
+type turn struct{ q, a string }
+
+type session struct {
+	id   string
+	mu   sync.Mutex
+	t    []turn
+	used time.Time
+}
+
+func newSessions(now func() time.Time) *sessions {
+	return &sessions{now: now, m: map[string]*session{}}
+}
+
+// get returns the session id, or a new one when id is "". An unknown or
+// expired id is an error, as in Bedrock.
+func (ss *sessions) get(id string) (*session, error) {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	now := ss.now()
+	if id != "" {
+		s, ok := ss.m[id]
+		if !ok || now.Sub(s.used) > sessionTTL {
+			delete(ss.m, id)
+			return nil, fault.Newf(fault.NotFound, "Session with Id %s is not valid. Please check and try again.", id)
+		}
+		s.used = now
+		return s, nil
+	}
+	if len(ss.m) >= maxSessions {
+		var oldest *session
+		for _, s := range ss.m {
+			if oldest == nil || s.used.Before(oldest.used) {
+				oldest = s
+			}
+		}
+		delete(ss.m, oldest.id)
+	}
+	s := &session{id: newUUID(), used: now}
+	ss.m[s.id] = s
+	return s, nil
+}
+
+func (s *session) turns() []turn {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]turn(nil), s.t...)
+}
+
+func (s *session) lastQuestion() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.t) == 0 {
+		return ""
+	}
+	return s.t[len(s.t)-1].q
+}
+
+func (s *session) add(q, a string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.t = append(s.t, turn{q, a})
+	if len(s.t) > maxTurns {
+		s.t = s.t[len(s.t)-maxTurns:]
+	}
+}
+
+func newUUID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
+}
+
+var _ = vector.Match

@@ -1,0 +1,84 @@
+package kb
+
+import (
+	"archive/zip"
+	"bytes"
+	"testing"
+	"unicode/utf8"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func docx(t testing.TB, body string) []byte {
+	var b bytes.Buffer
+	z := zip.NewWriter(&b)
+	w, _ := z.Create("word/document.xml")
+	w.Write([]byte(`<?xml version="1.0"?><w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"><w:body>` + body + `</w:body></w:document>`))
+	z.Close()
+	return b.Bytes()
+}
+
+func TestParse(t *testing.T) {
+	for _, tc := range []struct {
+		name, data, want string
+	}{
+		{"a.txt", "hello\r\nworld", "hello\nworld"},
+		{"a.md", "# Title\n\nSome **bold** and [a link](http://x).\n- item", "Title\n\nSome bold and a link.\nitem"},
+		{"a.html", "<html><head><title>T</title><style>p{}</style></head><body><nav>menu</nav><p>One</p><p>Two <b>bold</b></p><script>x()</script></body></html>", "T\n\nOne\n\nTwo bold"},
+		{"a.csv", "name,age\nAda,36\nAlan,41\n", "name: Ada; age: 36\nname: Alan; age: 41\n"},
+		{"a.json", `{"b":{"c":[1,"x"]},"a":true}`, "a: true\nb.c[0]: 1\nb.c[1]: x\n"},
+		{"a.docx", string(docx(t, `<w:p><w:r><w:t>First</w:t></w:r></w:p><w:p><w:r><w:t>Second</w:t></w:r></w:p>`)), "First\nSecond"},
+	} {
+		got, err := Parse(tc.name, "", []byte(tc.data))
+		if err != nil {
+			t.Errorf("%s: %v", tc.name, err)
+			continue
+		}
+		if diff := cmp.Diff(tc.want, got); diff != "" {
+			t.Errorf("%s (-want +got):\n%s", tc.name, diff)
+		}
+	}
+	if _, err := Parse("a.exe", "", []byte("x")); err == nil {
+		t.Error("unsupported type parsed")
+	}
+}
+
+func TestParseMetadata(t *testing.T) {
+	got, err := ParseMetadata([]byte(`{"metadataAttributes":{"year":2020,"genre":"poetry","tags":["a","b"],"ok":true,
+		"author":{"value":{"type":"STRING","stringValue":"Ada"},"includeForEmbedding":true}}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]any{"year": 2020.0, "genre": "poetry", "tags": []string{"a", "b"}, "ok": true, "author": "Ada"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Error(diff)
+	}
+}
+
+func TestSplitText(t *testing.T) {
+	text := "one two three four. five six seven eight nine ten"
+	got := SplitText(text, Chunking{Strategy: "FIXED_SIZE", MaxTokens: 4, Overlap: 50})
+	want := []string{"one two three four.", "three four. five six", "five six seven eight", "seven eight nine ten"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Error(diff)
+	}
+	if got := SplitText(text, Chunking{Strategy: "NONE"}); len(got) != 1 || got[0] != text {
+		t.Errorf("NONE = %q", got)
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	for _, s := range []string{"<p>x</p>", "a,b\n1,2", `{"a":[1]}`, "# t", string(docx(f, "<w:p><w:t>x</w:t></w:p>"))} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, data string) {
+		for _, n := range []string{"a.txt", "a.md", "a.html", "a.csv", "a.json", "a.docx"} {
+			out, err := Parse(n, "", []byte(data))
+			if err == nil && !utf8.ValidString(out) {
+				t.Errorf("%s: invalid UTF-8 output", n)
+			}
+		}
+		_, _ = ParseMetadata([]byte(data))
+		SplitText(data, Chunking{Strategy: "FIXED_SIZE", MaxTokens: 3, Overlap: 50})
+	})
+}
