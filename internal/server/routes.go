@@ -76,6 +76,9 @@ func (s *Server) routes(rt *runtimeapi.Handler, br *bedrockapi.Handler, ag *agen
 			}
 		}
 	}
+	if err := s.dialectRoutes(mux, m); err != nil {
+		return nil, err
+	}
 	mux.Handle("/", s.wrap(awsapi.Runtime, awsapi.Operation{Name: "Unknown"}, func(http.ResponseWriter, *http.Request) error {
 		return errUnknownOperation
 	}, nil, m))

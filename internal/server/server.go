@@ -58,6 +58,9 @@ type Server struct {
 	reg      *prometheus.Registry
 	rootKey  iam.AccessKey
 	proxies  []netip.Prefix // trusted reverse proxies (auth.trustedProxies)
+
+	// invocations are the per-model metrics, shared by every front door.
+	invocations *runtimeapi.Metrics
 }
 
 type backendSet map[string]provider.Adapter
@@ -161,11 +164,12 @@ func (s *Server) build(ctx context.Context) error {
 		return fmt.Errorf("catalog: %w", err)
 	}
 
+	s.invocations = runtimeapi.NewMetrics(s.reg)
 	rt := runtimeapi.New(runtimeapi.Options{
 		Logger: s.log.With("component", "runtimeapi"), Catalog: s.catalog, Families: fams,
 		Backends: s.backends, Auth: s.iam, Now: s.opts.Now,
 		InvocationTimeout: time.Duration(c.InvocationTimeout),
-		Metrics:           runtimeapi.NewMetrics(s.reg),
+		Metrics:           s.invocations,
 	})
 	br := bedrockapi.New(bedrockapi.Options{Catalog: s.catalog, Auth: s.iam, Access: s.iam, Tags: s.iam, AccountID: c.AccountID})
 	ag := agentapi.New(agentapi.Options{Auth: s.iam, Tags: s.iam, AccountID: c.AccountID})

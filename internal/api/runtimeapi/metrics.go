@@ -78,3 +78,14 @@ func outcome(err error) string {
 	}
 	return "server_error"
 }
+
+// Record notes one finished invocation made through another front door
+// (the OpenAI and Anthropic dialects), so that a model's metrics are the
+// same whichever API called it.
+func (m *Metrics) Record(modelID string, err error, d time.Duration, in, out int) {
+	m.record(modelID, err, d, in, out)
+}
+
+// FirstToken notes the time to the first token of a stream made through
+// another front door.
+func (m *Metrics) FirstToken(modelID string, d time.Duration) { m.firstToken(modelID, d) }

@@ -1,0 +1,344 @@
+// Package dialect is the core shared by Outcrop's non-AWS front doors, the
+// OpenAI and Anthropic API dialects (openaiapi, anthropicapi). It resolves
+// a model ID through the catalog, authorizes the call with the same IAM
+// actions the Bedrock runtime uses, runs the canonical request on the
+// model's backend under the invocation timeout, and records the same
+// per-model metrics. The dialect packages only translate wire formats to
+// and from provider types; there is no second pipeline.
+package dialect
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"time"
+	"unicode/utf8"
+
+	"github.com/outcrop/outcrop/internal/catalog"
+	"github.com/outcrop/outcrop/internal/fault"
+	"github.com/outcrop/outcrop/internal/provider"
+	"github.com/outcrop/outcrop/internal/reqctx"
+)
+
+// Authorizer decides whether a principal may perform an action on a resource.
+type Authorizer interface {
+	Authorize(ctx context.Context, p *reqctx.Principal, action, resource string) error
+}
+
+// Backends finds the adapter serving a backend name.
+type Backends interface {
+	Adapter(name string) (provider.Adapter, bool)
+}
+
+// Recorder records per-model invocation metrics. The server passes the
+// runtime's metrics, so a model's counters are the same whichever front
+// door called it.
+type Recorder interface {
+	Record(modelID string, err error, d time.Duration, in, out int)
+	FirstToken(modelID string, d time.Duration)
+}
+
+// Options configures Models.
+type Options struct {
+	Catalog           *catalog.Catalog
+	Backends          Backends
+	Auth              Authorizer
+	Metrics           Recorder // may be nil
+	Now               func() time.Time
+	InvocationTimeout time.Duration
+}
+
+// Models runs canonical requests for the dialect handlers.
+type Models struct {
+	opts Options
+}
+
+// New returns Models.
+func New(opts Options) *Models {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.InvocationTimeout == 0 {
+		opts.InvocationTimeout = 10 * time.Minute
+	}
+	return &Models{opts: opts}
+}
+
+// Now returns the current time of the injected clock.
+func (m *Models) Now() time.Time { return m.opts.Now() }
+
+// Target is a resolved, authorized model with its backend.
+type Target struct {
+	Model   *catalog.Model
+	ARN     string
+	Adapter provider.Adapter
+}
+
+// Actions the dialects authorize, as the Bedrock runtime does for the
+// equivalent calls.
+const (
+	ActionInvoke       = "bedrock:InvokeModel"
+	ActionInvokeStream = "bedrock:InvokeModelWithResponseStream"
+	ActionCountTokens  = "bedrock:CountTokens"
+	ActionListModels   = "bedrock:ListFoundationModels"
+	ActionGetModel     = "bedrock:GetFoundationModel"
+)
+
+// ErrNoModel is the message for a model the catalog does not have.
+func errNoModel(id string) error {
+	return fault.Newf(fault.NotFound, "The model `%s` does not exist or you do not have access to it.", id)
+}
+
+// Lookup finds a model by ID or ARN without authorizing.
+func (m *Models) Lookup(id string) (*catalog.Model, error) {
+	if id == "" {
+		return nil, fault.New(fault.Invalid, "model: field required")
+	}
+	md, err := m.opts.Catalog.Lookup(id)
+	if err != nil {
+		return nil, errNoModel(id)
+	}
+	return md, nil
+}
+
+// Resolve finds the model id names, authorizes action on its ARN (which
+// also checks model access), and finds its backend.
+func (m *Models) Resolve(ctx context.Context, id, action string) (*Target, error) {
+	md, err := m.Lookup(id)
+	if err != nil {
+		return nil, err
+	}
+	t := &Target{Model: md, ARN: m.opts.Catalog.ARN(md)}
+	if err := m.opts.Auth.Authorize(ctx, reqctx.PrincipalFrom(ctx), action, t.ARN); err != nil {
+		return nil, err
+	}
+	a, ok := m.opts.Backends.Adapter(md.Backend)
+	if !ok {
+		return nil, fault.Newf(fault.Unavailable, "The backend %q serving model %s is not available.", md.Backend, md.ID)
+	}
+	t.Adapter = a
+	return t, nil
+}
+
+// Authorize checks action on resource for the caller.
+func (m *Models) Authorize(ctx context.Context, action, resource string) error {
+	return m.opts.Auth.Authorize(ctx, reqctx.PrincipalFrom(ctx), action, resource)
+}
+
+// List authorizes bedrock:ListFoundationModels and returns the catalog.
+func (m *Models) List(ctx context.Context) ([]catalog.Model, error) {
+	if err := m.Authorize(ctx, ActionListModels, "*"); err != nil {
+		return nil, err
+	}
+	return m.opts.Catalog.List(), nil
+}
+
+// Get authorizes bedrock:GetFoundationModel on the model and returns it.
+func (m *Models) Get(ctx context.Context, id string) (*catalog.Model, error) {
+	md, err := m.Lookup(id)
+	if err != nil {
+		return nil, err
+	}
+	if err := m.Authorize(ctx, ActionGetModel, m.opts.Catalog.ARN(md)); err != nil {
+		return nil, err
+	}
+	return md, nil
+}
+
+// CheckChat rejects requests a chat call cannot serve on t's model.
+func CheckChat(t *Target, req *provider.Request) error {
+	if t.Model.Embedding() {
+		return fault.Newf(fault.Invalid, "The model `%s` is an embedding model and does not support this endpoint.", t.Model.ID)
+	}
+	if c := t.Model.Caps.MaxOutputTokens; c > 0 && req.MaxTokens > c {
+		return fault.Newf(fault.Invalid, "max_tokens is too large: %d. This model supports at most %d completion tokens.", req.MaxTokens, c)
+	}
+	req.Model = t.Model.BackendModel
+	return nil
+}
+
+// Converse runs req on t under the invocation timeout and records metrics.
+func (m *Models) Converse(ctx context.Context, t *Target, req *provider.Request) (*provider.Response, error) {
+	start := m.opts.Now()
+	ctx, cancel := context.WithTimeout(ctx, m.opts.InvocationTimeout)
+	defer cancel()
+	resp, err := t.Adapter.Converse(ctx, req)
+	err = backendError(ctx, err)
+	var u provider.Usage
+	if resp != nil {
+		u = resp.Usage
+	}
+	m.record(t, err, start, u)
+	return resp, err
+}
+
+// Stream runs req on t, calling emit for each event, and records metrics
+// including the time to the first token.
+func (m *Models) Stream(ctx context.Context, t *Target, req *provider.Request, emit func(provider.Event) error) error {
+	if !t.Model.Caps.Streaming {
+		return fault.Newf(fault.Invalid, "The model `%s` does not support streaming.", t.Model.ID)
+	}
+	start := m.opts.Now()
+	ctx, cancel := context.WithTimeout(ctx, m.opts.InvocationTimeout)
+	defer cancel()
+	var usage provider.Usage
+	first := true
+	err := t.Adapter.ConverseStream(ctx, req, func(ev provider.Event) error {
+		if first && (ev.Type == provider.TextDeltaEvent || ev.Type == provider.ToolInputDeltaEvent || ev.Type == provider.ReasoningDeltaEvent) {
+			first = false
+			if m.opts.Metrics != nil {
+				m.opts.Metrics.FirstToken(t.Model.ID, m.opts.Now().Sub(start))
+			}
+		}
+		if ev.Type == provider.MetadataEvent {
+			usage = ev.Usage
+		}
+		return emit(ev)
+	})
+	err = backendError(ctx, err)
+	m.record(t, err, start, usage)
+	return err
+}
+
+// Embed runs an embedding request on t.
+func (m *Models) Embed(ctx context.Context, t *Target, req *provider.EmbedRequest) (*provider.EmbedResponse, error) {
+	if !t.Model.Embedding() {
+		return nil, fault.Newf(fault.Invalid, "The model `%s` does not support embeddings.", t.Model.ID)
+	}
+	e, ok := t.Adapter.(provider.Embedder)
+	if !ok {
+		return nil, fault.Newf(fault.Invalid, "The backend of model `%s` cannot compute embeddings.", t.Model.ID)
+	}
+	req.Model = t.Model.BackendModel
+	start := m.opts.Now()
+	ctx, cancel := context.WithTimeout(ctx, m.opts.InvocationTimeout)
+	defer cancel()
+	resp, err := e.Embed(ctx, req)
+	err = backendError(ctx, err)
+	var u provider.Usage
+	if resp != nil {
+		u.InputTokens = resp.InputTokens
+	}
+	m.record(t, err, start, u)
+	return resp, err
+}
+
+// CountTokens counts the input tokens of req on t's backend, or estimates
+// them when the backend cannot count.
+func (m *Models) CountTokens(ctx context.Context, t *Target, req *provider.Request) (int, error) {
+	req.Model = t.Model.BackendModel
+	if tc, ok := t.Adapter.(provider.TokenCounter); ok {
+		return tc.CountTokens(ctx, req)
+	}
+	return EstimateTokens(req), nil
+}
+
+func (m *Models) record(t *Target, err error, start time.Time, u provider.Usage) {
+	if m.opts.Metrics == nil {
+		return
+	}
+	if Gone(err) {
+		err = fault.Wrap(fault.Invalid, err, "client closed request")
+	}
+	m.opts.Metrics.Record(t.Model.ID, err, m.opts.Now().Sub(start), u.InputTokens, u.OutputTokens)
+}
+
+// backendError turns a context expiry into ModelTimeout.
+func backendError(ctx context.Context, err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return fault.Wrap(fault.ModelTimeout, err, "The model timed out processing the request. Try again.")
+	}
+	return err
+}
+
+// Gone reports whether err means the caller went away.
+func Gone(err error) bool { return errors.Is(err, context.Canceled) }
+
+// EstimateTokens approximates a token count (about four characters per
+// token) for backends that cannot count exactly.
+func EstimateTokens(req *provider.Request) int {
+	chars := utf8.RuneCountInString(req.Prompt) + utf8.RuneCountInString(provider.TextOf(req.System))
+	for _, m := range req.Messages {
+		chars += utf8.RuneCountInString(provider.TextOf(m.Content))
+		for _, b := range m.Content {
+			if b.ToolUse != nil {
+				chars += len(b.ToolUse.Input)
+			}
+		}
+	}
+	for _, t := range req.Tools {
+		chars += len(t.Name) + len(t.Description) + len(t.Schema)
+	}
+	return max(1, (chars+3)/4)
+}
+
+// MaxBody is the largest request body the dialects accept (Anthropic's
+// Messages API limit).
+const MaxBody = 32 << 20
+
+// ReadJSON decodes r's body (at most MaxBody bytes) into v. Unknown fields
+// are ignored, as both vendors' SDKs add fields over time; fields Outcrop
+// cannot honour are rejected by the handlers one by one.
+func ReadJSON(r *http.Request, v any) error {
+	if r.Body == nil {
+		return fault.New(fault.Invalid, "The request body is empty; send a JSON object.")
+	}
+	b, err := io.ReadAll(io.LimitReader(r.Body, MaxBody+1))
+	if err != nil {
+		return fault.Wrap(fault.Invalid, err, "Could not read the request body.")
+	}
+	if len(b) > MaxBody {
+		return fault.Newf(fault.Invalid, "The request body is larger than %d bytes.", MaxBody)
+	}
+	return DecodeJSON(b, v)
+}
+
+// DecodeJSON decodes b into v with client-safe error messages.
+func DecodeJSON(b []byte, v any) error {
+	if len(b) == 0 {
+		return fault.New(fault.Invalid, "The request body is empty; send a JSON object.")
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) && te.Field != "" {
+			return fault.Wrap(fault.Invalid, err, "Invalid type for '"+te.Field+"': expected "+te.Type.String()+", got "+te.Value+".")
+		}
+		var ce interface{ ClientMessage() string }
+		if errors.As(err, &ce) {
+			return fault.Wrap(fault.Invalid, err, ce.ClientMessage())
+		}
+		return fault.Wrap(fault.Invalid, err, "We could not parse the JSON body of your request. The body must be a valid JSON object.")
+	}
+	return nil
+}
+
+// BadField is the error for a field with an invalid value; the message
+// names the field so the dialects can report it as the error's param.
+type BadField struct {
+	Field string
+	Msg   string
+}
+
+func (e *BadField) Error() string { return e.Msg }
+
+// ClientMessage returns the message for the caller.
+func (e *BadField) ClientMessage() string { return e.Msg }
+
+// Invalid returns a fault.Invalid error about field, whose message is msg.
+func Invalid(field, msg string) error {
+	return fault.Wrap(fault.Invalid, &BadField{Field: field, Msg: msg}, msg)
+}
+
+// FieldOf returns the field an Invalid error names, if any.
+func FieldOf(err error) string {
+	var bf *BadField
+	if errors.As(err, &bf) {
+		return bf.Field
+	}
+	return ""
+}

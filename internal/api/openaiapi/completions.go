@@ -1,0 +1,157 @@
+package openaiapi
+
+import (
+	"encoding/json"
+	"net/http"
+
+	"github.com/outcrop/outcrop/internal/api/dialect"
+	"github.com/outcrop/outcrop/internal/provider"
+)
+
+type (
+	// CompletionRequest is the body of POST /v1/completions (legacy).
+	CompletionRequest struct {
+		Model         string          `json:"model"`
+		Prompt        json.RawMessage `json:"prompt"`
+		MaxTokens     *int            `json:"max_tokens"`
+		Temperature   *float64        `json:"temperature"`
+		TopP          *float64        `json:"top_p"`
+		Seed          *int64          `json:"seed"`
+		Stop          Strings         `json:"stop"`
+		N             *int            `json:"n"`
+		BestOf        *int            `json:"best_of"`
+		Echo          bool            `json:"echo"`
+		Logprobs      *int            `json:"logprobs"`
+		Suffix        *string         `json:"suffix"`
+		Stream        bool            `json:"stream"`
+		StreamOptions *StreamOptions  `json:"stream_options"`
+	}
+	// Completion is a /v1/completions response or chunk.
+	Completion struct {
+		ID                string             `json:"id"`
+		Object            string             `json:"object"`
+		Created           int64              `json:"created"`
+		Model             string             `json:"model"`
+		Choices           []CompletionChoice `json:"choices"`
+		Usage             *Usage             `json:"usage,omitempty"`
+		SystemFingerprint *string            `json:"system_fingerprint"`
+	}
+	// CompletionChoice is one choice of a completion.
+	CompletionChoice struct {
+		Index        int           `json:"index"`
+		Text         string        `json:"text"`
+		Logprobs     *struct{}     `json:"logprobs"`
+		FinishReason *FinishReason `json:"finish_reason"`
+	}
+)
+
+// defaultCompletionTokens is OpenAI's default max_tokens for completions.
+const defaultCompletionTokens = 16
+
+// Canonical maps a completions request: the prompt is continued verbatim
+// (a raw prompt), as text-completion models do.
+func (cr *CompletionRequest) Canonical() (*provider.Request, error) {
+	if cr.Model == "" {
+		return nil, dialect.Invalid("model", "you must provide a model parameter")
+	}
+	var prompt string
+	if err := json.Unmarshal(cr.Prompt, &prompt); err != nil {
+		var many []string
+		if json.Unmarshal(cr.Prompt, &many) != nil || len(many) != 1 {
+			return nil, dialect.Invalid("prompt", "prompt must be a string (or an array of one string); batches of prompts and token arrays are not supported.")
+		}
+		prompt = many[0]
+	}
+	if prompt == "" {
+		return nil, dialect.Invalid("prompt", "prompt must not be empty.")
+	}
+	switch {
+	case cr.N != nil && *cr.N != 1:
+		return nil, dialect.Invalid("n", "n > 1 is not supported: the model's backend returns one choice per request.")
+	case cr.BestOf != nil && *cr.BestOf != 1:
+		return nil, dialect.Invalid("best_of", "best_of > 1 is not supported.")
+	case cr.Logprobs != nil:
+		return nil, dialect.Invalid("logprobs", "logprobs are not supported by this model's backend.")
+	case cr.Suffix != nil && *cr.Suffix != "":
+		return nil, dialect.Invalid("suffix", "suffix (fill-in-the-middle) is not supported.")
+	}
+	if err := checkSampling(cr.Temperature, cr.TopP); err != nil {
+		return nil, err
+	}
+	req := &provider.Request{Raw: true, Prompt: prompt, MaxTokens: defaultCompletionTokens,
+		Temperature: cr.Temperature, TopP: cr.TopP, Seed: cr.Seed, StopSequences: cr.Stop}
+	if cr.MaxTokens != nil {
+		if *cr.MaxTokens < 1 {
+			return nil, dialect.Invalid("max_tokens", "Invalid 'max_tokens': integer below minimum value. Expected a value >= 1.")
+		}
+		req.MaxTokens = *cr.MaxTokens
+	}
+	return req, nil
+}
+
+func (h *Handler) completions(w http.ResponseWriter, r *http.Request) error {
+	var cr CompletionRequest
+	if err := dialect.ReadJSON(r, &cr); err != nil {
+		return err
+	}
+	req, err := cr.Canonical()
+	if err != nil {
+		return err
+	}
+	action := dialect.ActionInvoke
+	if cr.Stream {
+		action = dialect.ActionInvokeStream
+	}
+	t, err := h.m.Resolve(r.Context(), cr.Model, action)
+	if err != nil {
+		return err
+	}
+	if err := dialect.CheckChat(t, req); err != nil {
+		return err
+	}
+	prefix := ""
+	if cr.Echo {
+		prefix = req.Prompt
+	}
+	base := Completion{ID: newID(r, "cmpl-"), Object: "text_completion", Created: h.m.Now().Unix(), Model: cr.Model}
+	if !cr.Stream {
+		resp, err := h.m.Converse(r.Context(), t, req)
+		if err != nil {
+			return err
+		}
+		u := resp.Usage
+		base.Choices = []CompletionChoice{{Text: prefix + provider.TextOf(resp.Message.Content), FinishReason: finishReason(resp.StopReason)}}
+		base.Usage = &Usage{PromptTokens: u.InputTokens, CompletionTokens: u.OutputTokens, TotalTokens: u.InputTokens + u.OutputTokens}
+		return writeJSON(w, http.StatusOK, base)
+	}
+	sse := dialect.NewSSE(w)
+	includeUsage := cr.StreamOptions != nil && cr.StreamOptions.IncludeUsage
+	send := func(ch []CompletionChoice, u *Usage) error {
+		c := base
+		c.Choices, c.Usage = ch, u
+		return sse.Event("", c)
+	}
+	if prefix != "" {
+		if err := send([]CompletionChoice{{Text: prefix}}, nil); err != nil {
+			return err
+		}
+	}
+	err = h.m.Stream(r.Context(), t, req, func(ev provider.Event) error {
+		switch ev.Type {
+		case provider.TextDeltaEvent:
+			return send([]CompletionChoice{{Text: ev.Text}}, nil)
+		case provider.MessageStopEvent:
+			return send([]CompletionChoice{{FinishReason: finishReason(ev.StopReason)}}, nil)
+		case provider.MetadataEvent:
+			if includeUsage {
+				u := ev.Usage
+				return send([]CompletionChoice{}, &Usage{PromptTokens: u.InputTokens, CompletionTokens: u.OutputTokens, TotalTokens: u.InputTokens + u.OutputTokens})
+			}
+		}
+		return nil
+	})
+	if err == nil {
+		err = sse.Event("", "[DONE]")
+	}
+	return streamError(sse, err)
+}

@@ -1,0 +1,137 @@
+// Package openaiapi serves the OpenAI API dialect: Chat Completions,
+// Completions, Embeddings, Models and Responses. Each request is decoded
+// into canonical provider types and run through dialect.Models, the same
+// catalog, authorization, backends and metrics as the Bedrock runtime;
+// answers are encoded in OpenAI's shapes, errors in OpenAI's error object.
+package openaiapi
+
+import (
+	"encoding/json"
+	"net/http"
+	"strings"
+
+	"github.com/outcrop/outcrop/internal/api/dialect"
+	"github.com/outcrop/outcrop/internal/fault"
+	"github.com/outcrop/outcrop/internal/reqctx"
+)
+
+// Options configures the handler.
+type Options struct {
+	Models *dialect.Models
+}
+
+// Handler serves the OpenAI dialect.
+type Handler struct {
+	m *dialect.Models
+}
+
+// New returns a Handler.
+func New(opts Options) *Handler { return &Handler{m: opts.Models} }
+
+// Routes maps ServeMux patterns to handlers. The server wraps each in its
+// request pipeline and renders returned errors with WriteError.
+func (h *Handler) Routes() map[string]func(http.ResponseWriter, *http.Request) error {
+	return map[string]func(http.ResponseWriter, *http.Request) error{
+		"POST /v1/chat/completions": h.chat,
+		"POST /v1/completions":      h.completions,
+		"POST /v1/embeddings":       h.embeddings,
+		"GET /v1/models":            h.listModels,
+		"GET /v1/models/{id...}":    h.getModel,
+		"POST /v1/responses":        h.responses,
+	}
+}
+
+// ErrorBody is OpenAI's error envelope.
+type ErrorBody struct {
+	Error ErrorObject `json:"error"`
+}
+
+// ErrorObject is OpenAI's error object.
+type ErrorObject struct {
+	Message string  `json:"message"`
+	Type    string  `json:"type"`
+	Param   *string `json:"param"`
+	Code    *string `json:"code"`
+}
+
+// errorFor maps an error to OpenAI's status, type and code.
+func errorFor(err error) (int, ErrorObject) {
+	e := ErrorObject{Message: fault.Message(err)}
+	code := func(s string) { e.Code = &s }
+	if f := dialect.FieldOf(err); f != "" {
+		e.Param = &f
+	}
+	status := http.StatusInternalServerError
+	switch fault.KindOf(err) {
+	case fault.Invalid, fault.Conflict:
+		status, e.Type = http.StatusBadRequest, "invalid_request_error"
+	case fault.NotFound:
+		status, e.Type = http.StatusNotFound, "invalid_request_error"
+		if strings.HasPrefix(e.Message, "The model `") {
+			code("model_not_found")
+		}
+	case fault.Unauthenticated, fault.BadSignature, fault.Expired, fault.Unsigned:
+		status, e.Type = http.StatusUnauthorized, "invalid_request_error"
+		code("invalid_api_key")
+	case fault.Denied:
+		status, e.Type = http.StatusForbidden, "permission_error"
+		code("permission_denied")
+	case fault.Throttled, fault.ModelNotReady:
+		status, e.Type = http.StatusTooManyRequests, "rate_limit_error"
+		code("rate_limit_exceeded")
+	case fault.QuotaExceeded:
+		status, e.Type = http.StatusTooManyRequests, "insufficient_quota"
+		code("insufficient_quota")
+	case fault.ModelTimeout:
+		status, e.Type = http.StatusGatewayTimeout, "timeout_error"
+	case fault.ModelFailed:
+		status, e.Type = http.StatusBadGateway, "server_error"
+	case fault.Unavailable:
+		status, e.Type = http.StatusServiceUnavailable, "server_error"
+	default:
+		e.Type = "server_error"
+	}
+	return status, e
+}
+
+// WriteError renders err as an OpenAI error response.
+func WriteError(w http.ResponseWriter, err error) {
+	status, e := errorFor(err)
+	writeJSON(w, status, ErrorBody{Error: e})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, err = w.Write(b)
+	return err
+}
+
+// streamError reports err inside an SSE stream that has started, in the
+// form OpenAI's SDKs read ({"error": {...}} as a data event); before the
+// stream starts the caller's error writer handles it.
+func streamError(sse *dialect.SSE, err error) error {
+	if !sse.Started() {
+		return err
+	}
+	if dialect.Gone(err) {
+		return nil
+	}
+	_, e := errorFor(err)
+	_ = sse.Event("", ErrorBody{Error: e})
+	return nil
+}
+
+// newID returns an object ID with prefix, derived from the request ID so
+// that logs and responses can be matched.
+func newID(r *http.Request, prefix string) string {
+	id := strings.ReplaceAll(reqctx.RequestID(r.Context()), "-", "")
+	if id == "" {
+		id = "0"
+	}
+	return prefix + id
+}

@@ -1,0 +1,493 @@
+package server_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/anthropics/anthropic-sdk-go/v2"
+	aoption "github.com/anthropics/anthropic-sdk-go/v2/option"
+	"github.com/google/go-cmp/cmp"
+	"github.com/openai/openai-go/v3"
+	"github.com/openai/openai-go/v3/option"
+	"github.com/openai/openai-go/v3/shared"
+
+	"github.com/outcrop/outcrop/internal/catalog"
+	"github.com/outcrop/outcrop/internal/outcroptest"
+)
+
+// The OpenAI and Anthropic dialects, driven by the vendors' official Go
+// SDKs against a real server whose models are served by the echo backend.
+
+const echoEmbedModel = "outcrop.echo-embed-v1:0"
+
+func dialectModels() []catalog.Model {
+	return append(append([]catalog.Model{}, outcroptest.EchoModels...), catalog.Model{
+		ID: echoEmbedModel, Name: "Echo Embed", Provider: "Outcrop", Family: "converse", Backend: "echo", BackendModel: "echo",
+		Input: []string{"TEXT"}, Output: []string{"EMBEDDING"}, Caps: catalog.Capabilities{Dimensions: 4},
+	})
+}
+
+// newDialectServer starts an echo server and returns it with a Bedrock API
+// key of the root user.
+func newDialectServer(t *testing.T) (*outcroptest.Server, string) {
+	t.Helper()
+	srv := outcroptest.NewServer(t, outcroptest.Options{Models: dialectModels()})
+	token, _, err := srv.Srv.IAM().CreateAPIKey(context.Background(), "root", time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return srv, token
+}
+
+func openAIClient(url, key string) openai.Client {
+	return openai.NewClient(option.WithBaseURL(url+"/v1"), option.WithAPIKey(key), option.WithMaxRetries(0))
+}
+
+func anthropicClient(url string, opts ...aoption.RequestOption) anthropic.Client {
+	return anthropic.NewClient(append([]aoption.RequestOption{aoption.WithBaseURL(url), aoption.WithMaxRetries(0)}, opts...)...)
+}
+
+var weatherTool = openai.ChatCompletionFunctionTool(shared.FunctionDefinitionParam{
+	Name: "get_weather", Description: openai.String("Weather in a city"),
+	Parameters: shared.FunctionParameters{"type": "object", "properties": map[string]any{"q": map[string]any{"type": "string"}}},
+})
+
+func TestOpenAIChat(t *testing.T) {
+	srv, key := newDialectServer(t)
+	c := openAIClient(srv.URL, key)
+	ctx := context.Background()
+
+	resp, err := c.Chat.Completions.New(ctx, openai.ChatCompletionNewParams{
+		Model:    echoModel,
+		Messages: []openai.ChatCompletionMessageParamUnion{openai.SystemMessage("be brief"), openai.UserMessage("hello there world")},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := resp.Choices[0].Message.Content; got != "hello there world" {
+		t.Errorf("content = %q, want %q", got, "hello there world")
+	}
+	if resp.Choices[0].FinishReason != "stop" || resp.Usage.CompletionTokens != 3 || resp.Usage.TotalTokens != resp.Usage.PromptTokens+3 {
+		t.Errorf("finish %q usage %+v", resp.Choices[0].FinishReason, resp.Usage)
+	}
+	if resp.Model != echoModel || !strings.HasPrefix(resp.ID, "chatcmpl-") || resp.Object != "chat.completion" {
+		t.Errorf("model %q id %q object %q", resp.Model, resp.ID, resp.Object)
+	}
+
+	// max_completion_tokens and stop are honoured.
+	resp, err = c.Chat.Completions.New(ctx, openai.ChatCompletionNewParams{
+		Model: echoModel, Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("one two three four")},
+		MaxCompletionTokens: openai.Int(2),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.Choices[0].Message.Content != "one two" || resp.Choices[0].FinishReason != "length" {
+		t.Errorf("max tokens: %q %q", resp.Choices[0].Message.Content, resp.Choices[0].FinishReason)
+	}
+	resp, err = c.Chat.Completions.New(ctx, openai.ChatCompletionNewParams{
+		Model: echoModel, Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("one two STOP four")},
+		Stop: openai.ChatCompletionNewParamsStopUnion{OfString: openai.String("STOP")}, Temperature: openai.Float(0.2), TopP: openai.Float(0.9), Seed: openai.Int(7),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.Choices[0].Message.Content != "one two" || resp.Choices[0].FinishReason != "stop" {
+		t.Errorf("stop: %q %q", resp.Choices[0].Message.Content, resp.Choices[0].FinishReason)
+	}
+}
+
+func TestOpenAIStream(t *testing.T) {
+	srv, key := newDialectServer(t)
+	c := openAIClient(srv.URL, key)
+	stream := c.Chat.Completions.NewStreaming(context.Background(), openai.ChatCompletionNewParams{
+		Model: echoModel, Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("streamed words here")},
+		StreamOptions: openai.ChatCompletionStreamOptionsParam{IncludeUsage: openai.Bool(true)},
+	})
+	var acc openai.ChatCompletionAccumulator
+	var deltas []string
+	for stream.Next() {
+		ch := stream.Current()
+		acc.AddChunk(ch)
+		if len(ch.Choices) > 0 && ch.Choices[0].Delta.Content != "" {
+			deltas = append(deltas, ch.Choices[0].Delta.Content)
+		}
+	}
+	if err := stream.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"streamed", " words", " here"}, deltas); diff != "" {
+		t.Errorf("deltas (-want +got):\n%s", diff)
+	}
+	if got := acc.Choices[0].Message.Content; got != "streamed words here" {
+		t.Errorf("accumulated %q", got)
+	}
+	if acc.Choices[0].FinishReason != "stop" || acc.Usage.CompletionTokens != 3 {
+		t.Errorf("finish %q usage %+v", acc.Choices[0].FinishReason, acc.Usage)
+	}
+
+	// An error after the stream began arrives in-band and ends the stream.
+	stream = c.Chat.Completions.NewStreaming(context.Background(), openai.ChatCompletionNewParams{
+		Model: echoModel, Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("failmid:model")},
+	})
+	for stream.Next() {
+	}
+	if err := stream.Err(); err == nil || !strings.Contains(err.Error(), "echo failure") {
+		t.Errorf("mid-stream error = %v, want the backend's failure", err)
+	}
+}
+
+func TestOpenAITools(t *testing.T) {
+	srv, key := newDialectServer(t)
+	c := openAIClient(srv.URL, key)
+	ctx := context.Background()
+	params := openai.ChatCompletionNewParams{
+		Model:      echoModel,
+		Messages:   []openai.ChatCompletionMessageParamUnion{openai.UserMessage("tool:get_weather")},
+		Tools:      []openai.ChatCompletionToolUnionParam{weatherTool},
+		ToolChoice: openai.ChatCompletionToolChoiceOptionUnionParam{OfAuto: openai.String("required")},
+	}
+	resp, err := c.Chat.Completions.New(ctx, params)
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg := resp.Choices[0].Message
+	if resp.Choices[0].FinishReason != "tool_calls" || len(msg.ToolCalls) != 1 {
+		t.Fatalf("finish %q tool calls %+v", resp.Choices[0].FinishReason, msg.ToolCalls)
+	}
+	call := msg.ToolCalls[0]
+	if call.Function.Name != "get_weather" || call.Function.Arguments != `{"q":"echo"}` || call.ID == "" {
+		t.Errorf("tool call %+v", call)
+	}
+
+	// The tool result goes back as a tool message.
+	params.Messages = append(params.Messages, msg.ToParam(), openai.ToolMessage("sunny", call.ID))
+	params.ToolChoice = openai.ChatCompletionToolChoiceOptionUnionParam{}
+	resp, err = c.Chat.Completions.New(ctx, params)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := resp.Choices[0].Message.Content; got != "tool result sunny" {
+		t.Errorf("after tool result: %q", got)
+	}
+
+	// Streamed tool calls accumulate into the same call.
+	params.Messages = params.Messages[:1]
+	stream := c.Chat.Completions.NewStreaming(ctx, params)
+	var acc openai.ChatCompletionAccumulator
+	var finished []openai.FinishedChatCompletionToolCall
+	for stream.Next() {
+		acc.AddChunk(stream.Current())
+		if tc, ok := acc.JustFinishedToolCall(); ok {
+			finished = append(finished, tc)
+		}
+	}
+	if err := stream.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if len(finished) != 1 || finished[0].Name != "get_weather" || finished[0].Arguments != `{"q":"echo"}` {
+		t.Errorf("streamed tool calls %+v", finished)
+	}
+	if acc.Choices[0].FinishReason != "tool_calls" {
+		t.Errorf("streamed finish %q", acc.Choices[0].FinishReason)
+	}
+}
+
+func TestOpenAIEmbeddingsModelsCompletions(t *testing.T) {
+	srv, key := newDialectServer(t)
+	c := openAIClient(srv.URL, key)
+	ctx := context.Background()
+
+	emb, err := c.Embeddings.New(ctx, openai.EmbeddingNewParams{
+		Model: echoEmbedModel, Input: openai.EmbeddingNewParamsInputUnion{OfArrayOfStrings: []string{"a b", "c"}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(emb.Data) != 2 || len(emb.Data[0].Embedding) != 4 || emb.Data[1].Index != 1 || emb.Usage.PromptTokens != 3 {
+		t.Errorf("embeddings %+v", emb)
+	}
+	// The raw base64 form decodes to the same vector.
+	var raw struct {
+		Data []struct {
+			Embedding string `json:"embedding"`
+		} `json:"data"`
+	}
+	err = c.Post(ctx, "embeddings", map[string]any{"model": echoEmbedModel, "input": "a b", "encoding_format": "base64"}, &raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(raw.Data) != 1 || raw.Data[0].Embedding == "" {
+		t.Errorf("base64 embeddings %+v", raw)
+	}
+	if _, err := c.Embeddings.New(ctx, openai.EmbeddingNewParams{Model: echoModel, Input: openai.EmbeddingNewParamsInputUnion{OfString: openai.String("x")}}); statusOf(err) != 400 {
+		t.Errorf("embeddings on a chat model: %v, want 400", err)
+	}
+	if _, err := c.Chat.Completions.New(ctx, openai.ChatCompletionNewParams{Model: echoEmbedModel, Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("x")}}); statusOf(err) != 400 {
+		t.Errorf("chat on an embedding model: %v, want 400", err)
+	}
+
+	page, err := c.Models.List(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, m := range page.Data {
+		ids = append(ids, m.ID)
+	}
+	if diff := cmp.Diff([]string{echoEmbedModel, echoModel}, ids); diff != "" {
+		t.Errorf("models (-want +got):\n%s", diff)
+	}
+	m, err := c.Models.Get(ctx, echoModel)
+	if err != nil || m.ID != echoModel || m.OwnedBy != "Outcrop" {
+		t.Errorf("model get: %+v %v", m, err)
+	}
+
+	comp, err := c.Completions.New(ctx, openai.CompletionNewParams{
+		Model: openai.CompletionNewParamsModel(echoModel), Prompt: openai.CompletionNewParamsPromptUnion{OfString: openai.String("x y z")},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if comp.Choices[0].Text != "x y z" || comp.Choices[0].FinishReason != "stop" {
+		t.Errorf("completion %+v", comp.Choices[0])
+	}
+}
+
+func statusOf(err error) int {
+	var oe *openai.Error
+	if errors.As(err, &oe) {
+		return oe.StatusCode
+	}
+	var ae *anthropic.Error
+	if errors.As(err, &ae) {
+		return ae.StatusCode
+	}
+	return 0
+}
+
+func TestOpenAIErrors(t *testing.T) {
+	srv, key := newDialectServer(t)
+	c := openAIClient(srv.URL, key)
+	ctx := context.Background()
+	chat := func(model, text string, mod func(*openai.ChatCompletionNewParams)) error {
+		p := openai.ChatCompletionNewParams{Model: model, Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage(text)}}
+		if mod != nil {
+			mod(&p)
+		}
+		_, err := c.Chat.Completions.New(ctx, p)
+		return err
+	}
+	tests := []struct {
+		name             string
+		err              error
+		status           int
+		typ, code, param string
+	}{
+		{"unknown model", chat("amazon.nope-v1", "x", nil), 404, "invalid_request_error", "model_not_found", ""},
+		{"n>1", chat(echoModel, "x", func(p *openai.ChatCompletionNewParams) { p.N = openai.Int(2) }), 400, "invalid_request_error", "", "n"},
+		{"json mode", chat(echoModel, "x", func(p *openai.ChatCompletionNewParams) {
+			p.ResponseFormat = openai.ChatCompletionNewParamsResponseFormatUnion{OfJSONObject: &shared.ResponseFormatJSONObjectParam{}}
+		}), 400, "invalid_request_error", "", "response_format"},
+		{"throttled", chat(echoModel, "fail:throttled", nil), 429, "rate_limit_error", "rate_limit_exceeded", ""},
+		{"model failure", chat(echoModel, "fail:model", nil), 502, "server_error", "", ""},
+	}
+	bad := openAIClient(srv.URL, "bedrock-api-key-bogus")
+	_, err := bad.Chat.Completions.New(ctx, openai.ChatCompletionNewParams{Model: echoModel, Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("x")}})
+	tests = append(tests, struct {
+		name             string
+		err              error
+		status           int
+		typ, code, param string
+	}{"bad key", err, 401, "invalid_request_error", "invalid_api_key", ""})
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var oe *openai.Error
+			if !errors.As(tt.err, &oe) {
+				t.Fatalf("err = %v, want *openai.Error", tt.err)
+			}
+			got := []any{oe.StatusCode, oe.Type, oe.Code, oe.Param}
+			want := []any{tt.status, tt.typ, tt.code, tt.param}
+			if diff := cmp.Diff(want, got); diff != "" || oe.Message == "" {
+				t.Errorf("error %q (-want +got):\n%s", oe.Message, diff)
+			}
+		})
+	}
+}
+
+func TestAnthropicMessages(t *testing.T) {
+	srv, key := newDialectServer(t)
+	ctx := context.Background()
+	for _, auth := range []struct {
+		name string
+		opt  aoption.RequestOption
+	}{{"x-api-key", aoption.WithAPIKey(key)}, {"bearer", aoption.WithAuthToken(key)}} {
+		t.Run(auth.name, func(t *testing.T) {
+			c := anthropicClient(srv.URL, auth.opt)
+			msg, err := c.Messages.New(ctx, anthropic.MessageNewParams{
+				Model: anthropic.Model(echoModel), MaxTokens: 100,
+				System:   []anthropic.TextBlockParam{{Text: "be brief"}},
+				Messages: []anthropic.MessageParam{anthropic.NewUserMessage(anthropic.NewTextBlock("hi from anthropic"))},
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(msg.Content) != 1 || msg.Content[0].Text != "hi from anthropic" || msg.StopReason != "end_turn" || msg.Usage.OutputTokens != 3 {
+				t.Errorf("message %+v", msg)
+			}
+		})
+	}
+
+	c := anthropicClient(srv.URL, aoption.WithAPIKey(key))
+	msg, err := c.Messages.New(ctx, anthropic.MessageNewParams{
+		Model: anthropic.Model(echoModel), MaxTokens: 100, StopSequences: []string{"END"},
+		Messages: []anthropic.MessageParam{anthropic.NewUserMessage(anthropic.NewTextBlock("a b END c"))},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if msg.Content[0].Text != "a b" || msg.StopReason != "stop_sequence" || msg.StopSequence != "END" {
+		t.Errorf("stop sequence: %+v", msg)
+	}
+
+	n, err := c.Messages.CountTokens(ctx, anthropic.MessageCountTokensParams{
+		Model:    anthropic.Model(echoModel),
+		Messages: []anthropic.MessageParam{anthropic.NewUserMessage(anthropic.NewTextBlock("one two three"))},
+	})
+	if err != nil || n.InputTokens != 3 {
+		t.Errorf("count tokens = %+v, %v; want 3", n, err)
+	}
+
+	page, err := c.Models.List(ctx, anthropic.ModelListParams{})
+	if err != nil || len(page.Data) != 2 || page.Data[1].ID != echoModel || page.Data[1].DisplayName != "Echo" {
+		t.Errorf("models: %+v %v", page, err)
+	}
+}
+
+func TestAnthropicStream(t *testing.T) {
+	srv, key := newDialectServer(t)
+	c := anthropicClient(srv.URL, aoption.WithAPIKey(key))
+	stream := c.Messages.NewStreaming(context.Background(), anthropic.MessageNewParams{
+		Model: anthropic.Model(echoModel), MaxTokens: 100,
+		Messages: []anthropic.MessageParam{anthropic.NewUserMessage(anthropic.NewTextBlock("streaming is fun"))},
+	})
+	var acc anthropic.Message
+	var types []string
+	for stream.Next() {
+		ev := stream.Current()
+		if err := acc.Accumulate(ev); err != nil {
+			t.Fatal(err)
+		}
+		if len(types) == 0 || types[len(types)-1] != ev.Type {
+			types = append(types, ev.Type)
+		}
+	}
+	if err := stream.Err(); err != nil {
+		t.Fatal(err)
+	}
+	// The SDK drops ping events; the wire golden files pin them.
+	want := []string{"message_start", "content_block_start", "content_block_delta", "content_block_stop", "message_delta", "message_stop"}
+	if diff := cmp.Diff(want, types); diff != "" {
+		t.Errorf("event order (-want +got):\n%s", diff)
+	}
+	if len(acc.Content) != 1 || acc.Content[0].Text != "streaming is fun" || acc.StopReason != "end_turn" || acc.Usage.OutputTokens != 3 || acc.Usage.InputTokens != 3 {
+		t.Errorf("accumulated %+v", acc)
+	}
+
+	// A failure after the stream began arrives as an error event.
+	stream = c.Messages.NewStreaming(context.Background(), anthropic.MessageNewParams{
+		Model: anthropic.Model(echoModel), MaxTokens: 100,
+		Messages: []anthropic.MessageParam{anthropic.NewUserMessage(anthropic.NewTextBlock("failmid:model"))},
+	})
+	for stream.Next() {
+	}
+	if err := stream.Err(); err == nil {
+		t.Error("mid-stream failure: no error")
+	}
+}
+
+func TestAnthropicTools(t *testing.T) {
+	srv, key := newDialectServer(t)
+	c := anthropicClient(srv.URL, aoption.WithAPIKey(key))
+	ctx := context.Background()
+	tools := []anthropic.ToolUnionParam{{OfTool: &anthropic.ToolParam{
+		Name: "get_weather", InputSchema: anthropic.ToolInputSchemaParam{Properties: map[string]any{"q": map[string]any{"type": "string"}}},
+	}}}
+	params := anthropic.MessageNewParams{
+		Model: anthropic.Model(echoModel), MaxTokens: 100, Tools: tools,
+		ToolChoice: anthropic.ToolChoiceUnionParam{OfAny: &anthropic.ToolChoiceAnyParam{}},
+		Messages:   []anthropic.MessageParam{anthropic.NewUserMessage(anthropic.NewTextBlock("tool:get_weather"))},
+	}
+	msg, err := c.Messages.New(ctx, params)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if msg.StopReason != "tool_use" || len(msg.Content) != 1 || msg.Content[0].Type != "tool_use" || msg.Content[0].Name != "get_weather" || string(msg.Content[0].Input) != `{"q":"echo"}` {
+		t.Fatalf("tool use %+v", msg)
+	}
+	params.Messages = append(params.Messages, msg.ToParam(),
+		anthropic.NewUserMessage(anthropic.NewToolResultBlock(msg.Content[0].ID, "rainy", false)))
+	params.ToolChoice = anthropic.ToolChoiceUnionParam{}
+	msg, err = c.Messages.New(ctx, params)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if msg.Content[0].Text != "tool result rainy" {
+		t.Errorf("after tool result: %+v", msg.Content)
+	}
+
+	// Streamed tool use accumulates the input JSON.
+	params.Messages = params.Messages[:1]
+	stream := c.Messages.NewStreaming(ctx, params)
+	var acc anthropic.Message
+	for stream.Next() {
+		if err := acc.Accumulate(stream.Current()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := stream.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if len(acc.Content) != 1 || acc.Content[0].Name != "get_weather" || string(acc.Content[0].Input) != `{"q":"echo"}` || acc.StopReason != "tool_use" {
+		t.Errorf("streamed tool use %+v", acc.Content)
+	}
+}
+
+func TestAnthropicErrors(t *testing.T) {
+	srv, key := newDialectServer(t)
+	ctx := context.Background()
+	send := func(c anthropic.Client, model, text string) error {
+		_, err := c.Messages.New(ctx, anthropic.MessageNewParams{
+			Model: anthropic.Model(model), MaxTokens: 10,
+			Messages: []anthropic.MessageParam{anthropic.NewUserMessage(anthropic.NewTextBlock(text))},
+		})
+		return err
+	}
+	good := anthropicClient(srv.URL, aoption.WithAPIKey(key))
+	tests := []struct {
+		name   string
+		err    error
+		status int
+		typ    string
+	}{
+		{"bad key", send(anthropicClient(srv.URL, aoption.WithAPIKey("nope")), echoModel, "x"), 401, "authentication_error"},
+		{"unknown model", send(good, "anthropic.nope-v1", "x"), 404, "not_found_error"},
+		{"throttled", send(good, echoModel, "fail:throttled"), 429, "rate_limit_error"},
+		{"unavailable", send(good, echoModel, "fail:unavailable"), 529, "overloaded_error"},
+		{"embedding model", send(good, echoEmbedModel, "x"), 400, "invalid_request_error"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var ae *anthropic.Error
+			if !errors.As(tt.err, &ae) {
+				t.Fatalf("err = %v, want *anthropic.Error", tt.err)
+			}
+			if ae.StatusCode != tt.status || !strings.Contains(ae.RawJSON(), `"type":"`+tt.typ+`"`) {
+				t.Errorf("status %d body %s, want %d %s", ae.StatusCode, ae.RawJSON(), tt.status, tt.typ)
+			}
+		})
+	}
+}
