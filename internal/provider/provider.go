@@ -242,6 +242,28 @@ type TokenCounter interface {
 	CountTokens(ctx context.Context, req *Request) (int, error)
 }
 
+// RawInvoker is optional: a backend that itself speaks Bedrock's
+// InvokeModel takes a family's native body untouched instead of the
+// canonical request. Callers check for it with a type assertion and then
+// ask AcceptsRaw.
+type RawInvoker interface {
+	// AcceptsRaw reports whether model (the backend's name for it) reads
+	// the native bodies of the catalog family named family.
+	AcceptsRaw(family, model string) bool
+	// InvokeRaw sends body as is and returns the upstream's response body.
+	InvokeRaw(ctx context.Context, model string, body []byte) (*RawResponse, error)
+	// InvokeRawStream streams the upstream's chunks (each one JSON object,
+	// as the family writes it) to emit, in order. If emit returns an
+	// error, the stream is closed and that error returned.
+	InvokeRawStream(ctx context.Context, model string, body []byte, emit func(chunk []byte) error) (Usage, error)
+}
+
+// RawResponse is the answer to a raw InvokeModel.
+type RawResponse struct {
+	Body  []byte
+	Usage Usage
+}
+
 // Env carries what adapters share with the server.
 type Env struct {
 	HTTPClient *http.Client

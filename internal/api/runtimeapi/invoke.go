@@ -34,6 +34,8 @@ type invocation struct {
 	embed family.EmbedCodec
 	req   *provider.Request
 	ereq  *provider.EmbedRequest
+	raw   provider.RawInvoker // set when body passes through untouched
+	body  []byte
 }
 
 func (h *Handler) decodeInvoke(r *http.Request, accept, action string) (*invocation, error) {
@@ -50,6 +52,9 @@ func (h *Handler) decodeInvoke(r *http.Request, accept, action string) (*invocat
 	t, err := h.resolve(r, action)
 	if err != nil {
 		return nil, err
+	}
+	if ri := rawInvoker(t); ri != nil {
+		return &invocation{t: t, raw: ri, body: body}, nil
 	}
 	codec, ok := h.opts.Families.Lookup(t.model.Family)
 	if !ok {
@@ -83,6 +88,9 @@ func (h *Handler) invokeModel(w http.ResponseWriter, r *http.Request) error {
 	inv, err := h.decodeInvoke(r, r.Header.Get("Accept"), "bedrock:InvokeModel")
 	if err != nil {
 		return err
+	}
+	if inv.raw != nil {
+		return h.invokeRaw(w, r, inv)
 	}
 	ctx, cancel := h.timeout(r.Context())
 	defer cancel()
@@ -153,6 +161,9 @@ func (h *Handler) invokeModelStream(w http.ResponseWriter, r *http.Request) erro
 	inv, err := h.decodeInvoke(r, r.Header.Get("X-Amzn-Bedrock-Accept"), "bedrock:InvokeModelWithResponseStream")
 	if err != nil {
 		return err
+	}
+	if inv.raw != nil && inv.t.model.Caps.Streaming {
+		return h.invokeRawStream(w, r, inv)
 	}
 	if inv.chat == nil || !inv.t.model.Caps.Streaming {
 		return fault.New(fault.Invalid, "The model is unsupported for streaming.")

@@ -5,6 +5,7 @@ package all
 import (
 	"github.com/outcrop/outcrop/internal/provider"
 	"github.com/outcrop/outcrop/internal/provider/anthropic"
+	"github.com/outcrop/outcrop/internal/provider/bedrock"
 	"github.com/outcrop/outcrop/internal/provider/local"
 	"github.com/outcrop/outcrop/internal/provider/ollama"
 	"github.com/outcrop/outcrop/internal/provider/openai"
@@ -13,6 +14,7 @@ import (
 // Providers is every compiled-in adapter kind.
 var Providers = []provider.Spec{
 	anthropic.Spec,
+	bedrock.Spec,
 	local.Spec,
 	ollama.Spec,
 	openai.Spec,
