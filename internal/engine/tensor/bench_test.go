@@ -72,3 +72,32 @@ func BenchmarkDispatch(b *testing.B) {
 		p.Parallel(2, fn)
 	}
 }
+
+// BenchmarkPrefillKernel times the two-row, four-input Q4_1 kernel alone
+// on L1-resident data (one 576-wide row pair, four inputs); ns/block is
+// per 32-element block of the pair.
+func BenchmarkPrefillKernel(b *testing.B) {
+	r := rand.New(rand.NewPCG(1, 2))
+	m := randMatrix(b, r, Q4_1, 2, 576)
+	p := NewPool(1)
+	defer p.Close()
+	p.MatMul(make([]float32, 8), m, randVec(r, 4*576), 4) // fills p.acts and p.actTab
+	var grp [4]*act
+	for j := range grp {
+		grp[j] = &p.acts[j]
+	}
+	nb := 576 / qk
+	as, ps := p.actTab[:nb*16], make([]float32, nb*8)
+	var out [8]float32
+	for _, k := range kernelSets()[1:] {
+		if k.mm4 == nil {
+			continue
+		}
+		b.Run(k.name, func(b *testing.B) {
+			for b.Loop() {
+				k.mm4(m.Data, p.rb, Q4_1, &grp, as, ps, &out)
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(nb), "ns/block")
+		})
+	}
+}

@@ -168,14 +168,14 @@ GLOBL ones16<>(SB), RODATA|NOPTR, $32
 	ADDQ $4, R8
 
 // MMPROD accumulates decoded row w times the activation block a, scaled
-// by the product at off(SP), into acc.
+// by the product at off(AX), into acc.
 #define MMPROD(IDOT, w, a, off, acc) \
 	IDOT(w, a, Y10); \
 	VCVTDQ2PS Y10, Y10; \
-	VBROADCASTSS off(SP), Y13; \
+	VBROADCASTSS off(AX), Y13; \
 	VFMADD231PS Y13, Y10, acc
 
-// func mmQ4x2x4(w *byte, stride, bb, moff, nb int, a0, a1, a2, a3 *int8, as *float32, out *[8]float32)
+// func mmQ4x2x4(w *byte, stride, bb, moff, nb int, a0, a1, a2, a3 *int8, as, ps *float32, out *[8]float32)
 //
 // The batched (prefill) kernel: two Q4_0/Q4_1 weight rows (w points at the
 // first block of row 0, rows stride bytes apart, blocks bb bytes apart with
@@ -191,9 +191,12 @@ GLOBL ones16<>(SB), RODATA|NOPTR, $32
 // the caller passes moff 0 and s scaled by −8), so one vector multiply
 // gives the block's eight d·e products and one FMA accumulates its eight
 // m·s terms. out[4i+j] is row i times input j. Y0-Y7 accumulate row i,
-// input j in Y(4i+j); Y8, Y9 hold the decoded rows; Y12 the m·s terms. The
-// products go through 32 bytes of stack so that each can be broadcast
-// straight from memory.
+// input j in Y(4i+j); Y8, Y9 hold the decoded rows; Y12 the m·s terms.
+//
+// A first pass (MMSCALE) writes every block's eight products to ps (8
+// floats per block) and accumulates the m·s terms; the second (MMSTEP)
+// decodes the weights and broadcasts each product from ps. Broadcasting
+// from a vector just stored would wait on store forwarding every block.
 #define MMPRO \
 	MOVQ w+0(FP), SI; \
 	MOVQ stride+8(FP), DI; \
@@ -206,6 +209,7 @@ GLOBL ones16<>(SB), RODATA|NOPTR, $32
 	MOVQ a2+56(FP), R10; \
 	MOVQ a3+64(FP), R11; \
 	MOVQ as+72(FP), BX; \
+	MOVQ ps+80(FP), AX; \
 	MOVQ DX, R13; \
 	SUBQ $16, R13; \
 	VMOVDQU nibmask<>(SB), Y15; \
@@ -220,18 +224,32 @@ GLOBL ones16<>(SB), RODATA|NOPTR, $32
 	VXORPS Y7, Y7, Y7; \
 	VXORPS Y12, Y12, Y12
 
-#define MMSTEP(IDOT) \
+#define MMSCALE \
 	VPBROADCASTW (SI), X11; \
 	VPBROADCASTW (DI), X13; \
 	VPUNPCKLQDQ X13, X11, X11; \
 	VCVTPH2PS X11, Y11; \
 	VMULPS (BX), Y11, Y11; \
-	VMOVUPS Y11, (SP); \
+	VMOVUPS Y11, (AX); \
 	VPBROADCASTW (SI)(R12*1), X11; \
 	VPBROADCASTW (DI)(R12*1), X13; \
 	VPUNPCKLQDQ X13, X11, X11; \
 	VCVTPH2PS X11, Y11; \
 	VFMADD231PS 32(BX), Y11, Y12; \
+	ADDQ DX, SI; \
+	ADDQ DX, DI; \
+	ADDQ $64, BX; \
+	ADDQ $32, AX
+
+// MMRESET rewinds the row, product and count registers for the second pass.
+#define MMRESET \
+	MOVQ w+0(FP), SI; \
+	MOVQ stride+8(FP), DI; \
+	ADDQ SI, DI; \
+	MOVQ nb+32(FP), CX; \
+	MOVQ ps+80(FP), AX
+
+#define MMSTEP(IDOT) \
 	VBROADCASTI128 (SI)(R13*1), Y8; \
 	VPSRLVD nibshift<>(SB), Y8, Y8; \
 	VPAND Y15, Y8, Y8; \
@@ -252,7 +270,7 @@ GLOBL ones16<>(SB), RODATA|NOPTR, $32
 	ADDQ $32, R9; \
 	ADDQ $32, R10; \
 	ADDQ $32, R11; \
-	ADDQ $64, BX
+	ADDQ $32, AX
 
 #define MMEPI \
 	VHADDPS Y1, Y0, Y0; \
@@ -267,7 +285,7 @@ GLOBL ones16<>(SB), RODATA|NOPTR, $32
 	VADDPS X13, X4, X4; \
 	VINSERTF128 $1, X4, Y0, Y0; \
 	VADDPS Y12, Y0, Y0; \
-	MOVQ out+80(FP), DI; \
+	MOVQ out+88(FP), DI; \
 	VMOVUPS Y0, (DI); \
 	VZEROUPPER
 
@@ -346,10 +364,15 @@ done:
 	X4EPI
 	RET
 
-TEXT ·mmQ4x2x4(SB), NOSPLIT, $32-88
+TEXT ·mmQ4x2x4(SB), NOSPLIT, $0-96
 	MMPRO
 	TESTQ CX, CX
 	JEQ done
+scales:
+	MMSCALE
+	DECQ CX
+	JNE scales
+	MMRESET
 loop:
 	MMSTEP(IDOT_AVX2)
 	DECQ CX
@@ -358,11 +381,16 @@ done:
 	MMEPI
 	RET
 
-// func mmQ4x2x4VNNI(w *byte, stride, bb, moff, nb int, a0, a1, a2, a3 *int8, as *float32, out *[8]float32)
-TEXT ·mmQ4x2x4VNNI(SB), NOSPLIT, $32-88
+// func mmQ4x2x4VNNI(w *byte, stride, bb, moff, nb int, a0, a1, a2, a3 *int8, as, ps *float32, out *[8]float32)
+TEXT ·mmQ4x2x4VNNI(SB), NOSPLIT, $0-96
 	MMPRO
 	TESTQ CX, CX
 	JEQ done
+scales:
+	MMSCALE
+	DECQ CX
+	JNE scales
+	MMRESET
 loop:
 	MMSTEP(IDOT_VNNI)
 	DECQ CX

@@ -25,8 +25,9 @@ type kernelSet struct {
 	direct4 [Q8_K + 1]func(rows []byte, stride int, a *act, out *[4]float32)
 	// mm4, if set, computes two Q4_0/Q4_1 rows (rows[:stride] and the
 	// next) times four activations at once: out[4i+j] = row i · a[j]. as
-	// is the inputs' per-block scale table (actScales).
-	mm4 func(rows []byte, stride int, t Type, a *[4]*act, as []float32, out *[8]float32)
+	// is the inputs' per-block scale table (actScales), ps scratch for 8
+	// floats per block.
+	mm4 func(rows []byte, stride int, t Type, a *[4]*act, as, ps []float32, out *[8]float32)
 	// roundHalf rounds floats to float16 precision in place.
 	roundHalf func(x []float32)
 	// The F16 attention kernels (attn.go).

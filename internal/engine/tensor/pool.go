@@ -79,7 +79,8 @@ type workerScratch struct {
 	f    []float32
 	out  [4]float32
 	out8 [8]float32
-	grp  [4]*act // the inputs of the current mm4 call
+	grp  [4]*act   // the inputs of the current mm4 call
+	ps   []float32 // mm4 scratch: per-block scale products
 }
 
 // NewPool starts a pool that uses threads goroutines (the caller's plus
@@ -263,6 +264,9 @@ func (p *Pool) MatMul(dst []float32, m Matrix, x []float32, n int) {
 		s := &p.scratch[i]
 		s.u.resize(m.Cols)
 		s.f = grow(s.f, m.Cols)
+		if p.useMM4() {
+			s.ps = grow(s.ps, m.Cols/qk*8)
+		}
 	}
 	// Chunks of at least 16 rows keep per-chunk overhead small.
 	if n == 1 {
@@ -388,7 +392,7 @@ func (p *Pool) matMulRange(w, lo, hi int) {
 		w := m.Data[r*p.rb : (r+2)*p.rb]
 		for g := 0; g < groups; g++ {
 			p.group(&s.grp, g)
-			k.mm4(w, p.rb, m.Type, &s.grp, p.actTab[g*nb*16:(g+1)*nb*16], out8)
+			k.mm4(w, p.rb, m.Type, &s.grp, p.actTab[g*nb*16:(g+1)*nb*16], s.ps, out8)
 			for j := 0; j < min(4, n-4*g); j++ {
 				i := 4*g + j
 				p.dst[i*rows+r], p.dst[i*rows+r+1] = out8[j], out8[4+j]
