@@ -36,6 +36,7 @@ type Config struct {
 	InvocationTimeout Duration           `yaml:"invocationTimeout"`
 	Auth              Auth               `yaml:"auth"`
 	ModelAccess       ModelAccess        `yaml:"modelAccess"`
+	Quotas            Quotas             `yaml:"quotas"`
 	Backends          map[string]Backend `yaml:"backends"`
 	Models            []catalog.Model    `yaml:"models"`
 }
@@ -58,6 +59,21 @@ type ModelAccess struct {
 	// Default is "enabled" (every catalog model may be invoked until its
 	// agreement is deleted) or "disabled" (a model must be enabled first).
 	Default string `yaml:"default"`
+}
+
+// Quotas limit model invocations (InvokeModel, Converse and their
+// streaming forms). In each map the key "*" applies to every model,
+// principal or key not named, each counted separately. Empty: no limits.
+type Quotas struct {
+	Models     map[string]QuotaLimit `yaml:"models"`     // by model ID, summed over all callers
+	Principals map[string]QuotaLimit `yaml:"principals"` // by "root", user name, "role/<name>" or ARN
+	Keys       map[string]QuotaLimit `yaml:"keys"`       // by access key ID or API key ID
+}
+
+// QuotaLimit is one set of per-minute limits; zero means unlimited.
+type QuotaLimit struct {
+	RequestsPerMinute int `yaml:"requestsPerMinute"`
+	TokensPerMinute   int `yaml:"tokensPerMinute"`
 }
 
 // Backend is one configured backend instance.
@@ -193,6 +209,16 @@ func (c *Config) merge(o *Config) {
 	if o.InvocationTimeout != 0 {
 		c.InvocationTimeout = o.InvocationTimeout
 	}
+	for _, m := range []struct {
+		dst *map[string]QuotaLimit
+		src map[string]QuotaLimit
+	}{
+		{&c.Quotas.Models, o.Quotas.Models}, {&c.Quotas.Principals, o.Quotas.Principals}, {&c.Quotas.Keys, o.Quotas.Keys},
+	} {
+		if m.src != nil {
+			*m.dst = m.src
+		}
+	}
 	if c.Backends == nil {
 		c.Backends = map[string]Backend{}
 	}
@@ -288,6 +314,13 @@ func (c *Config) Validate() error {
 	case "json", "text":
 	default:
 		return fmt.Errorf("logFormat %q: want json or text", c.LogFormat)
+	}
+	for scope, m := range map[string]map[string]QuotaLimit{"models": c.Quotas.Models, "principals": c.Quotas.Principals, "keys": c.Quotas.Keys} {
+		for name, l := range m {
+			if l.RequestsPerMinute < 0 || l.TokensPerMinute < 0 {
+				return fmt.Errorf("quotas.%s[%q]: limits must not be negative", scope, name)
+			}
+		}
 	}
 	for name, b := range c.Backends {
 		if b.Kind == "" {

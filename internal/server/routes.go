@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -130,7 +131,8 @@ func newRequestID() string {
 // recorder notes the status and whether the response has started.
 type recorder struct {
 	http.ResponseWriter
-	status int
+	status  int
+	capture *bytes.Buffer // the response body for the audit record, or nil
 }
 
 func (r *recorder) WriteHeader(code int) {
@@ -144,6 +146,7 @@ func (r *recorder) Write(b []byte) (int, error) {
 	if r.status == 0 {
 		r.status = http.StatusOK
 	}
+	r.captureWrite(b)
 	return r.ResponseWriter.Write(b)
 }
 
@@ -153,12 +156,16 @@ func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
 // wrap is the request pipeline around one operation.
 func (s *Server) wrap(svc awsapi.Service, op awsapi.Operation, h handlerFunc, v *sigv4.Verifier, m *apiMetrics) http.Handler {
 	svcName := svc.String()
+	var aop *auditOp
+	if v != nil && s.audit != nil {
+		aop = newAuditOp(op)
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := s.opts.Now()
 		id := newRequestID()
 		w.Header().Set(restjson.RequestIDHeader, id)
 		ctx := reqctx.WithRequestID(r.Context(), id)
-		rec := &recorder{ResponseWriter: w}
+		rec := &recorder{ResponseWriter: w, capture: newCapture(aop)}
 		err := func() (err error) {
 			defer func() {
 				if p := recover(); p != nil {
@@ -172,6 +179,11 @@ func (s *Server) wrap(svc awsapi.Service, op awsapi.Operation, h handlerFunc, v 
 			if err != nil {
 				return err
 			}
+			var settle func()
+			if ctx, settle, err = s.admit(ctx, op.Name, r); err != nil {
+				return err
+			}
+			defer settle()
 			return h(rec, r.WithContext(ctx))
 		}()
 		if err != nil {
@@ -180,6 +192,9 @@ func (s *Server) wrap(svc awsapi.Service, op awsapi.Operation, h handlerFunc, v 
 		if op.Name != "Unknown" {
 			m.requests.WithLabelValues(svcName, op.Name, strconv.Itoa(rec.status)).Inc()
 			m.duration.WithLabelValues(svcName, op.Name).Observe(s.opts.Now().Sub(start).Seconds())
+		}
+		if aop != nil {
+			s.recordAudit(ctx, r, svc, aop, rec, err, start)
 		}
 	})
 }

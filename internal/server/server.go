@@ -25,11 +25,13 @@ import (
 	"github.com/outcrop/outcrop/internal/api/agentapi"
 	"github.com/outcrop/outcrop/internal/api/bedrockapi"
 	"github.com/outcrop/outcrop/internal/api/runtimeapi"
+	"github.com/outcrop/outcrop/internal/audit"
 	"github.com/outcrop/outcrop/internal/catalog"
 	"github.com/outcrop/outcrop/internal/config"
 	"github.com/outcrop/outcrop/internal/family"
 	"github.com/outcrop/outcrop/internal/iam"
 	"github.com/outcrop/outcrop/internal/provider"
+	"github.com/outcrop/outcrop/internal/quota"
 	"github.com/outcrop/outcrop/internal/store/sqlite"
 )
 
@@ -58,6 +60,8 @@ type Server struct {
 	reg      *prometheus.Registry
 	rootKey  iam.AccessKey
 	proxies  []netip.Prefix // trusted reverse proxies (auth.trustedProxies)
+	audit    *audit.Trail   // every API call (docs/audit.md)
+	quota    *quota.Limiter // nil without configured quotas
 
 	// invocations are the per-model metrics, shared by every front door.
 	invocations *runtimeapi.Metrics
@@ -96,7 +100,17 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 		return nil, err
 	}
 	s.store = st
+	s.audit, err = audit.Open(audit.Options{
+		Dir: s.AuditDir(), AccountID: c.AccountID, Now: opts.Now,
+		Logger: opts.Logger.With("component", "audit"),
+	})
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	s.quota = newLimiter(c.Quotas, opts.Now)
 	if err := s.build(ctx); err != nil {
+		s.audit.Close()
 		st.Close()
 		return nil, err
 	}
@@ -262,6 +276,8 @@ func (s *Server) Close() error {
 			}
 		}
 	}
-	errs = append(errs, s.store.Close())
+	// The HTTP server has stopped, so no call is still being recorded:
+	// the trail writes what is queued, a digest, and syncs.
+	errs = append(errs, s.audit.Close(), s.store.Close())
 	return errors.Join(errs...)
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/outcrop/outcrop/internal/family/converse"
 	"github.com/outcrop/outcrop/internal/fault"
 	"github.com/outcrop/outcrop/internal/provider"
+	"github.com/outcrop/outcrop/internal/reqctx"
 )
 
 // decodeConverse resolves the model, authorizes action on it and decodes a
@@ -64,6 +65,7 @@ func (h *Handler) converse(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	h.opts.Metrics.record(t.model.ID, nil, d, resp.Usage.InputTokens, resp.Usage.OutputTokens)
+	reqctx.AddUsage(r.Context(), resp.Usage.InputTokens, resp.Usage.OutputTokens)
 	return restjson.WriteJSON(w, http.StatusOK, converse.EncodeResponse(resp, d.Milliseconds()))
 }
 
@@ -95,6 +97,7 @@ func (h *Handler) converseStream(w http.ResponseWriter, r *http.Request) error {
 	})
 	err = backendError(ctx, err)
 	h.opts.Metrics.record(t.model.ID, err, h.opts.Now().Sub(start), usage.InputTokens, usage.OutputTokens)
+	reqctx.AddUsage(r.Context(), usage.InputTokens, usage.OutputTokens)
 	if err == nil {
 		return nil
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/outcrop/outcrop/internal/family"
 	"github.com/outcrop/outcrop/internal/fault"
 	"github.com/outcrop/outcrop/internal/provider"
+	"github.com/outcrop/outcrop/internal/reqctx"
 )
 
 // checkJSON accepts a missing media type (boto3 sends none on InvokeModel),
@@ -123,6 +124,7 @@ func (h *Handler) invokeModel(w http.ResponseWriter, r *http.Request) error {
 	}
 	d := h.opts.Now().Sub(start)
 	h.opts.Metrics.record(inv.t.model.ID, nil, d, in, outTok)
+	reqctx.AddUsage(r.Context(), in, outTok)
 	hd := w.Header()
 	hd.Set("Content-Type", "application/json")
 	hd.Set("Content-Length", strconv.Itoa(len(out)))
@@ -202,6 +204,7 @@ func (h *Handler) invokeModelStream(w http.ResponseWriter, r *http.Request) erro
 	err = backendError(ctx, err)
 	d := h.opts.Now().Sub(start)
 	h.opts.Metrics.record(inv.t.model.ID, err, d, usage.InputTokens, usage.OutputTokens)
+	reqctx.AddUsage(r.Context(), usage.InputTokens, usage.OutputTokens)
 	if err != nil {
 		return streamError(es, "ResponseStream", err)
 	}
