@@ -88,14 +88,14 @@ func BenchmarkPrefillKernel(b *testing.B) {
 	}
 	nb := 576 / qk
 	as, ps := p.actTab[:nb*16], make([]float32, nb*8)
-	var out [8]float32
+	out := make([]float32, 8)
 	for _, k := range kernelSets()[1:] {
 		if k.mm4 == nil {
 			continue
 		}
 		b.Run(k.name, func(b *testing.B) {
 			for b.Loop() {
-				k.mm4(m.Data, p.rb, Q4_1, &grp, as, ps, &out)
+				k.mm4(m.Data, p.rb, 1, Q4_1, &grp, as, ps, out)
 			}
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(nb), "ns/block")
 		})

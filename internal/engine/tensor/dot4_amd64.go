@@ -25,7 +25,7 @@ func dotQ4_1x4VNNI(w *byte, stride, nb int, aq *int8, ad, as *float32, out *[4]f
 func dotQ8_0x4VNNI(w *byte, stride, nb int, aq *int8, ad, as *float32, out *[4]float32)
 
 //go:noescape
-func mmQ4x2x4VNNI(w *byte, stride, bb, moff, nb int, a0, a1, a2, a3 *int8, as, ps *float32, out *[8]float32)
+func mmQ4x2x4VNNI(w *byte, stride, bb, moff, nb, pairs int, a0, a1, a2, a3 *int8, as, ps, out *float32)
 
 // rows4 adapts an assembly kernel to the kernelSet's direct4 signature.
 func rows4(f func(w *byte, stride, nb int, aq *int8, ad, as *float32, out *[4]float32)) func(rows []byte, stride int, a *act, out *[4]float32) {
@@ -46,33 +46,36 @@ func rows4(f func(w *byte, stride, nb int, aq *int8, ad, as *float32, out *[4]fl
 // four activations (see dot4_amd64.s).
 //
 //go:noescape
-func mmQ4x2x4(w *byte, stride, bb, moff, nb int, a0, a1, a2, a3 *int8, as, ps *float32, out *[8]float32)
+func mmQ4x2x4(w *byte, stride, bb, moff, nb, pairs int, a0, a1, a2, a3 *int8, as, ps, out *float32)
 
-// mmQ4 adapts a two-row, four-input kernel to the kernelSet's mm4
-// signature.
-func mmQ4(kern func(w *byte, stride, bb, moff, nb int, a0, a1, a2, a3 *int8, as, ps *float32, out *[8]float32)) func(rows []byte, stride int, t Type, a *[4]*act, as, ps []float32, out *[8]float32) {
-	return func(rows []byte, stride int, t Type, a *[4]*act, as, ps []float32, out *[8]float32) {
-		mmQ4Call(kern, rows, stride, t, a, as, ps, out)
+// mmKernel is the signature of the two-row, four-input assembly kernels.
+type mmKernel = func(w *byte, stride, bb, moff, nb, pairs int, a0, a1, a2, a3 *int8, as, ps, out *float32)
+
+// mmQ4 adapts an mmKernel to the kernelSet's mm4 signature.
+func mmQ4(kern mmKernel) func(rows []byte, stride, pairs int, t Type, a *[4]*act, as, ps, out []float32) {
+	return func(rows []byte, stride, pairs int, t Type, a *[4]*act, as, ps, out []float32) {
+		mmQ4Call(kern, rows, stride, pairs, t, a, as, ps, out)
 	}
 }
 
-func mmQ4Call(kern func(w *byte, stride, bb, moff, nb int, a0, a1, a2, a3 *int8, as, ps *float32, out *[8]float32), rows []byte, stride int, t Type, a *[4]*act, as, ps []float32, out *[8]float32) {
+func mmQ4Call(kern mmKernel, rows []byte, stride, pairs int, t Type, a *[4]*act, as, ps, out []float32) {
 	nb := len(a[0].d)
-	if nb == 0 {
-		*out = [8]float32{}
+	if nb == 0 || pairs <= 0 {
+		clear(out[:8*max(pairs, 0)])
 		return
 	}
 	bb, moff := 18, 0
 	if t == Q4_1 {
 		bb, moff = 20, 2
 	}
-	_ = rows[stride+nb*bb-1] // two whole rows
+	_ = rows[(2*pairs-1)*stride+nb*bb-1] // 2·pairs whole rows
 	_ = as[nb*16-1]
 	_ = ps[nb*8-1]
+	_ = out[8*pairs-1]
 	for _, x := range a {
 		_ = x.q[nb*qk-1]
 	}
-	kern(&rows[0], stride, bb, moff, nb, &a[0].q[0], &a[1].q[0], &a[2].q[0], &a[3].q[0], &as[0], &ps[0], out)
+	kern(&rows[0], stride, bb, moff, nb, pairs, &a[0].q[0], &a[1].q[0], &a[2].q[0], &a[3].q[0], &as[0], &ps[0], &out[0])
 }
 
 //go:noescape

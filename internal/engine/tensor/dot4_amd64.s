@@ -175,10 +175,10 @@ GLOBL ones16<>(SB), RODATA|NOPTR, $32
 	VBROADCASTSS off(AX), Y13; \
 	VFMADD231PS Y13, Y10, acc
 
-// func mmQ4x2x4(w *byte, stride, bb, moff, nb int, a0, a1, a2, a3 *int8, as, ps *float32, out *[8]float32)
+// func mmQ4x2x4(w *byte, stride, bb, moff, nb, pairs int, a0, a1, a2, a3 *int8, as, ps, out *float32)
 //
-// The batched (prefill) kernel: two Q4_0/Q4_1 weight rows (w points at the
-// first block of row 0, rows stride bytes apart, blocks bb bytes apart with
+// The batched (prefill) kernel: pairs pairs of Q4_0/Q4_1 weight rows (w
+// points at the first block of row 0, rows stride bytes apart, blocks bb bytes apart with
 // the F16 scale first and the 16 nibble bytes last) times four quantized
 // activations. Each weight block is decoded once for the four inputs, each
 // activation block loaded once per row. The activation scales come from a
@@ -190,30 +190,37 @@ GLOBL ones16<>(SB), RODATA|NOPTR, $32
 // from the F16 scale and the F16 value at moff (Q4_1's minimum; for Q4_0
 // the caller passes moff 0 and s scaled by −8), so one vector multiply
 // gives the block's eight d·e products and one FMA accumulates its eight
-// m·s terms. out[4i+j] is row i times input j. Y0-Y7 accumulate row i,
+// m·s terms. out[8p+4i+j] is row 2p+i times input j. Y0-Y7 accumulate row i,
 // input j in Y(4i+j); Y8, Y9 hold the decoded rows; Y12 the m·s terms.
 //
 // A first pass (MMSCALE) writes every block's eight products to ps (8
 // floats per block) and accumulates the m·s terms; the second (MMSTEP)
 // decodes the weights and broadcasts each product from ps. Broadcasting
 // from a vector just stored would wait on store forwarding every block.
-#define MMPRO \
-	MOVQ w+0(FP), SI; \
-	MOVQ stride+8(FP), DI; \
-	ADDQ SI, DI; \
+// MMSETUP loads what stays fixed over all row pairs; the current pair's
+// rows (wb), output (outp) and the pairs left live in the frame.
+#define MMSETUP \
 	MOVQ bb+16(FP), DX; \
 	MOVQ moff+24(FP), R12; \
-	MOVQ nb+32(FP), CX; \
-	MOVQ a0+40(FP), R8; \
-	MOVQ a1+48(FP), R9; \
-	MOVQ a2+56(FP), R10; \
-	MOVQ a3+64(FP), R11; \
-	MOVQ as+72(FP), BX; \
-	MOVQ ps+80(FP), AX; \
 	MOVQ DX, R13; \
 	SUBQ $16, R13; \
 	VMOVDQU nibmask<>(SB), Y15; \
 	VMOVDQU ones16<>(SB), Y14; \
+	MOVQ w+0(FP), SI; \
+	MOVQ SI, wb-8(SP); \
+	MOVQ out+96(FP), SI; \
+	MOVQ SI, outp-16(SP); \
+	MOVQ pairs+40(FP), SI; \
+	MOVQ SI, left-24(SP)
+
+// MMPAIR starts a row pair: its rows, the tables, cleared accumulators.
+#define MMPAIR \
+	MOVQ wb-8(SP), SI; \
+	MOVQ stride+8(FP), DI; \
+	ADDQ SI, DI; \
+	MOVQ nb+32(FP), CX; \
+	MOVQ as+80(FP), BX; \
+	MOVQ ps+88(FP), AX; \
 	VXORPS Y0, Y0, Y0; \
 	VXORPS Y1, Y1, Y1; \
 	VXORPS Y2, Y2, Y2; \
@@ -243,11 +250,15 @@ GLOBL ones16<>(SB), RODATA|NOPTR, $32
 
 // MMRESET rewinds the row, product and count registers for the second pass.
 #define MMRESET \
-	MOVQ w+0(FP), SI; \
+	MOVQ wb-8(SP), SI; \
 	MOVQ stride+8(FP), DI; \
 	ADDQ SI, DI; \
 	MOVQ nb+32(FP), CX; \
-	MOVQ ps+80(FP), AX
+	MOVQ ps+88(FP), AX; \
+	MOVQ a0+48(FP), R8; \
+	MOVQ a1+56(FP), R9; \
+	MOVQ a2+64(FP), R10; \
+	MOVQ a3+72(FP), R11
 
 #define MMSTEP(IDOT) \
 	VBROADCASTI128 (SI)(R13*1), Y8; \
@@ -285,9 +296,8 @@ GLOBL ones16<>(SB), RODATA|NOPTR, $32
 	VADDPS X13, X4, X4; \
 	VINSERTF128 $1, X4, Y0, Y0; \
 	VADDPS Y12, Y0, Y0; \
-	MOVQ out+88(FP), DI; \
-	VMOVUPS Y0, (DI); \
-	VZEROUPPER
+	MOVQ outp-16(SP), DI; \
+	VMOVUPS Y0, (DI)
 
 // func dotQ4_1x4(w *byte, stride, nb int, aq *int8, ad, as *float32, out *[4]float32)
 TEXT ·dotQ4_1x4(SB), NOSPLIT, $0-56
@@ -364,10 +374,14 @@ done:
 	X4EPI
 	RET
 
-TEXT ·mmQ4x2x4(SB), NOSPLIT, $0-96
-	MMPRO
-	TESTQ CX, CX
+TEXT ·mmQ4x2x4(SB), NOSPLIT, $24-104
+	MMSETUP
+	CMPQ SI, $0
 	JEQ done
+pair:
+	MMPAIR
+	TESTQ CX, CX
+	JEQ store
 scales:
 	MMSCALE
 	DECQ CX
@@ -377,15 +391,29 @@ loop:
 	MMSTEP(IDOT_AVX2)
 	DECQ CX
 	JNE loop
-done:
+store:
 	MMEPI
+	ADDQ $32, DI
+	MOVQ DI, outp-16(SP)
+	MOVQ wb-8(SP), SI
+	MOVQ stride+8(FP), DI
+	LEAQ (SI)(DI*2), SI
+	MOVQ SI, wb-8(SP)
+	DECQ left-24(SP)
+	JNE pair
+done:
+	VZEROUPPER
 	RET
 
-// func mmQ4x2x4VNNI(w *byte, stride, bb, moff, nb int, a0, a1, a2, a3 *int8, as, ps *float32, out *[8]float32)
-TEXT ·mmQ4x2x4VNNI(SB), NOSPLIT, $0-96
-	MMPRO
-	TESTQ CX, CX
+// func mmQ4x2x4VNNI(w *byte, stride, bb, moff, nb, pairs int, a0, a1, a2, a3 *int8, as, ps, out *float32)
+TEXT ·mmQ4x2x4VNNI(SB), NOSPLIT, $24-104
+	MMSETUP
+	CMPQ SI, $0
 	JEQ done
+pair:
+	MMPAIR
+	TESTQ CX, CX
+	JEQ store
 scales:
 	MMSCALE
 	DECQ CX
@@ -395,8 +423,18 @@ loop:
 	MMSTEP(IDOT_VNNI)
 	DECQ CX
 	JNE loop
-done:
+store:
 	MMEPI
+	ADDQ $32, DI
+	MOVQ DI, outp-16(SP)
+	MOVQ wb-8(SP), SI
+	MOVQ stride+8(FP), DI
+	LEAQ (SI)(DI*2), SI
+	MOVQ SI, wb-8(SP)
+	DECQ left-24(SP)
+	JNE pair
+done:
+	VZEROUPPER
 	RET
 
 // func roundHalfAVX2(x *float32, n int)

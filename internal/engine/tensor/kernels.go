@@ -23,11 +23,11 @@ type kernelSet struct {
 	// direct4, if set for a type, dots four consecutive encoded rows
 	// (stride bytes apart, rows[:4*stride]) with one activation at once.
 	direct4 [Q8_K + 1]func(rows []byte, stride int, a *act, out *[4]float32)
-	// mm4, if set, computes two Q4_0/Q4_1 rows (rows[:stride] and the
-	// next) times four activations at once: out[4i+j] = row i · a[j]. as
-	// is the inputs' per-block scale table (actScales), ps scratch for 8
-	// floats per block.
-	mm4 func(rows []byte, stride int, t Type, a *[4]*act, as, ps []float32, out *[8]float32)
+	// mm4, if set, computes pairs pairs of Q4_0/Q4_1 rows (rows holds
+	// 2·pairs rows, stride bytes apart) times four activations at once:
+	// out[8p+4i+j] = row 2p+i · a[j]. as is the inputs' per-block scale
+	// table (actScales), ps scratch for 8 floats per block.
+	mm4 func(rows []byte, stride, pairs int, t Type, a *[4]*act, as, ps, out []float32)
 	// roundHalf rounds floats to float16 precision in place.
 	roundHalf func(x []float32)
 	// The F16 attention kernels (attn.go).

@@ -78,9 +78,9 @@ type workerScratch struct {
 	u    unpacked
 	f    []float32
 	out  [4]float32
-	out8 [8]float32
 	grp  [4]*act   // the inputs of the current mm4 call
 	ps   []float32 // mm4 scratch: per-block scale products
+	outN []float32 // mm4 results, 8 per row pair
 }
 
 // NewPool starts a pool that uses threads goroutines (the caller's plus
@@ -381,21 +381,24 @@ func (p *Pool) matMulRange(w, lo, hi int) {
 		p.rowsTimesActs(s, lo, hi, 0)
 		return
 	}
-	// Two weight rows (in L1) times four inputs per kernel call; a short
-	// last group of inputs is padded (see group), an odd last row takes
-	// the one-input kernels.
+	// Each kernel call runs one group of four inputs over all the row
+	// pairs of the range (each pair's weights decoded once for the four);
+	// a short last group is padded (see group), an odd last row takes the
+	// one-input kernels.
 	n := len(p.acts)
 	nb, groups := cols/qk, (n+3)/4
-	out8 := &s.out8
 	even := lo + (hi-lo)&^1
-	for r := lo; r < even; r += 2 {
-		w := m.Data[r*p.rb : (r+2)*p.rb]
-		for g := 0; g < groups; g++ {
-			p.group(&s.grp, g)
-			k.mm4(w, p.rb, m.Type, &s.grp, p.actTab[g*nb*16:(g+1)*nb*16], s.ps, out8)
-			for j := 0; j < min(4, n-4*g); j++ {
-				i := 4*g + j
-				p.dst[i*rows+r], p.dst[i*rows+r+1] = out8[j], out8[4+j]
+	pairs := (even - lo) / 2
+	s.outN = grow(s.outN, 8*pairs)
+	rowData := m.Data[lo*p.rb : even*p.rb]
+	for g := 0; g < groups; g++ {
+		p.group(&s.grp, g)
+		k.mm4(rowData, p.rb, pairs, m.Type, &s.grp, p.actTab[g*nb*16:(g+1)*nb*16], s.ps, s.outN)
+		for j := 0; j < min(4, n-4*g); j++ {
+			d := p.dst[(4*g+j)*rows:]
+			for q := 0; q < pairs; q++ {
+				r := lo + 2*q
+				d[r], d[r+1] = s.outN[8*q+j], s.outN[8*q+4+j]
 			}
 		}
 	}
