@@ -491,3 +491,60 @@ func TestAnthropicErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestDialectsLocalEngine drives the built-in engine on the real default
+// weights through both SDKs; it skips when the weights are absent.
+func TestDialectsLocalEngine(t *testing.T) {
+	srv := newLocalServer(t)
+	token, _, err := srv.Srv.IAM().CreateAPIKey(context.Background(), "root", time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	oc := openAIClient(srv.URL, token)
+	resp, err := oc.Chat.Completions.New(ctx, openai.ChatCompletionNewParams{
+		Model: smolModel, Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("What is the capital of France?")},
+		MaxTokens: openai.Int(8), Temperature: openai.Float(0),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.Choices[0].Message.Content == "" || resp.Usage.CompletionTokens == 0 || resp.Usage.CompletionTokens > 8 {
+		t.Errorf("chat: %q usage %+v", resp.Choices[0].Message.Content, resp.Usage)
+	}
+	stream := oc.Chat.Completions.NewStreaming(ctx, openai.ChatCompletionNewParams{
+		Model: smolModel, Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("Say hello.")},
+		MaxTokens: openai.Int(6), StreamOptions: openai.ChatCompletionStreamOptionsParam{IncludeUsage: openai.Bool(true)},
+	})
+	var acc openai.ChatCompletionAccumulator
+	for stream.Next() {
+		acc.AddChunk(stream.Current())
+	}
+	if err := stream.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if acc.Choices[0].Message.Content == "" || acc.Usage.CompletionTokens == 0 {
+		t.Errorf("stream: %q usage %+v", acc.Choices[0].Message.Content, acc.Usage)
+	}
+	emb, err := oc.Embeddings.New(ctx, openai.EmbeddingNewParams{
+		Model: "outcrop.all-minilm-l6-v2", Input: openai.EmbeddingNewParamsInputUnion{OfArrayOfStrings: []string{"a cat", "a dog"}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(emb.Data) != 2 || len(emb.Data[0].Embedding) != 384 {
+		t.Errorf("embeddings: %d vectors of %d", len(emb.Data), len(emb.Data[0].Embedding))
+	}
+
+	ac := anthropicClient(srv.URL, aoption.WithAPIKey(token))
+	msg, err := ac.Messages.New(ctx, anthropic.MessageNewParams{
+		Model: anthropic.Model(smolModel), MaxTokens: 8,
+		Messages: []anthropic.MessageParam{anthropic.NewUserMessage(anthropic.NewTextBlock("Name a color."))},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(msg.Content) == 0 || msg.Content[0].Text == "" || msg.Usage.InputTokens == 0 {
+		t.Errorf("messages: %+v", msg)
+	}
+}

@@ -115,7 +115,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) error {
 // form OpenAI's SDKs read ({"error": {...}} as a data event); before the
 // stream starts the caller's error writer handles it.
 func streamError(sse *dialect.SSE, err error) error {
-	if !sse.Started() {
+	if err == nil || !sse.Started() {
 		return err
 	}
 	if dialect.Gone(err) {
