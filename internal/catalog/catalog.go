@@ -28,20 +28,84 @@ type Capabilities struct {
 
 // Model is one catalog entry.
 type Model struct {
-	ID           string       `yaml:"id" json:"id"`
-	Name         string       `yaml:"name" json:"name"`
-	Provider     string       `yaml:"provider" json:"provider"`
-	Family       string       `yaml:"family" json:"family"`
-	Backend      string       `yaml:"backend" json:"backend"`
-	BackendModel string       `yaml:"backendModel" json:"backendModel"`
-	Input        []string     `yaml:"input" json:"input"`   // TEXT, IMAGE, ...
-	Output       []string     `yaml:"output" json:"output"` // TEXT, EMBEDDING, IMAGE
-	Customize    []string     `yaml:"customizations,omitempty" json:"customizations,omitempty"`
-	Lifecycle    string       `yaml:"lifecycle,omitempty" json:"lifecycle,omitempty"` // ACTIVE (default) or LEGACY
-	Caps         Capabilities `yaml:"capabilities" json:"capabilities"`
+	ID           string `yaml:"id" json:"id"`
+	Name         string `yaml:"name" json:"name"`
+	Provider     string `yaml:"provider" json:"provider"`
+	Family       string `yaml:"family" json:"family"`
+	Backend      string `yaml:"backend" json:"backend"`
+	BackendModel string `yaml:"backendModel" json:"backendModel"`
+	// Backends, instead of Backend and BackendModel, lists several
+	// backends serving the model (docs/routing.md). After New, Backend and
+	// BackendModel name the first of them by priority.
+	Backends  []Route      `yaml:"backends,omitempty" json:"backends,omitempty"`
+	Input     []string     `yaml:"input" json:"input"`   // TEXT, IMAGE, ...
+	Output    []string     `yaml:"output" json:"output"` // TEXT, EMBEDDING, IMAGE
+	Customize []string     `yaml:"customizations,omitempty" json:"customizations,omitempty"`
+	Lifecycle string       `yaml:"lifecycle,omitempty" json:"lifecycle,omitempty"` // ACTIVE (default) or LEGACY
+	Caps      Capabilities `yaml:"capabilities" json:"capabilities"`
 	// Note says how the model is really served, e.g. which local model
 	// stands in for a well-known Bedrock ID.
 	Note string `yaml:"note,omitempty" json:"note,omitempty"`
+}
+
+// Route is one of several backends serving a model.
+type Route struct {
+	Backend      string `yaml:"backend" json:"backend"`
+	BackendModel string `yaml:"backendModel" json:"backendModel"`
+	// Weight shares calls among routes of equal priority (default 1).
+	Weight *int `yaml:"weight,omitempty" json:"weight,omitempty"`
+	// Priority orders routes: the lowest number is tried first.
+	Priority int `yaml:"priority,omitempty" json:"priority,omitempty"`
+}
+
+// Routes returns the backends serving m: its Backends, or its single
+// Backend with weight 1.
+func (m *Model) Routes() []Route {
+	if len(m.Backends) > 0 {
+		return m.Backends
+	}
+	one := 1
+	return []Route{{Backend: m.Backend, BackendModel: m.BackendModel, Weight: &one}}
+}
+
+// checkRoutes validates m.Backends and points Backend and BackendModel at
+// the first route by priority.
+func checkRoutes(m *Model, backends map[string]bool) error {
+	if len(m.Backends) == 0 {
+		if backends != nil && !backends[m.Backend] {
+			return fmt.Errorf("model %q: backend %q is not configured", m.ID, m.Backend)
+		}
+		return nil
+	}
+	if m.Backend != "" || m.BackendModel != "" {
+		return fmt.Errorf("model %q: set backend and backendModel, or backends, not both", m.ID)
+	}
+	m.Backends = append([]Route(nil), m.Backends...) // New must not write into its argument
+	seen := map[Route]bool{}
+	first := -1
+	for i := range m.Backends {
+		r := &m.Backends[i]
+		if backends != nil && !backends[r.Backend] {
+			return fmt.Errorf("model %q: backends[%d]: backend %q is not configured", m.ID, i, r.Backend)
+		}
+		if r.Weight == nil {
+			one := 1
+			r.Weight = &one
+		}
+		if *r.Weight <= 0 {
+			return fmt.Errorf("model %q: backends[%d] (%s): weight must be positive, not %d", m.ID, i, r.Backend, *r.Weight)
+		}
+		key := Route{Backend: r.Backend, BackendModel: r.BackendModel}
+		if seen[key] {
+			return fmt.Errorf("model %q: backends[%d]: backend %q with backendModel %q is listed twice", m.ID, i, r.Backend, r.BackendModel)
+		}
+		seen[key] = true
+		if first < 0 || r.Priority < m.Backends[first].Priority {
+			first = i
+		}
+	}
+	m.Backend, m.BackendModel = m.Backends[first].Backend, m.Backends[first].BackendModel
+	return nil
 }
 
 // Embedding reports whether the model outputs embeddings.
@@ -87,8 +151,8 @@ func New(region string, models []Model, v Validator) (*Catalog, error) {
 		if v.Families != nil && !v.Families[m.Family] {
 			return nil, fmt.Errorf("model %q: unknown family %q", m.ID, m.Family)
 		}
-		if v.Backends != nil && !v.Backends[m.Backend] {
-			return nil, fmt.Errorf("model %q: backend %q is not configured", m.ID, m.Backend)
+		if err := checkRoutes(m, v.Backends); err != nil {
+			return nil, err
 		}
 		if len(m.Output) == 0 {
 			return nil, fmt.Errorf("model %q: output modalities missing", m.ID)

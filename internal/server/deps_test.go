@@ -67,6 +67,9 @@ func TestDependencyDirection(t *testing.T) {
 		{"internal/kb", mod + "internal/awsapi", "knowledge bases return fault kinds; AWS names live in awsapi"},
 		{"internal/kb", mod + "internal/api", "knowledge bases sit below the API layer"},
 		{"internal/kb", mod + "internal/store", "knowledge bases declare kb.Store; store/sqlite implements it"},
+		{"internal/route", "net/http", "routing is domain code over provider adapters"},
+		{"internal/route", mod + "internal/api", "routing sits below the API layer"},
+		{"internal/route", mod + "internal/awsapi", "routing speaks fault kinds, never AWS error names"},
 	}
 	for pkg, deps := range imports {
 		for _, r := range rules {

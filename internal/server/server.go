@@ -32,6 +32,7 @@ import (
 	"github.com/outcrop/outcrop/internal/iam"
 	"github.com/outcrop/outcrop/internal/provider"
 	"github.com/outcrop/outcrop/internal/quota"
+	"github.com/outcrop/outcrop/internal/route"
 	"github.com/outcrop/outcrop/internal/store/sqlite"
 )
 
@@ -56,6 +57,7 @@ type Server struct {
 	iam      *iam.Service
 	catalog  *catalog.Catalog
 	backends backendSet
+	router   *route.Table // per-model adapters: routers over several backends
 	handler  http.Handler
 	reg      *prometheus.Registry
 	rootKey  iam.AccessKey
@@ -178,10 +180,11 @@ func (s *Server) build(ctx context.Context) error {
 		return fmt.Errorf("catalog: %w", err)
 	}
 
+	s.router = s.newRoutes()
 	s.invocations = runtimeapi.NewMetrics(s.reg)
 	rt := runtimeapi.New(runtimeapi.Options{
 		Logger: s.log.With("component", "runtimeapi"), Catalog: s.catalog, Families: fams,
-		Backends: s.backends, Auth: s.iam, Now: s.opts.Now,
+		Backends: s.router, Auth: s.iam, Now: s.opts.Now,
 		InvocationTimeout: time.Duration(c.InvocationTimeout),
 		Metrics:           s.invocations,
 	})

@@ -26,9 +26,10 @@ type Authorizer interface {
 	Authorize(ctx context.Context, p *reqctx.Principal, action, resource string) error
 }
 
-// Backends finds the adapter serving a backend name.
+// Backends finds the adapter serving a catalog model (its backend, or a
+// router over its backends).
 type Backends interface {
-	Adapter(name string) (provider.Adapter, bool)
+	Model(id string) (provider.Adapter, bool)
 }
 
 // Options configures the handler.
@@ -90,7 +91,7 @@ func (h *Handler) resolve(r *http.Request, action string) (*target, error) {
 	if err := h.opts.Auth.Authorize(r.Context(), reqctx.PrincipalFrom(r.Context()), action, t.arn); err != nil {
 		return nil, err
 	}
-	a, ok := h.opts.Backends.Adapter(m.Backend)
+	a, ok := h.opts.Backends.Model(m.ID)
 	if !ok {
 		return nil, fault.Newf(fault.Unavailable, "The backend %q serving model %s is not available.", m.Backend, m.ID)
 	}
