@@ -2,43 +2,45 @@
 
 package tensor
 
-// Four-row dot kernels in dot4_amd64.s (AVX2, FMA, F16C). Each dots rows
-// w, w+stride, w+2·stride, w+3·stride (nb blocks each) with one quantized
-// activation and writes the four results to out.
+// Four-row dot kernels in dot4_amd64.s (AVX2, FMA, F16C). Each dots
+// 4·groups consecutive rows, stride bytes apart (nb blocks each), with one
+// quantized activation, four at a time, and writes one result per row to
+// out.
 //
 //go:noescape
-func dotQ4_0x4(w *byte, stride, nb int, aq *int8, ad, as *float32, out *[4]float32)
+func dotQ4_0x4(w *byte, stride, nb, groups int, aq *int8, ad, as *float32, out *float32)
 
 //go:noescape
-func dotQ4_1x4(w *byte, stride, nb int, aq *int8, ad, as *float32, out *[4]float32)
+func dotQ4_1x4(w *byte, stride, nb, groups int, aq *int8, ad, as *float32, out *float32)
 
 //go:noescape
-func dotQ8_0x4(w *byte, stride, nb int, aq *int8, ad, as *float32, out *[4]float32)
+func dotQ8_0x4(w *byte, stride, nb, groups int, aq *int8, ad, as *float32, out *float32)
 
 // The VNNI twins compute the same integers with VPDPBUSD (AVX-512 VNNI on
 // 256-bit registers), one instruction where AVX2 needs two.
 //
 //go:noescape
-func dotQ4_1x4VNNI(w *byte, stride, nb int, aq *int8, ad, as *float32, out *[4]float32)
+func dotQ4_1x4VNNI(w *byte, stride, nb, groups int, aq *int8, ad, as *float32, out *float32)
 
 //go:noescape
-func dotQ8_0x4VNNI(w *byte, stride, nb int, aq *int8, ad, as *float32, out *[4]float32)
+func dotQ8_0x4VNNI(w *byte, stride, nb, groups int, aq *int8, ad, as *float32, out *float32)
 
 //go:noescape
 func mmQ4x2x4VNNI(w *byte, stride, bb, moff, nb, pairs int, a0, a1, a2, a3 *int8, as, ps, out *float32)
 
 // rows4 adapts an assembly kernel to the kernelSet's direct4 signature.
-func rows4(f func(w *byte, stride, nb int, aq *int8, ad, as *float32, out *[4]float32)) func(rows []byte, stride int, a *act, out *[4]float32) {
-	return func(rows []byte, stride int, a *act, out *[4]float32) {
+func rows4(f func(w *byte, stride, nb, groups int, aq *int8, ad, as, out *float32)) func(rows []byte, stride, groups int, a *act, out []float32) {
+	return func(rows []byte, stride, groups int, a *act, out []float32) {
 		nb := len(a.d)
-		if nb == 0 {
-			*out = [4]float32{}
+		if nb == 0 || groups <= 0 {
+			clear(out[:4*max(groups, 0)])
 			return
 		}
-		_ = rows[3*stride+stride-1] // four whole rows
+		_ = rows[4*groups*stride-1] // whole rows
+		_ = out[4*groups-1]
 		_ = a.q[nb*qk-1]
 		_ = a.s[nb-1]
-		f(&rows[0], stride, nb, &a.q[0], &a.d[0], &a.s[0], out)
+		f(&rows[0], stride, nb, groups, &a.q[0], &a.d[0], &a.s[0], &out[0])
 	}
 }
 

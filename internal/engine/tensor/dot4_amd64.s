@@ -79,23 +79,34 @@ GLOBL ones16<>(SB), RODATA|NOPTR, $32
 	VADDSS macc, xacc, xacc; \
 	VMOVSS xacc, off(DI)
 
-// Q4X4PRO loads the arguments of the four-row kernels and clears the
-// accumulators; R12 is the prefetch distance, four groups of four rows.
-#define Q4X4PRO \
-	MOVQ w+0(FP), SI; \
-	MOVQ stride+8(FP), DX; \
-	MOVQ nb+16(FP), CX; \
-	MOVQ aq+24(FP), BX; \
-	MOVQ ad+32(FP), R8; \
-	MOVQ as+40(FP), R9; \
-	LEAQ (SI)(DX*2), R10; \
-	LEAQ (R10)(DX*1), R11; \
-	LEAQ (SI)(DX*1), DX; \
+// Q4X4SETUP loads what stays fixed over all groups of four rows: the
+// constants and R12, the prefetch distance (four groups ahead). The current
+// group's rows (wb), output (outp) and the groups left live in the frame.
+#define Q4X4SETUP \
 	MOVQ stride+8(FP), R12; \
 	SHLQ $4, R12; \
 	VMOVDQU nibmask<>(SB), Y15; \
 	VMOVDQU ones16<>(SB), Y14; \
 	VMOVDQU nibshift<>(SB), Y11; \
+	MOVQ w+0(FP), SI; \
+	MOVQ SI, wb-8(SP); \
+	MOVQ out+56(FP), SI; \
+	MOVQ SI, outp-16(SP); \
+	MOVQ groups+24(FP), SI; \
+	MOVQ SI, left-24(SP)
+
+// Q4X4GROUP starts a group: its four row pointers, the activation, cleared
+// accumulators.
+#define Q4X4GROUP \
+	MOVQ wb-8(SP), SI; \
+	MOVQ stride+8(FP), DX; \
+	MOVQ nb+16(FP), CX; \
+	MOVQ aq+32(FP), BX; \
+	MOVQ ad+40(FP), R8; \
+	MOVQ as+48(FP), R9; \
+	LEAQ (SI)(DX*2), R10; \
+	LEAQ (R10)(DX*1), R11; \
+	LEAQ (SI)(DX*1), DX; \
 	VXORPS Y0, Y0, Y0; \
 	VXORPS Y1, Y1, Y1; \
 	VXORPS Y2, Y2, Y2; \
@@ -104,6 +115,18 @@ GLOBL ones16<>(SB), RODATA|NOPTR, $32
 	VXORPS Y5, Y5, Y5; \
 	VXORPS Y6, Y6, Y6; \
 	VXORPS Y7, Y7, Y7
+
+// Q4X4NEXT stores nothing; it advances to the next group and loops to
+// label while groups are left.
+#define Q4X4NEXT(label) \
+	ADDQ $16, DI; \
+	MOVQ DI, outp-16(SP); \
+	MOVQ wb-8(SP), SI; \
+	MOVQ stride+8(FP), DX; \
+	LEAQ (SI)(DX*4), SI; \
+	MOVQ SI, wb-8(SP); \
+	DECQ left-24(SP); \
+	JNE label
 
 // Q4X4STEP runs one block of four rows: prefetch, load the activation
 // block and its scale, four Q4ROWs, advance by bb bytes.
@@ -126,14 +149,13 @@ GLOBL ones16<>(SB), RODATA|NOPTR, $32
 	ADDQ $4, R8; \
 	ADDQ $4, R9
 
-// X4EPI stores the four sums.
+// X4EPI stores the group's four sums at outp (DI).
 #define X4EPI \
-	MOVQ out+48(FP), DI; \
+	MOVQ outp-16(SP), DI; \
 	HSUM4(Y0, X0, X4, 0); \
 	HSUM4(Y1, X1, X5, 4); \
 	HSUM4(Y2, X2, X6, 8); \
-	HSUM4(Y3, X3, X7, 12); \
-	VZEROUPPER
+	HSUM4(Y3, X3, X7, 12)
 
 // Q8ROW dots the 32 signed bytes at 2(ptr) with Y13 (|w| unsigned times
 // sign-adjusted activation), scales by the F16 scale at 0(ptr) times Y12
@@ -299,46 +321,64 @@ GLOBL ones16<>(SB), RODATA|NOPTR, $32
 	MOVQ outp-16(SP), DI; \
 	VMOVUPS Y0, (DI)
 
-// func dotQ4_1x4(w *byte, stride, nb int, aq *int8, ad, as *float32, out *[4]float32)
-TEXT ·dotQ4_1x4(SB), NOSPLIT, $0-56
-	Q4X4PRO
-	TESTQ CX, CX
+// func dotQ4_1x4(w *byte, stride, nb, groups int, aq *int8, ad, as, out *float32)
+TEXT ·dotQ4_1x4(SB), NOSPLIT, $24-64
+	Q4X4SETUP
+	CMPQ SI, $0
 	JEQ done
+group:
+	Q4X4GROUP
+	TESTQ CX, CX
+	JEQ store
 loop:
 	Q4X4STEP(IDOT_AVX2, 4, 2, 20)
 	DECQ CX
 	JNE loop
-done:
+store:
 	X4EPI
+	Q4X4NEXT(group)
+done:
+	VZEROUPPER
 	RET
 
-// func dotQ4_1x4VNNI(w *byte, stride, nb int, aq *int8, ad, as *float32, out *[4]float32)
-TEXT ·dotQ4_1x4VNNI(SB), NOSPLIT, $0-56
-	Q4X4PRO
-	TESTQ CX, CX
+// func dotQ4_1x4VNNI(w *byte, stride, nb, groups int, aq *int8, ad, as, out *float32)
+TEXT ·dotQ4_1x4VNNI(SB), NOSPLIT, $24-64
+	Q4X4SETUP
+	CMPQ SI, $0
 	JEQ done
+group:
+	Q4X4GROUP
+	TESTQ CX, CX
+	JEQ store
 loop:
 	Q4X4STEP(IDOT_VNNI, 4, 2, 20)
 	DECQ CX
 	JNE loop
-done:
+store:
 	X4EPI
+	Q4X4NEXT(group)
+done:
+	VZEROUPPER
 	RET
 
-// func dotQ4_0x4(w *byte, stride, nb int, aq *int8, ad, as *float32, out *[4]float32)
+// func dotQ4_0x4(w *byte, stride, nb, groups int, aq *int8, ad, as, out *float32)
 //
 // Q4_0 stores q+8 in each nibble: Σ d·(q−8)·y = d·Σ q·y − 8·d·s, so the
 // offset term reuses the Q4_1 min path with the scale itself (at offset 0)
 // and is multiplied by −8 before the final sum.
-TEXT ·dotQ4_0x4(SB), NOSPLIT, $0-56
-	Q4X4PRO
-	TESTQ CX, CX
+TEXT ·dotQ4_0x4(SB), NOSPLIT, $24-64
+	Q4X4SETUP
+	CMPQ SI, $0
 	JEQ done
+group:
+	Q4X4GROUP
+	TESTQ CX, CX
+	JEQ store
 loop:
 	Q4X4STEP(IDOT_AVX2, 2, 0, 18)
 	DECQ CX
 	JNE loop
-done:
+store:
 	MOVL $0xc1000000, AX // -8.0
 	VMOVD AX, X9
 	VMULSS X9, X4, X4
@@ -346,32 +386,49 @@ done:
 	VMULSS X9, X6, X6
 	VMULSS X9, X7, X7
 	X4EPI
+	Q4X4NEXT(group)
+done:
+	VZEROUPPER
 	RET
 
-// func dotQ8_0x4(w *byte, stride, nb int, aq *int8, ad, as *float32, out *[4]float32)
-TEXT ·dotQ8_0x4(SB), NOSPLIT, $0-56
-	Q4X4PRO
-	TESTQ CX, CX
+// func dotQ8_0x4(w *byte, stride, nb, groups int, aq *int8, ad, as, out *float32)
+TEXT ·dotQ8_0x4(SB), NOSPLIT, $24-64
+	Q4X4SETUP
+	CMPQ SI, $0
 	JEQ done
+group:
+	Q4X4GROUP
+	TESTQ CX, CX
+	JEQ store
 loop:
 	Q8X4STEP(IDOT_AVX2)
 	DECQ CX
 	JNE loop
-done:
+store:
 	X4EPI
+	Q4X4NEXT(group)
+done:
+	VZEROUPPER
 	RET
 
-// func dotQ8_0x4VNNI(w *byte, stride, nb int, aq *int8, ad, as *float32, out *[4]float32)
-TEXT ·dotQ8_0x4VNNI(SB), NOSPLIT, $0-56
-	Q4X4PRO
-	TESTQ CX, CX
+// func dotQ8_0x4VNNI(w *byte, stride, nb, groups int, aq *int8, ad, as, out *float32)
+TEXT ·dotQ8_0x4VNNI(SB), NOSPLIT, $24-64
+	Q4X4SETUP
+	CMPQ SI, $0
 	JEQ done
+group:
+	Q4X4GROUP
+	TESTQ CX, CX
+	JEQ store
 loop:
 	Q8X4STEP(IDOT_VNNI)
 	DECQ CX
 	JNE loop
-done:
+store:
 	X4EPI
+	Q4X4NEXT(group)
+done:
+	VZEROUPPER
 	RET
 
 TEXT ·mmQ4x2x4(SB), NOSPLIT, $24-104

@@ -20,9 +20,10 @@ type kernelSet struct {
 	// with a quantized activation without unpacking; nil entries use
 	// unpack + dotUnpacked.
 	direct [Q8_K + 1]func(row []byte, a *act) float32
-	// direct4, if set for a type, dots four consecutive encoded rows
-	// (stride bytes apart, rows[:4*stride]) with one activation at once.
-	direct4 [Q8_K + 1]func(rows []byte, stride int, a *act, out *[4]float32)
+	// direct4, if set for a type, dots 4·groups consecutive encoded rows
+	// (stride bytes apart) with one activation, four rows at a time,
+	// writing out[r] for row r.
+	direct4 [Q8_K + 1]func(rows []byte, stride, groups int, a *act, out []float32)
 	// mm4, if set, computes pairs pairs of Q4_0/Q4_1 rows (rows holds
 	// 2·pairs rows, stride bytes apart) times four activations at once:
 	// out[8p+4i+j] = row 2p+i · a[j]. as is the inputs' per-block scale

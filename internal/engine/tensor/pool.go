@@ -346,10 +346,9 @@ func (p *Pool) matVecRange(w, lo, hi int) {
 	if dot := k.direct[m.Type]; dot != nil {
 		r := lo
 		if dot4 := k.direct4[m.Type]; dot4 != nil {
-			out := &s.out
-			for ; r+4 <= hi; r += 4 {
-				dot4(m.Data[r*p.rb:(r+4)*p.rb], p.rb, a, out)
-				p.dst[r], p.dst[r+1], p.dst[r+2], p.dst[r+3] = out[0], out[1], out[2], out[3]
+			if g := (hi - lo) / 4; g > 0 {
+				dot4(m.Data[r*p.rb:(r+4*g)*p.rb], p.rb, g, a, p.dst[r:r+4*g])
+				r += 4 * g
 			}
 		}
 		for ; r < hi; r++ {
@@ -406,10 +405,9 @@ func (p *Pool) matMulRange(w, lo, hi int) {
 }
 
 // rowsTimesActs computes rows [lo,hi) for inputs a0 and later, one input
-// at a time: four weight rows stay in L1 while the inputs stream past them
-// (the four-row kernel decodes the weights again for each input, which
-// costs less than unpacking them to bytes once), and the remaining rows
-// are unpacked and dotted with up to four inputs at once.
+// at a time: the four-row kernel runs each input over the whole range in
+// one call, and the rows left over are unpacked and dotted with up to four
+// inputs at once.
 func (p *Pool) rowsTimesActs(s *workerScratch, lo, hi, a0 int) {
 	m, k := p.m, p.kern
 	rows, cols := m.Rows, m.Cols
@@ -420,13 +418,12 @@ func (p *Pool) rowsTimesActs(s *workerScratch, lo, hi, a0 int) {
 	out := &s.out
 	r := lo
 	if dot4 := k.direct4[m.Type]; dot4 != nil {
-		for ; r+4 <= hi; r += 4 {
-			w := m.Data[r*p.rb : (r+4)*p.rb]
+		if g := (hi - lo) / 4; g > 0 {
 			for i := range acts {
-				dot4(w, p.rb, &acts[i], out)
-				d := p.dst[(a0+i)*rows+r : (a0+i)*rows+r+4]
-				d[0], d[1], d[2], d[3] = out[0], out[1], out[2], out[3]
+				d := p.dst[(a0+i)*rows+r : (a0+i)*rows+r+4*g]
+				dot4(m.Data[r*p.rb:(r+4*g)*p.rb], p.rb, g, &acts[i], d)
 			}
+			r += 4 * g
 		}
 	}
 	unpack := k.unpack[m.Type]
