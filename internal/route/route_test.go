@@ -317,7 +317,7 @@ func TestAllOpen(t *testing.T) {
 
 type countingFake struct{ fake }
 
-func (countingFake) CountTokens(_ context.Context, req *provider.Request) (int, error) {
+func (*countingFake) CountTokens(_ context.Context, req *provider.Request) (int, error) {
 	return len(req.Model), nil
 }
 
