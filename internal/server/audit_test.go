@@ -3,7 +3,9 @@ package server_test
 import (
 	"bytes"
 	"context"
+	"io"
 	"io/fs"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -73,7 +75,7 @@ func TestAuditRecordsCalls(t *testing.T) {
 
 	out, err := rc.Converse(ctx, &bedrockruntime.ConverseInput{
 		ModelId: aws.String(echoModel), Messages: userText(prompt),
-		System:  []rt.SystemContentBlock{&rt.SystemContentBlockMemberText{Value: "system-" + prompt}},
+		System: []rt.SystemContentBlock{&rt.SystemContentBlockMemberText{Value: "system-" + prompt}},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -304,4 +306,23 @@ func TestThrottling(t *testing.T) {
 	if err := converse(uc, "hi"); err != nil {
 		t.Fatalf("after the debt is repaid: %v", err)
 	}
+}
+
+// BenchmarkPipelineServeHTTPGoverned is BenchmarkPipelineServeHTTP with
+// quotas configured on the model, the principal and the key (high enough
+// never to throttle), so every request passes through the limiter, and
+// the audit trail recording every call as always.
+func BenchmarkPipelineServeHTTPGoverned(b *testing.B) {
+	lim := map[string]config.QuotaLimit{"*": {RequestsPerMinute: 1 << 30, TokensPerMinute: 1 << 30}}
+	srv := outcroptest.NewServer(b, outcroptest.Options{KeyCacheTTL: time.Minute, Mutate: func(c *config.Config) {
+		c.Quotas = config.Quotas{Models: lim, Principals: lim, Keys: lim}
+	}})
+	tmpl := signedRequest(b, "http://"+srv.HTTP.Listener.Addr().String(), srv)
+	h := srv.Srv.Handler()
+	serveLoop(b, h, func() *http.Request {
+		r := tmpl.Clone(context.Background())
+		r.Body = io.NopCloser(bytes.NewReader(benchBody))
+		r.RequestURI = tmpl.URL.RequestURI()
+		return r
+	})
 }
