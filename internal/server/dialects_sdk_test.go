@@ -12,6 +12,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/option"
+	"github.com/openai/openai-go/v3/responses"
 	"github.com/openai/openai-go/v3/shared"
 
 	"github.com/outcrop/outcrop/internal/catalog"
@@ -546,5 +547,39 @@ func TestDialectsLocalEngine(t *testing.T) {
 	}
 	if len(msg.Content) == 0 || msg.Content[0].Text == "" || msg.Usage.InputTokens == 0 {
 		t.Errorf("messages: %+v", msg)
+	}
+}
+
+func TestOpenAIResponses(t *testing.T) {
+	srv, key := newDialectServer(t)
+	c := openAIClient(srv.URL, key)
+	ctx := context.Background()
+	resp, err := c.Responses.New(ctx, responses.ResponseNewParams{
+		Model: echoModel, Instructions: openai.String("be brief"),
+		Input: responses.ResponseNewParamsInputUnion{OfString: openai.String("respond to this")},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := resp.OutputText(); got != "respond to this" || resp.Status != "completed" || resp.Usage.OutputTokens != 3 {
+		t.Errorf("response %q status %q usage %+v", got, resp.Status, resp.Usage)
+	}
+
+	stream := c.Responses.NewStreaming(ctx, responses.ResponseNewParams{
+		Model: echoModel, Input: responses.ResponseNewParamsInputUnion{OfString: openai.String("tool:lookup")},
+		Tools: []responses.ToolUnionParam{responses.ToolParamOfFunction("lookup", map[string]any{"type": "object"}, false)},
+	})
+	var done *responses.Response
+	for stream.Next() {
+		if ev := stream.Current(); ev.Type == "response.completed" {
+			r := ev.Response
+			done = &r
+		}
+	}
+	if err := stream.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if done == nil || len(done.Output) != 1 || done.Output[0].Type != "function_call" || done.Output[0].Name != "lookup" || done.Output[0].Arguments.OfString != `{"q":"echo"}` {
+		t.Errorf("streamed response %+v", done)
 	}
 }
