@@ -6,6 +6,7 @@ import (
 
 	"github.com/outcrop/outcrop/internal/awsapi/eventstream"
 	"github.com/outcrop/outcrop/internal/provider"
+	"github.com/outcrop/outcrop/internal/reqctx"
 )
 
 // rawInvoker is the backend, when it reads the model family's native
@@ -31,6 +32,7 @@ func (h *Handler) invokeRaw(w http.ResponseWriter, r *http.Request, inv *invocat
 	d := h.opts.Now().Sub(start)
 	in, out := resp.Usage.InputTokens, resp.Usage.OutputTokens
 	h.opts.Metrics.record(inv.t.model.ID, nil, d, in, out)
+	reqctx.AddUsage(r.Context(), in, out)
 	hd := w.Header()
 	hd.Set("Content-Type", "application/json")
 	hd.Set("Content-Length", strconv.Itoa(len(resp.Body)))
@@ -62,6 +64,7 @@ func (h *Handler) invokeRawStream(w http.ResponseWriter, r *http.Request, inv *i
 	})
 	err = backendError(ctx, err)
 	h.opts.Metrics.record(inv.t.model.ID, err, h.opts.Now().Sub(start), usage.InputTokens, usage.OutputTokens)
+	reqctx.AddUsage(r.Context(), usage.InputTokens, usage.OutputTokens)
 	if err != nil {
 		return streamError(es, "ResponseStream", err)
 	}
