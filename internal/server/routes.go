@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/outcrop/outcrop/internal/api/agentapi"
+	"github.com/outcrop/outcrop/internal/api/agentruntimeapi"
 	"github.com/outcrop/outcrop/internal/api/bedrockapi"
 	"github.com/outcrop/outcrop/internal/api/runtimeapi"
 	"github.com/outcrop/outcrop/internal/awsapi"
@@ -40,7 +41,7 @@ type apiMetrics struct {
 // (TagResource, UntagResource, ListTagsForResource), which both agent
 // services define; the first service in awsapi.Services that declares a
 // route owns it.
-func (s *Server) routes(rt *runtimeapi.Handler, br *bedrockapi.Handler, ag *agentapi.Handler) (*http.ServeMux, error) {
+func (s *Server) routes(rt *runtimeapi.Handler, br *bedrockapi.Handler, ag *agentapi.Handler, ar *agentruntimeapi.Handler) (*http.ServeMux, error) {
 	m := &apiMetrics{
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "outcrop_api_requests_total", Help: "API requests by service, operation and HTTP status.",
@@ -52,9 +53,10 @@ func (s *Server) routes(rt *runtimeapi.Handler, br *bedrockapi.Handler, ag *agen
 	}
 	s.reg.MustRegister(m.requests, m.duration)
 	impl := map[awsapi.Service]map[string]handlerFunc{
-		awsapi.Runtime: rt.Routes(),
-		awsapi.Bedrock: br.Routes(),
-		awsapi.Agent:   ag.Routes(),
+		awsapi.Runtime:      rt.Routes(),
+		awsapi.Bedrock:      br.Routes(),
+		awsapi.Agent:        ag.Routes(),
+		awsapi.AgentRuntime: ar.Routes(),
 	}
 	verifier := sigv4.NewVerifier(s.iam, s.opts.Now, "bedrock")
 	mux := http.NewServeMux()

@@ -30,6 +30,7 @@ import (
 	"github.com/outcrop/outcrop/internal/config"
 	"github.com/outcrop/outcrop/internal/family"
 	"github.com/outcrop/outcrop/internal/iam"
+	"github.com/outcrop/outcrop/internal/kb"
 	"github.com/outcrop/outcrop/internal/provider"
 	"github.com/outcrop/outcrop/internal/quota"
 	"github.com/outcrop/outcrop/internal/route"
@@ -54,6 +55,7 @@ type Server struct {
 	opts     Options
 	log      *slog.Logger
 	store    *sqlite.Store
+	kb       *kb.Service
 	iam      *iam.Service
 	catalog  *catalog.Catalog
 	backends backendSet
@@ -189,8 +191,12 @@ func (s *Server) build(ctx context.Context) error {
 		Metrics:           s.invocations,
 	})
 	br := bedrockapi.New(bedrockapi.Options{Catalog: s.catalog, Auth: s.iam, Access: s.iam, Tags: s.iam, AccountID: c.AccountID})
-	ag := agentapi.New(agentapi.Options{Auth: s.iam, Tags: s.iam, AccountID: c.AccountID})
-	mux, err := s.routes(rt, br, ag)
+	ar, err := s.buildKB(ctx)
+	if err != nil {
+		return err
+	}
+	ag := agentapi.New(agentapi.Options{Auth: s.iam, Tags: s.iam, AccountID: c.AccountID, KB: s.kb})
+	mux, err := s.routes(rt, br, ag, ar)
 	if err != nil {
 		return err
 	}
@@ -281,6 +287,9 @@ func (s *Server) Close() error {
 	}
 	// The HTTP server has stopped, so no call is still being recorded:
 	// the trail writes what is queued, a digest, and syncs.
+	if s.kb != nil {
+		errs = append(errs, s.kb.Close())
+	}
 	errs = append(errs, s.audit.Close(), s.store.Close())
 	return errors.Join(errs...)
 }

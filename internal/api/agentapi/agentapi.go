@@ -1,4 +1,5 @@
-// Package agentapi serves bedrock-agent over HTTP. Today it covers the
+// Package agentapi serves bedrock-agent over HTTP: knowledge bases, data
+// sources, ingestion jobs and direct document ingestion (kb.go), and the
 // resource tag operations on /tags/{resourceArn} (TagResource,
 // UntagResource, ListTagsForResource), which bedrock-agent-runtime shares:
 // the route belongs to bedrock-agent, so session ARNs of
@@ -14,6 +15,7 @@ import (
 	"github.com/outcrop/outcrop/internal/awsapi/restjson"
 	"github.com/outcrop/outcrop/internal/fault"
 	"github.com/outcrop/outcrop/internal/iam/policy"
+	"github.com/outcrop/outcrop/internal/kb"
 	"github.com/outcrop/outcrop/internal/reqctx"
 )
 
@@ -36,6 +38,8 @@ type Options struct {
 	Auth      Authorizer
 	Tags      Tagger
 	AccountID string
+	// KB runs knowledge bases; nil leaves their operations unrouted.
+	KB *kb.Service
 }
 
 // Handler serves bedrock-agent operations.
@@ -46,11 +50,15 @@ func New(opts Options) *Handler { return &Handler{opts: opts} }
 
 // Routes maps operation names to handlers.
 func (h *Handler) Routes() map[string]func(http.ResponseWriter, *http.Request) error {
-	return map[string]func(http.ResponseWriter, *http.Request) error{
+	m := map[string]func(http.ResponseWriter, *http.Request) error{
 		"TagResource":         h.tagResource,
 		"UntagResource":       h.untagResource,
 		"ListTagsForResource": h.listTags,
 	}
+	if h.opts.KB != nil {
+		h.kbRoutes(m)
+	}
+	return m
 }
 
 // taggableARN is bedrock-agent's TaggableResourcesArn (agents, aliases,

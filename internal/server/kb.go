@@ -1,0 +1,92 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+
+	"gocloud.dev/blob"
+	"gocloud.dev/blob/fileblob"
+
+	"github.com/outcrop/outcrop/internal/api/agentruntimeapi"
+	"github.com/outcrop/outcrop/internal/fault"
+	"github.com/outcrop/outcrop/internal/kb"
+	"github.com/outcrop/outcrop/internal/provider"
+)
+
+// kbModels resolves the catalog's models for knowledge bases.
+type kbModels struct{ s *Server }
+
+func (m kbModels) Embedder(modelARN string) (provider.Embedder, string, int, error) {
+	md, err := m.s.catalog.Lookup(modelARN)
+	if err != nil {
+		return nil, "", 0, err
+	}
+	if !md.Embedding() {
+		return nil, "", 0, fault.Newf(fault.Invalid, "%s is not an embedding model.", md.ID)
+	}
+	a, ok := m.s.backends.Adapter(md.Backend)
+	e, ok2 := a.(provider.Embedder)
+	if !ok || !ok2 {
+		return nil, "", 0, fault.Newf(fault.Invalid, "The backend of %s does not embed.", md.ID)
+	}
+	return e, md.BackendModel, md.Caps.Dimensions, nil
+}
+
+func (m kbModels) Chat(modelARN string) (provider.Adapter, string, error) {
+	md, err := m.s.catalog.Lookup(modelARN)
+	if err != nil {
+		return nil, "", err
+	}
+	if md.Embedding() {
+		return nil, "", fault.Newf(fault.Invalid, "%s is an embedding model; RetrieveAndGenerate needs a text model.", md.ID)
+	}
+	a, ok := m.s.backends.Adapter(md.Backend)
+	if !ok {
+		return nil, "", fault.Newf(fault.Invalid, "The backend of %s is not configured.", md.ID)
+	}
+	return a, md.BackendModel, nil
+}
+
+var bucketName = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)
+
+// openBucket serves the S3 bucket name from <data-dir>/buckets/<name>, a
+// directory or a symbolic link to one (the local-directory form: link any
+// folder there to index it in place).
+func (s *Server) openBucket(_ context.Context, name string) (*blob.Bucket, error) {
+	if !bucketName.MatchString(name) {
+		return nil, fault.Newf(fault.Invalid, "%q is not a valid bucket name.", name)
+	}
+	dir := filepath.Join(s.opts.Config.DataDir, "buckets", name)
+	if err := os.MkdirAll(filepath.Dir(dir), 0o700); err != nil {
+		return nil, err
+	}
+	if real, err := filepath.EvalSymlinks(dir); err == nil {
+		dir = real
+	}
+	b, err := fileblob.OpenBucket(dir, &fileblob.Options{CreateDir: true})
+	if err != nil {
+		return nil, fmt.Errorf("bucket %s: %w", name, err)
+	}
+	return b, nil
+}
+
+// buildKB starts the knowledge-base service, resuming interrupted
+// ingestion jobs, and returns the bedrock-agent-runtime handler.
+func (s *Server) buildKB(ctx context.Context) (*agentruntimeapi.Handler, error) {
+	c := s.opts.Config
+	s.kb = kb.New(kb.Options{Store: s.store, Models: kbModels{s}, OpenBucket: s.openBucket,
+		Region: c.Region, AccountID: c.AccountID, Logger: s.log.With("component", "kb"), Now: s.opts.Now})
+	if err := s.kb.Start(ctx); err != nil {
+		return nil, fmt.Errorf("knowledge bases: %w", err)
+	}
+	return agentruntimeapi.New(agentruntimeapi.Options{Auth: s.iam, KB: s.kb, ModelARN: func(id string) string {
+		m, err := s.catalog.Lookup(id)
+		if err != nil {
+			return ""
+		}
+		return s.catalog.ARN(m)
+	}}), nil
+}
