@@ -30,3 +30,9 @@ func AddUsage(ctx context.Context, input, output int) {
 		u.output.Add(int64(output))
 	}
 }
+
+// UsageFrom returns the usage in ctx, or nil.
+func UsageFrom(ctx context.Context) *Usage {
+	u, _ := ctx.Value(key[*Usage]{}).(*Usage)
+	return u
+}

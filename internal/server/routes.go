@@ -135,6 +135,7 @@ type recorder struct {
 	http.ResponseWriter
 	status  int
 	capture *bytes.Buffer // the response body for the audit record, or nil
+	invlog  *bytes.Buffer // the response body for the invocation log, or nil
 }
 
 func (r *recorder) WriteHeader(code int) {
@@ -149,6 +150,7 @@ func (r *recorder) Write(b []byte) (int, error) {
 		r.status = http.StatusOK
 	}
 	r.captureWrite(b)
+	r.invlogWrite(b)
 	return r.ResponseWriter.Write(b)
 }
 
@@ -186,6 +188,7 @@ func (s *Server) wrap(svc awsapi.Service, op awsapi.Operation, h handlerFunc, v 
 				return err
 			}
 			defer settle()
+			ctx = s.withInvocationLog(ctx, op.Name, rec)
 			return h(rec, r.WithContext(ctx))
 		}()
 		if err != nil {
@@ -198,6 +201,7 @@ func (s *Server) wrap(svc awsapi.Service, op awsapi.Operation, h handlerFunc, v 
 		if aop != nil {
 			s.recordAudit(ctx, r, svc, aop, rec, err, start)
 		}
+		s.logInvocation(ctx, r, svc, op.Name, rec, err, start)
 	})
 }
 

@@ -30,6 +30,7 @@ import (
 	"github.com/outcrop/outcrop/internal/config"
 	"github.com/outcrop/outcrop/internal/family"
 	"github.com/outcrop/outcrop/internal/iam"
+	"github.com/outcrop/outcrop/internal/invlog"
 	"github.com/outcrop/outcrop/internal/kb"
 	"github.com/outcrop/outcrop/internal/provider"
 	"github.com/outcrop/outcrop/internal/quota"
@@ -66,6 +67,7 @@ type Server struct {
 	proxies  []netip.Prefix // trusted reverse proxies (auth.trustedProxies)
 	audit    *audit.Trail   // every API call (docs/audit.md)
 	quota    *quota.Limiter // nil without configured quotas
+	invlog   *invlog.Logger // model invocation logging (docs/invocation-logging.md)
 
 	// invocations are the per-model metrics, shared by every front door.
 	invocations *runtimeapi.Metrics
@@ -190,7 +192,10 @@ func (s *Server) build(ctx context.Context) error {
 		InvocationTimeout: time.Duration(c.InvocationTimeout),
 		Metrics:           s.invocations,
 	})
-	br := bedrockapi.New(bedrockapi.Options{Catalog: s.catalog, Auth: s.iam, Access: s.iam, Tags: s.iam, AccountID: c.AccountID})
+	if s.invlog, err = s.openInvocationLog(); err != nil {
+		return err
+	}
+	br := bedrockapi.New(bedrockapi.Options{Catalog: s.catalog, Auth: s.iam, Access: s.iam, Tags: s.iam, AccountID: c.AccountID, Logging: s.invlog})
 	ar, err := s.buildKB(ctx)
 	if err != nil {
 		return err
@@ -290,6 +295,6 @@ func (s *Server) Close() error {
 	if s.kb != nil {
 		errs = append(errs, s.kb.Close())
 	}
-	errs = append(errs, s.audit.Close(), s.store.Close())
+	errs = append(errs, s.invlog.Close(), s.audit.Close(), s.store.Close())
 	return errors.Join(errs...)
 }

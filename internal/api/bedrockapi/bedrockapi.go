@@ -1,7 +1,8 @@
 // Package bedrockapi serves the bedrock control plane over HTTP. Today it
 // covers the model catalog (ListFoundationModels, GetFoundationModel),
 // model access (the foundation-model agreement and availability operations
-// and the model-access use case), and resource tags.
+// and the model-access use case), resource tags, and the model invocation
+// logging configuration.
 package bedrockapi
 
 import (
@@ -45,6 +46,7 @@ type Options struct {
 	Auth      Authorizer
 	Access    ModelAccess
 	Tags      Tagger
+	Logging   InvocationLogging
 	AccountID string
 }
 
@@ -70,6 +72,10 @@ func (h *Handler) Routes() map[string]func(http.ResponseWriter, *http.Request) e
 		"TagResource":         h.tagResource,
 		"UntagResource":       h.untagResource,
 		"ListTagsForResource": h.listTags,
+
+		"PutModelInvocationLoggingConfiguration":    h.putLoggingConfig,
+		"GetModelInvocationLoggingConfiguration":    h.getLoggingConfig,
+		"DeleteModelInvocationLoggingConfiguration": h.deleteLoggingConfig,
 	}
 }
 

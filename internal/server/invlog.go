@@ -1,0 +1,136 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"path/filepath"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws/protocol/eventstream"
+
+	"github.com/outcrop/outcrop/internal/awsapi"
+	"github.com/outcrop/outcrop/internal/awsapi/restjson"
+	"github.com/outcrop/outcrop/internal/fault"
+	"github.com/outcrop/outcrop/internal/invlog"
+	"github.com/outcrop/outcrop/internal/reqctx"
+)
+
+// openInvocationLog starts model invocation logging (docs/invocation-logging.md):
+// configuration and local log groups under <data-dir>/invocation-logs,
+// records to the buckets under <data-dir>/buckets, every object sealed
+// with a data key wrapped by the local key <data-dir>/invocation-logs.key.
+func (s *Server) openInvocationLog() (*invlog.Logger, error) {
+	c := s.opts.Config
+	keeper, err := invlog.LocalKeeper(filepath.Join(c.DataDir, "invocation-logs.key"))
+	if err != nil {
+		return nil, err
+	}
+	return invlog.Open(invlog.Options{
+		Dir: filepath.Join(c.DataDir, "invocation-logs"), OpenBucket: s.openBucket, Keeper: keeper,
+		AccountID: c.AccountID, Logger: s.log.With("component", "invlog"), Now: s.opts.Now,
+	})
+}
+
+// FlushInvocationLog writes every invocation record made so far.
+func (s *Server) FlushInvocationLog(ctx context.Context) error { return s.invlog.Flush(ctx) }
+
+// maxInvlogCapture bounds the response bytes kept for an invocation record.
+const maxInvlogCapture = 32 << 20
+
+// withInvocationLog prepares a model invocation for logging: its response
+// is captured and its token usage collected. It does nothing while logging
+// is off, so a disabled log costs one atomic load.
+func (s *Server) withInvocationLog(ctx context.Context, op string, rec *recorder) context.Context {
+	if !invocationOps[op] || !s.invlog.Enabled() {
+		return ctx
+	}
+	rec.invlog = new(bytes.Buffer)
+	if reqctx.UsageFrom(ctx) == nil {
+		ctx = reqctx.WithUsage(ctx, new(reqctx.Usage))
+	}
+	return ctx
+}
+
+func (r *recorder) invlogWrite(b []byte) {
+	if r.invlog == nil {
+		return
+	}
+	if r.invlog.Len()+len(b) > maxInvlogCapture {
+		r.invlog = nil
+		return
+	}
+	r.invlog.Write(b)
+}
+
+// logInvocation queues the invocation record of a finished call.
+func (s *Server) logInvocation(ctx context.Context, r *http.Request, svc awsapi.Service, op string, rec *recorder, err error, start time.Time) {
+	if rec.invlog == nil {
+		return // logging was off, or the call failed before it was admitted
+	}
+	e := &invlog.Entry{
+		Time: start, RequestID: reqctx.RequestID(ctx), Operation: op, ModelID: r.PathValue("modelId"),
+		Region: s.opts.Config.Region, InputType: "application/json", OutputType: "application/json",
+	}
+	if o := reqctx.OriginFrom(ctx); o != nil && o.Region != "" {
+		e.Region = o.Region
+	}
+	if p := reqctx.PrincipalFrom(ctx); p != nil {
+		e.IdentityARN = p.ARN
+	}
+	if u := reqctx.UsageFrom(ctx); u != nil {
+		e.InputTokens, e.OutputTokens = u.Tokens()
+	}
+	if m, lerr := s.catalog.Lookup(e.ModelID); lerr == nil {
+		e.Embedding = m.Embedding()
+	}
+	e.Input, _ = restjson.ReadBody(r) // authentication's copy, never modified
+	if err != nil {
+		e.ErrorCode, _ = awsapi.ErrorFor(svc, fault.KindOf(err))
+	}
+	if err == nil && rec.status == http.StatusOK {
+		switch op {
+		case "InvokeModelWithResponseStream", "ConverseStream":
+			e.Chunks = streamEvents(rec.invlog.Bytes())
+		default:
+			e.Output = rec.invlog.Bytes()
+		}
+	}
+	s.invlog.Record(e)
+}
+
+// streamEvents decodes a captured event stream into what Bedrock's log
+// records for it: each InvokeModel chunk's decoded bytes, or each
+// ConverseStream event as {"<eventType>": payload}.
+func streamEvents(b []byte) [][]byte {
+	dec := eventstream.NewDecoder()
+	rd := bytes.NewReader(b)
+	var out [][]byte
+	for rd.Len() > 0 {
+		m, err := dec.Decode(rd, nil)
+		if err != nil {
+			break
+		}
+		et := m.Headers.Get(":event-type")
+		if et == nil {
+			continue // an exception frame
+		}
+		name := et.String()
+		if name == "chunk" {
+			var c struct {
+				Bytes []byte `json:"bytes"`
+			}
+			if json.Unmarshal(m.Payload, &c) == nil && json.Valid(c.Bytes) {
+				out = append(out, c.Bytes)
+			}
+			continue
+		}
+		if !json.Valid(m.Payload) {
+			continue
+		}
+		ev, _ := json.Marshal(map[string]json.RawMessage{name: m.Payload})
+		out = append(out, ev)
+	}
+	return out
+}
