@@ -11,7 +11,10 @@ import (
 	"github.com/outcrop/outcrop/internal/api/anthropicapi"
 	"github.com/outcrop/outcrop/internal/api/dialect"
 	"github.com/outcrop/outcrop/internal/api/openaiapi"
+	"github.com/outcrop/outcrop/internal/audit"
+	"github.com/outcrop/outcrop/internal/awsapi"
 	"github.com/outcrop/outcrop/internal/fault"
+	"github.com/outcrop/outcrop/internal/quota"
 	"github.com/outcrop/outcrop/internal/reqctx"
 )
 
@@ -39,7 +42,7 @@ func (d dialectKind) service() string {
 // dialectRoutes registers both dialects on mux.
 func (s *Server) dialectRoutes(mux *http.ServeMux, m *apiMetrics) error {
 	models := dialect.New(dialect.Options{
-		Catalog: s.catalog, Backends: s.backends, Auth: s.iam, Metrics: s.invocations,
+		Catalog: s.catalog, Backends: s.router, Auth: dialectGate{s}, Quota: dialectGate{s}, Metrics: s.invocations,
 		Now: s.opts.Now, InvocationTimeout: time.Duration(s.opts.Config.InvocationTimeout),
 	})
 	oa := openaiapi.New(openaiapi.Options{Models: models})
@@ -81,14 +84,77 @@ func (s *Server) dialectRoutes(mux *http.ServeMux, m *apiMetrics) error {
 	}, m))
 }
 
+// dialectCall is the server's state of one dialect request: the Bedrock
+// action and resource it was authorized for (its audit record's eventName
+// and resource, known only once the handler has read the model from the
+// body), its token usage and its quota ticket. The dialect handlers reach
+// it only through dialectGate, the Authorizer and Admitter the server
+// gives them.
+type dialectCall struct {
+	action, resource string
+	admitted         bool
+	ticket           *quota.Ticket
+	usage            reqctx.Usage
+}
+
+type dialectCallKey struct{}
+
+func dialectCallFrom(ctx context.Context) *dialectCall {
+	c, _ := ctx.Value(dialectCallKey{}).(*dialectCall)
+	return c
+}
+
+// dialectGate authorizes with IAM and applies quotas for dialect.Models,
+// noting in the request's dialectCall what the call was authorized as.
+type dialectGate struct{ s *Server }
+
+func (g dialectGate) Authorize(ctx context.Context, p *reqctx.Principal, action, resource string) error {
+	if c := dialectCallFrom(ctx); c != nil && c.action == "" {
+		c.action = action
+		if resource != "*" {
+			c.resource = resource
+		}
+	}
+	return g.s.iam.Authorize(ctx, p, action, resource)
+}
+
+// Admit charges the request to the quotas of the model, the principal and
+// the key, once per request (n choices are one request, as on Bedrock).
+func (g dialectGate) Admit(ctx context.Context, modelID string, estTokens int) error {
+	c := dialectCallFrom(ctx)
+	if g.s.quota == nil || c == nil || c.admitted {
+		return nil
+	}
+	t, err := g.s.quota.Admit(quotaSubject(ctx, modelID), estTokens)
+	if err != nil {
+		return err
+	}
+	c.admitted, c.ticket = true, t
+	return nil
+}
+
+// dialectEvents are the audit eventNames of dialect operations that fail
+// before they are authorized for a model (a bad body, a bad key): the
+// Bedrock action each one is normally authorized as.
+var dialectEvents = map[string]string{
+	"/v1/messages/count_tokens": "CountTokens",
+	"/v1/models":                "ListFoundationModels",
+	"/v1/models/{id...}":        "GetFoundationModel",
+}
+
 // wrapDialect is the request pipeline of a dialect operation: request ID,
-// authentication with a Bedrock API key, the handler, error rendering in
-// the dialect's shape and request metrics.
+// authentication with a Bedrock API key, the handler (which authorizes and
+// applies quotas through dialectGate), error rendering in the dialect's
+// shape, request metrics, quota settlement and the audit record.
 func (s *Server) wrapDialect(d dialectKind, pattern string, h handlerFunc, m *apiMetrics) http.Handler {
 	svc := d.service()
 	op := pattern
 	if _, path, ok := strings.Cut(pattern, " "); ok {
 		op = path
+	}
+	event := dialectEvents[op]
+	if event == "" {
+		event = "InvokeModel"
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := s.opts.Now()
@@ -100,6 +166,7 @@ func (s *Server) wrapDialect(d dialectKind, pattern string, h handlerFunc, m *ap
 		}
 		ctx := reqctx.WithRequestID(r.Context(), id)
 		rec := &recorder{ResponseWriter: w}
+		call := new(dialectCall)
 		r = r.WithContext(ctx)
 		err := func() (err error) {
 			defer func() {
@@ -110,12 +177,17 @@ func (s *Server) wrapDialect(d dialectKind, pattern string, h handlerFunc, m *ap
 			if op == "" {
 				return h(rec, r)
 			}
-			ctx, err := s.authenticateDialect(ctx, d, r)
+			ctx, err = s.authenticateDialect(ctx, d, r)
 			if err != nil {
 				return err
 			}
+			ctx = reqctx.WithUsage(context.WithValue(ctx, dialectCallKey{}, call), &call.usage)
 			return h(rec, r.WithContext(ctx))
 		}()
+		if call.ticket != nil {
+			in, out := call.usage.Tokens()
+			call.ticket.Settle(in + out)
+		}
 		if err != nil {
 			k := fault.KindOf(err)
 			if k == fault.Internal {
@@ -134,8 +206,49 @@ func (s *Server) wrapDialect(d dialectKind, pattern string, h handlerFunc, m *ap
 		if op != "" {
 			m.requests.WithLabelValues(svc, op, strconv.Itoa(rec.status)).Inc()
 			m.duration.WithLabelValues(svc, op).Observe(s.opts.Now().Sub(start).Seconds())
+			s.auditDialect(ctx, r, d, pattern, event, call, err, start)
 		}
 	})
+}
+
+// auditDialect records a dialect call in the audit trail as the Bedrock
+// call it amounts to: eventSource bedrock.amazonaws.com, eventName the
+// action it was authorized as (InvokeModel, InvokeModelWithResponseStream,
+// CountTokens, ListFoundationModels, GetFoundationModel), the model as
+// modelId and resource, and the dialect and path as parameters. The body
+// is never passed on: it is the prompt, and the model ID was taken from
+// the authorization instead.
+func (s *Server) auditDialect(ctx context.Context, r *http.Request, d dialectKind, pattern, event string, call *dialectCall, err error, start time.Time) {
+	if s.audit == nil {
+		return
+	}
+	name := event
+	if a, ok := strings.CutPrefix(call.action, "bedrock:"); ok {
+		name = a
+	}
+	c := audit.Call{
+		Time: start, Operation: name, Region: s.opts.Config.Region,
+		UserAgent: r.UserAgent(), RequestID: reqctx.RequestID(ctx),
+		Params: []audit.Param{{Name: "apiDialect", Value: d.service()}, {Name: "apiOperation", Value: pattern}},
+	}
+	if o := reqctx.OriginFrom(ctx); o != nil {
+		c.SourceIP, c.Region = o.SourceIP, o.Region
+	}
+	if p := reqctx.PrincipalFrom(ctx); p != nil {
+		c.Principal = s.auditPrincipal(ctx, p)
+	}
+	if call.resource != "" {
+		c.Params = append(c.Params, audit.Param{Name: "modelId", Value: modelIDOf(call.resource)})
+	}
+	if err != nil {
+		svc := awsapi.Runtime
+		if name == "ListFoundationModels" || name == "GetFoundationModel" {
+			svc = awsapi.Bedrock
+		}
+		c.ErrorCode, _ = awsapi.ErrorFor(svc, fault.KindOf(err))
+		c.ErrorMsg = fault.Message(err)
+	}
+	s.audit.Record(c)
 }
 
 // authenticateDialect accepts a Bedrock API key as a bearer token (both
@@ -164,8 +277,8 @@ func (s *Server) authenticateDialect(ctx context.Context, d dialectKind, r *http
 	if err != nil {
 		return ctx, err
 	}
-	if err := s.iam.Authorize(ctx, p, "bedrock:CallWithBearerToken", "*"); err != nil {
-		return ctx, err
-	}
-	return reqctx.WithPrincipal(ctx, p), nil
+	// The principal goes in the context even when it may not use API
+	// keys, so that the denial's audit record names it.
+	ctx = reqctx.WithPrincipal(ctx, p)
+	return ctx, s.iam.Authorize(ctx, p, "bedrock:CallWithBearerToken", "*")
 }

@@ -157,13 +157,8 @@ func (s *Server) admit(ctx context.Context, op string, r *http.Request) (context
 	if s.quota == nil || !invocationOps[op] {
 		return ctx, func() {}, nil
 	}
-	p := reqctx.PrincipalFrom(ctx)
-	sub := quota.Subject{Model: modelIDOf(r.PathValue("modelId"))}
-	if p != nil {
-		sub.Principal, sub.ARN, sub.Key = p.Name, p.ARN, p.KeyID
-	}
 	body, _ := restjson.ReadBody(r)
-	t, err := s.quota.Admit(sub, (len(body)+3)/4)
+	t, err := s.quota.Admit(quotaSubject(ctx, modelIDOf(r.PathValue("modelId"))), (len(body)+3)/4)
 	if err != nil || t == nil {
 		return ctx, func() {}, err
 	}
@@ -172,6 +167,15 @@ func (s *Server) admit(ctx context.Context, op string, r *http.Request) (context
 		in, out := u.Tokens()
 		t.Settle(in + out)
 	}, nil
+}
+
+// quotaSubject is the caller in ctx invoking model.
+func quotaSubject(ctx context.Context, model string) quota.Subject {
+	sub := quota.Subject{Model: model}
+	if p := reqctx.PrincipalFrom(ctx); p != nil {
+		sub.Principal, sub.ARN, sub.Key = p.Name, p.ARN, p.KeyID
+	}
+	return sub
 }
 
 // modelIDOf returns the model ID in a foundation-model ARN, or id itself.

@@ -16,7 +16,9 @@ import (
 	"github.com/outcrop/outcrop/internal/provider"
 )
 
-// kbModels resolves the catalog's models for knowledge bases.
+// kbModels resolves the catalog's models for knowledge bases, through the
+// route table so that models with several backends are routed and fall
+// back as they are on the runtime.
 type kbModels struct{ s *Server }
 
 func (m kbModels) Embedder(modelARN string) (provider.Embedder, string, int, error) {
@@ -27,7 +29,7 @@ func (m kbModels) Embedder(modelARN string) (provider.Embedder, string, int, err
 	if !md.Embedding() {
 		return nil, "", 0, fault.Newf(fault.Invalid, "%s is not an embedding model.", md.ID)
 	}
-	a, ok := m.s.backends.Adapter(md.Backend)
+	a, ok := m.s.router.Model(md.ID)
 	e, ok2 := a.(provider.Embedder)
 	if !ok || !ok2 {
 		return nil, "", 0, fault.Newf(fault.Invalid, "The backend of %s does not embed.", md.ID)
@@ -43,7 +45,7 @@ func (m kbModels) Chat(modelARN string) (provider.Adapter, string, error) {
 	if md.Embedding() {
 		return nil, "", fault.Newf(fault.Invalid, "%s is an embedding model; RetrieveAndGenerate needs a text model.", md.ID)
 	}
-	a, ok := m.s.backends.Adapter(md.Backend)
+	a, ok := m.s.router.Model(md.ID)
 	if !ok {
 		return nil, "", fault.Newf(fault.Invalid, "The backend of %s is not configured.", md.ID)
 	}

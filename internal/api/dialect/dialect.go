@@ -27,9 +27,18 @@ type Authorizer interface {
 	Authorize(ctx context.Context, p *reqctx.Principal, action, resource string) error
 }
 
-// Backends finds the adapter serving a backend name.
+// Backends finds the adapter serving a catalog model: its backend, or a
+// router over its backends with fallback (route.Table).
 type Backends interface {
-	Adapter(name string) (provider.Adapter, bool)
+	Model(id string) (provider.Adapter, bool)
+}
+
+// Admitter applies quotas to a model invocation before it runs, charging
+// one request and estTokens input tokens; it returns a fault.Throttled
+// error when a quota is exhausted. The server settles the charge with the
+// tokens reported through reqctx.AddUsage when the request ends.
+type Admitter interface {
+	Admit(ctx context.Context, modelID string, estTokens int) error
 }
 
 // Recorder records per-model invocation metrics. The server passes the
@@ -46,6 +55,7 @@ type Options struct {
 	Backends          Backends
 	Auth              Authorizer
 	Metrics           Recorder // may be nil
+	Quota             Admitter // may be nil: no quotas
 	Now               func() time.Time
 	InvocationTimeout time.Duration
 }
@@ -114,7 +124,7 @@ func (m *Models) Resolve(ctx context.Context, id, action string) (*Target, error
 	if err := m.opts.Auth.Authorize(ctx, reqctx.PrincipalFrom(ctx), action, t.ARN); err != nil {
 		return nil, err
 	}
-	a, ok := m.opts.Backends.Adapter(md.Backend)
+	a, ok := m.opts.Backends.Model(md.ID)
 	if !ok {
 		return nil, fault.Newf(fault.Unavailable, "The backend %q serving model %s is not available.", md.Backend, md.ID)
 	}
@@ -161,6 +171,9 @@ func CheckChat(t *Target, req *provider.Request) error {
 
 // Converse runs req on t under the invocation timeout and records metrics.
 func (m *Models) Converse(ctx context.Context, t *Target, req *provider.Request) (*provider.Response, error) {
+	if err := m.admit(ctx, t, EstimateTokens(req)); err != nil {
+		return nil, err
+	}
 	start := m.opts.Now()
 	ctx, cancel := context.WithTimeout(ctx, m.opts.InvocationTimeout)
 	defer cancel()
@@ -170,7 +183,7 @@ func (m *Models) Converse(ctx context.Context, t *Target, req *provider.Request)
 	if resp != nil {
 		u = resp.Usage
 	}
-	m.record(t, err, start, u)
+	m.record(ctx, t, err, start, u)
 	return resp, err
 }
 
@@ -179,6 +192,9 @@ func (m *Models) Converse(ctx context.Context, t *Target, req *provider.Request)
 func (m *Models) Stream(ctx context.Context, t *Target, req *provider.Request, emit func(provider.Event) error) error {
 	if !t.Model.Caps.Streaming {
 		return fault.Newf(fault.Invalid, "The model `%s` does not support streaming.", t.Model.ID)
+	}
+	if err := m.admit(ctx, t, EstimateTokens(req)); err != nil {
+		return err
 	}
 	start := m.opts.Now()
 	ctx, cancel := context.WithTimeout(ctx, m.opts.InvocationTimeout)
@@ -198,7 +214,7 @@ func (m *Models) Stream(ctx context.Context, t *Target, req *provider.Request, e
 		return emit(ev)
 	})
 	err = backendError(ctx, err)
-	m.record(t, err, start, usage)
+	m.record(ctx, t, err, start, usage)
 	return err
 }
 
@@ -212,6 +228,13 @@ func (m *Models) Embed(ctx context.Context, t *Target, req *provider.EmbedReques
 		return nil, fault.Newf(fault.Invalid, "The backend of model `%s` cannot compute embeddings.", t.Model.ID)
 	}
 	req.Model = t.Model.BackendModel
+	chars := 0
+	for _, s := range req.Texts {
+		chars += len(s)
+	}
+	if err := m.admit(ctx, t, max(1, (chars+3)/4)); err != nil {
+		return nil, err
+	}
 	start := m.opts.Now()
 	ctx, cancel := context.WithTimeout(ctx, m.opts.InvocationTimeout)
 	defer cancel()
@@ -221,7 +244,7 @@ func (m *Models) Embed(ctx context.Context, t *Target, req *provider.EmbedReques
 	if resp != nil {
 		u.InputTokens = resp.InputTokens
 	}
-	m.record(t, err, start, u)
+	m.record(ctx, t, err, start, u)
 	return resp, err
 }
 
@@ -235,7 +258,18 @@ func (m *Models) CountTokens(ctx context.Context, t *Target, req *provider.Reque
 	return EstimateTokens(req), nil
 }
 
-func (m *Models) record(t *Target, err error, start time.Time, u provider.Usage) {
+// admit applies quotas before an invocation of t.
+func (m *Models) admit(ctx context.Context, t *Target, estTokens int) error {
+	if m.opts.Quota == nil {
+		return nil
+	}
+	return m.opts.Quota.Admit(ctx, t.Model.ID, estTokens)
+}
+
+// record reports an invocation's tokens for quotas and usage accounting
+// (reqctx.AddUsage, as the Bedrock runtime does) and records its metrics.
+func (m *Models) record(ctx context.Context, t *Target, err error, start time.Time, u provider.Usage) {
+	reqctx.AddUsage(ctx, u.InputTokens, u.OutputTokens)
 	if m.opts.Metrics == nil {
 		return
 	}
