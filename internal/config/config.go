@@ -39,6 +39,25 @@ type Config struct {
 	Quotas            Quotas             `yaml:"quotas"`
 	Backends          map[string]Backend `yaml:"backends"`
 	Models            []catalog.Model    `yaml:"models"`
+	Prices            map[string]Price   `yaml:"prices"`
+	Budgets           []Budget           `yaml:"budgets"`
+}
+
+// Price is a model's on-demand price in US dollars (docs/usage.md).
+type Price struct {
+	InputPer1K  float64 `yaml:"inputPer1k"`  // per 1,000 input tokens
+	OutputPer1K float64 `yaml:"outputPer1k"` // per 1,000 output tokens
+	PerImage    float64 `yaml:"perImage"`    // per generated image
+}
+
+// Budget caps the spend of one principal or one key per day or month.
+// Principal or Key may be "*": each principal or key not named, separately.
+type Budget struct {
+	Principal string  `yaml:"principal"` // root, user name or role/<name>
+	Key       string  `yaml:"key"`       // access key ID or API key ID
+	Limit     float64 `yaml:"limit"`     // US dollars
+	Period    string  `yaml:"period"`    // day (default) or month, UTC
+	Action    string  `yaml:"action"`    // warn (default: log and metric) or block (ThrottlingException)
 }
 
 // Auth configures request authentication.
@@ -209,6 +228,7 @@ func (c *Config) merge(o *Config) {
 	if o.InvocationTimeout != 0 {
 		c.InvocationTimeout = o.InvocationTimeout
 	}
+	c.mergeCost(o)
 	for _, m := range []struct {
 		dst *map[string]QuotaLimit
 		src map[string]QuotaLimit
@@ -321,6 +341,9 @@ func (c *Config) Validate() error {
 				return fmt.Errorf("quotas.%s[%q]: limits must not be negative", scope, name)
 			}
 		}
+	}
+	if err := c.validateCost(); err != nil {
+		return err
 	}
 	for name, b := range c.Backends {
 		if b.Kind == "" {

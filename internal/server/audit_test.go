@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	aoption "github.com/anthropics/anthropic-sdk-go/v2/option"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/bedrock"
 	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime"
@@ -166,12 +167,25 @@ func TestAuditRecordsCalls(t *testing.T) {
 		t.Errorf("events naming the echo model = %d, want at least 6", len(got))
 	}
 
+	// The same prompt through the OpenAI and Anthropic dialects.
+	apiKey := apiKey(t, srv, "root")
+	if err := chatText(openAIClient(srv.URL, apiKey), echoModel, "openai "+prompt); err != nil {
+		t.Fatal(err)
+	}
+	if err := messageText(anthropicClient(srv.URL, aoption.WithAPIKey(apiKey)), echoModel, "anthropic "+prompt); err != nil {
+		t.Fatal(err)
+	}
+	if got := lookup(t, srv, audit.Filter{EventName: "InvokeModel"}); len(got) != 3 {
+		t.Errorf("InvokeModel events with the dialects' = %d, want 3", len(got))
+	}
+
 	// Nothing in the data directory holds the prompt, the output, or a secret.
 	dir := srv.Config.DataDir
 	grepDataDir(t, dir, "prompt", prompt)
 	// Access keys' secrets are in the key store (SigV4 needs them), never in the trail.
 	grepDataDir(t, srv.Srv.AuditDir(), "secret key of the user", k.Secret)
 	grepDataDir(t, srv.Srv.AuditDir(), "secret key of the root", srv.Key.Secret)
+	grepDataDir(t, srv.Srv.AuditDir(), "API key", apiKey)
 	srv.HTTP.Close()
 	if err := srv.Srv.Close(); err != nil {
 		t.Fatal(err)

@@ -39,18 +39,56 @@ func (s *Server) FlushInvocationLog(ctx context.Context) error { return s.invlog
 // maxInvlogCapture bounds the response bytes kept for an invocation record.
 const maxInvlogCapture = 32 << 20
 
-// withInvocationLog prepares a model invocation for logging: its response
-// is captured and its token usage collected. It does nothing while logging
-// is off, so a disabled log costs one atomic load.
-func (s *Server) withInvocationLog(ctx context.Context, op string, rec *recorder) context.Context {
-	if !invocationOps[op] || !s.invlog.Enabled() {
-		return ctx
+// prepareInvocation readies a model invocation for accounting: a blocking
+// budget of the caller or its key refuses it; its token usage is
+// collected when usage is metered or the invocation is logged; its
+// response is captured while invocation logging is on. A disabled log
+// costs one atomic load.
+func (s *Server) prepareInvocation(ctx context.Context, op string, rec *recorder) (context.Context, error) {
+	if !invocationOps[op] {
+		return ctx, nil
 	}
-	rec.invlog = new(bytes.Buffer)
-	if reqctx.UsageFrom(ctx) == nil {
+	if s.meter != nil {
+		var principal, key string
+		if p := reqctx.PrincipalFrom(ctx); p != nil {
+			principal, key = p.Name, p.KeyID
+		}
+		if err := s.meter.Admit(ctx, principal, key); err != nil {
+			return ctx, err
+		}
+	}
+	logged := s.invlog.Enabled()
+	if logged {
+		rec.invlog = new(bytes.Buffer)
+	}
+	if (logged || s.meter != nil) && reqctx.UsageFrom(ctx) == nil {
 		ctx = reqctx.WithUsage(ctx, new(reqctx.Usage))
 	}
-	return ctx
+	return ctx, nil
+}
+
+// meterInvocation records a finished invocation's usage and cost.
+func (s *Server) meterInvocation(ctx context.Context, r *http.Request, op string, err error) {
+	if s.meter == nil || !invocationOps[op] {
+		return
+	}
+	u := reqctx.UsageFrom(ctx)
+	if u == nil {
+		return // refused before it was admitted
+	}
+	in, out := u.Tokens()
+	if err != nil && in == 0 && out == 0 {
+		return
+	}
+	var principal, key string
+	if p := reqctx.PrincipalFrom(ctx); p != nil {
+		principal, key = p.Name, p.KeyID
+	}
+	model := modelIDOf(r.PathValue("modelId"))
+	if m, lerr := s.catalog.Lookup(model); lerr == nil {
+		model = m.ID
+	}
+	s.meter.Record(ctx, model, principal, key, in, out, 0)
 }
 
 func (r *recorder) invlogWrite(b []byte) {

@@ -188,7 +188,9 @@ func (s *Server) wrap(svc awsapi.Service, op awsapi.Operation, h handlerFunc, v 
 				return err
 			}
 			defer settle()
-			ctx = s.withInvocationLog(ctx, op.Name, rec)
+			if ctx, err = s.prepareInvocation(ctx, op.Name, rec); err != nil {
+				return err
+			}
 			return h(rec, r.WithContext(ctx))
 		}()
 		if err != nil {
@@ -202,6 +204,7 @@ func (s *Server) wrap(svc awsapi.Service, op awsapi.Operation, h handlerFunc, v 
 			s.recordAudit(ctx, r, svc, aop, rec, err, start)
 		}
 		s.logInvocation(ctx, r, svc, op.Name, rec, err, start)
+		s.meterInvocation(ctx, r, op.Name, err)
 	})
 }
 

@@ -36,6 +36,7 @@ import (
 	"github.com/outcrop/outcrop/internal/quota"
 	"github.com/outcrop/outcrop/internal/route"
 	"github.com/outcrop/outcrop/internal/store/sqlite"
+	"github.com/outcrop/outcrop/internal/usage"
 )
 
 // Options configures a Server.
@@ -68,6 +69,7 @@ type Server struct {
 	audit    *audit.Trail   // every API call (docs/audit.md)
 	quota    *quota.Limiter // nil without configured quotas
 	invlog   *invlog.Logger // model invocation logging (docs/invocation-logging.md)
+	meter    *usage.Meter   // usage, cost and budgets (docs/usage.md)
 
 	// invocations are the per-model metrics, shared by every front door.
 	invocations *runtimeapi.Metrics
@@ -195,6 +197,7 @@ func (s *Server) build(ctx context.Context) error {
 	if s.invlog, err = s.openInvocationLog(); err != nil {
 		return err
 	}
+	s.meter = s.newMeter()
 	br := bedrockapi.New(bedrockapi.Options{Catalog: s.catalog, Auth: s.iam, Access: s.iam, Tags: s.iam, AccountID: c.AccountID, Logging: s.invlog})
 	ar, err := s.buildKB(ctx)
 	if err != nil {
@@ -295,6 +298,6 @@ func (s *Server) Close() error {
 	if s.kb != nil {
 		errs = append(errs, s.kb.Close())
 	}
-	errs = append(errs, s.invlog.Close(), s.audit.Close(), s.store.Close())
+	errs = append(errs, s.invlog.Close(), s.meter.Close(), s.audit.Close(), s.store.Close())
 	return errors.Join(errs...)
 }
