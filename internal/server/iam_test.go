@@ -648,6 +648,9 @@ func TestEveryOperationAuthorizes(t *testing.T) {
 		"bedrock UntagResource":       `{"resourceARN":"` + guardARN + `","tagKeys":[]}`,
 		"bedrock ListTagsForResource": `{"resourceARN":"` + guardARN + `"}`,
 		"bedrock-agent TagResource":   `{"tags":{}}`,
+		// The knowledge base to authorize on is in the body.
+		"bedrock-agent-runtime RetrieveAndGenerate": `{"input":{"text":"q"},"retrieveAndGenerateConfiguration":{"type":"KNOWLEDGE_BASE",` +
+			`"knowledgeBaseConfiguration":{"knowledgeBaseId":"ABCDEFGH12","modelArn":"` + echoModel + `"}}}`,
 	}
 	queries := map[string]string{"bedrock-agent UntagResource": "?tagKeys=a"}
 	srv := outcroptest.NewServer(t, outcroptest.Options{})
@@ -668,7 +671,7 @@ func TestEveryOperationAuthorizes(t *testing.T) {
 				case m == "{resourceArn}":
 					return url.PathEscape(agentARN)
 				}
-				return "x1"
+				return "ABCDEFGH12" // fits the ID patterns ([0-9a-zA-Z]{10}), so validation passes
 			})
 			name := svc.String() + " " + op.Name
 			body, ok := bodies[name]
