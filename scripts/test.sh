@@ -11,6 +11,7 @@ cd "$(dirname "$0")/.."
 scripts/fetch-models.sh
 python3 -m pip install --quiet --disable-pip-version-check -r test/python/requirements.txt
 npm ci --prefix test/js --no-audit --no-fund --loglevel=error
+npm ci --prefix test/js-dialects --no-audit --no-fund --loglevel=error
 
 go vet ./...
 GOEXPERIMENT=simd go vet ./internal/engine/...

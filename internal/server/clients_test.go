@@ -52,7 +52,14 @@ func TestJSSDK(t *testing.T) {
 // environment, logs its output line by line, and fails if it fails.
 func runClientSuite(t *testing.T, name string, args ...string) {
 	t.Helper()
-	srv := outcroptest.NewServer(t, outcroptest.Options{})
+	runClientSuiteOn(t, outcroptest.Options{}, nil, name, args...)
+}
+
+// runClientSuiteOn is runClientSuite on a server built with opts, with env
+// added to the command's environment.
+func runClientSuiteOn(t *testing.T, opts outcroptest.Options, env []string, name string, args ...string) {
+	t.Helper()
+	srv := outcroptest.NewServer(t, opts)
 	token, _, err := srv.Srv.IAM().CreateAPIKey(context.Background(), "root", time.Time{})
 	if err != nil {
 		t.Fatal(err)
@@ -69,6 +76,7 @@ func runClientSuite(t *testing.T, name string, args ...string) {
 		"OUTCROP_TEST_API_KEY="+token,
 		"OUTCROP_TEST_MODEL="+outcroptest.EchoModels[0].ID,
 	)
+	cmd.Env = append(cmd.Env, env...)
 	pr, pw := io.Pipe()
 	cmd.Stdout, cmd.Stderr = pw, pw
 	done := make(chan struct{})
