@@ -44,7 +44,7 @@ const maxInvlogCapture = 32 << 20
 // collected when usage is metered or the invocation is logged; its
 // response is captured while invocation logging is on. A disabled log
 // costs one atomic load.
-func (s *Server) prepareInvocation(ctx context.Context, op string, rec *recorder) (context.Context, error) {
+func (s *Server) prepareInvocation(ctx context.Context, r *http.Request, op string, rec *recorder) (context.Context, error) {
 	if !invocationOps[op] {
 		return ctx, nil
 	}
@@ -54,6 +54,7 @@ func (s *Server) prepareInvocation(ctx context.Context, op string, rec *recorder
 			principal, key = p.Name, p.KeyID
 		}
 		if err := s.meter.Admit(ctx, principal, key); err != nil {
+			s.countRefused(r, op, err)
 			return ctx, err
 		}
 	}
@@ -171,4 +172,19 @@ func streamEvents(b []byte) [][]byte {
 		out = append(out, ev)
 	}
 	return out
+}
+
+// countRefused counts an invocation that quotas or a budget refused before
+// it reached the runtime handler in the per-model metrics, as CloudWatch
+// counts it in InvocationThrottles. Unknown model IDs are not counted, so
+// that callers cannot create labels.
+func (s *Server) countRefused(r *http.Request, op string, err error) {
+	if !invocationOps[op] {
+		return
+	}
+	m, lerr := s.catalog.Lookup(r.PathValue("modelId"))
+	if lerr != nil {
+		return
+	}
+	s.invocations.Record(m.ID, err, 0, 0, 0)
 }

@@ -185,10 +185,11 @@ func (s *Server) wrap(svc awsapi.Service, op awsapi.Operation, h handlerFunc, v 
 			}
 			var settle func()
 			if ctx, settle, err = s.admit(ctx, op.Name, r); err != nil {
+				s.countRefused(r, op.Name, err)
 				return err
 			}
 			defer settle()
-			if ctx, err = s.prepareInvocation(ctx, op.Name, rec); err != nil {
+			if ctx, err = s.prepareInvocation(ctx, r, op.Name, rec); err != nil {
 				return err
 			}
 			return h(rec, r.WithContext(ctx))

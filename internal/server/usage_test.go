@@ -2,6 +2,8 @@ package server_test
 
 import (
 	"context"
+	"io"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -67,9 +69,36 @@ func TestUsageAndBudgets(t *testing.T) {
 	if code != "ThrottlingException" || status != 429 || !strings.Contains(err.Error(), "Budget exceeded: principal spender has spent $") {
 		t.Fatalf("over budget: %s %d %v", code, status, err)
 	}
+	// /metrics: the refusal is a throttle of the model (CloudWatch's
+	// InvocationThrottles), the budget counts it, and cost accrues.
+	metrics := scrape(t, srv.URL)
+	for _, want := range []string{
+		`outcrop_model_invocations_total{model_id="` + echoModel + `",outcome="throttled"} 1`,
+		`outcrop_model_invocations_total{model_id="` + echoModel + `",outcome="success"} 4`,
+		`outcrop_budget_exceeded_total{action="block",name="spender",scope="principal"} 1`,
+		`outcrop_model_cost_dollars_total{model_id="` + echoModel + `"}`,
+	} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
 	// Root is not bound by the user's budget. (Period rollover is tested
 	// in internal/usage with an injected clock; SigV4 bounds this one.)
 	if _, err := rc.Converse(ctx, &bedrockruntime.ConverseInput{ModelId: aws.String(echoModel), Messages: userText("root")}); err != nil {
 		t.Fatal(err)
 	}
+}
+
+func scrape(t *testing.T, url string) string {
+	t.Helper()
+	resp, err := http.Get(url + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }
