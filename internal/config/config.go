@@ -37,6 +37,7 @@ type Config struct {
 	Auth              Auth               `yaml:"auth"`
 	ModelAccess       ModelAccess        `yaml:"modelAccess"`
 	Quotas            Quotas             `yaml:"quotas"`
+	Converse          Converse           `yaml:"converse"`
 	Backends          map[string]Backend `yaml:"backends"`
 	Models            []catalog.Model    `yaml:"models"`
 	Prices            map[string]Price   `yaml:"prices"`
@@ -58,6 +59,14 @@ type Budget struct {
 	Limit     float64 `yaml:"limit"`     // US dollars
 	Period    string  `yaml:"period"`    // day (default) or month, UTC
 	Action    string  `yaml:"action"`    // warn (default: log and metric) or block (ThrottlingException)
+}
+
+// Converse configures adaptive Converse (docs/compatibility.md).
+type Converse struct {
+	// Strict refuses requests that use what a model lacks (system prompt,
+	// tools, documents, prefill) with Bedrock's ValidationException
+	// instead of adapting them.
+	Strict bool `yaml:"strict"`
 }
 
 // Auth configures request authentication.
@@ -228,6 +237,7 @@ func (c *Config) merge(o *Config) {
 	if o.InvocationTimeout != 0 {
 		c.InvocationTimeout = o.InvocationTimeout
 	}
+	c.Converse.Strict = c.Converse.Strict || o.Converse.Strict
 	c.mergeCost(o)
 	for _, m := range []struct {
 		dst *map[string]QuotaLimit

@@ -49,7 +49,7 @@ type Options struct {
 var EchoModels = []catalog.Model{
 	{ID: "outcrop.echo-v1:0", Name: "Echo", Provider: "Outcrop", Family: "converse", Backend: "echo", BackendModel: "echo",
 		Input: []string{"TEXT"}, Output: []string{"TEXT"},
-		Caps: catalog.Capabilities{ContextWindow: 4096, MaxOutputTokens: 1000, System: true, Streaming: true, Prefill: true}},
+		Caps: catalog.Capabilities{ContextWindow: 4096, MaxOutputTokens: 1000, System: true, Vision: true, Documents: true, Tools: true, Streaming: true, Prefill: true}},
 }
 
 // NewServer starts a server and stops it when the test ends.

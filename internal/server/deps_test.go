@@ -70,6 +70,9 @@ func TestDependencyDirection(t *testing.T) {
 		{"internal/route", "net/http", "routing is domain code over provider adapters"},
 		{"internal/route", mod + "internal/api", "routing sits below the API layer"},
 		{"internal/route", mod + "internal/awsapi", "routing speaks fault kinds, never AWS error names"},
+		{"internal/adapt", "net/http", "adaptive Converse is domain code; runtimeapi reports adaptations in headers"},
+		{"internal/adapt", mod + "internal/awsapi", "adaptations refuse with fault.Invalid; AWS names live in awsapi"},
+		{"internal/adapt", mod + "internal/api", "adaptation sits below the front doors, which all call it"},
 	}
 	for pkg, deps := range imports {
 		for _, r := range rules {

@@ -193,6 +193,7 @@ func (s *Server) build(ctx context.Context) error {
 		Backends: s.router, Auth: s.iam, Now: s.opts.Now,
 		InvocationTimeout: time.Duration(c.InvocationTimeout),
 		Metrics:           s.invocations,
+		StrictConverse:    c.Converse.Strict,
 	})
 	if s.invlog, err = s.openInvocationLog(); err != nil {
 		return err

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strings"
 
+	"github.com/outcrop/outcrop/internal/adapt"
 	"github.com/outcrop/outcrop/internal/awsapi"
 	"github.com/outcrop/outcrop/internal/awsapi/eventstream"
 	"github.com/outcrop/outcrop/internal/awsapi/restjson"
@@ -35,7 +37,21 @@ func (h *Handler) decodeConverse(r *http.Request, action string) (*target, *prov
 		return nil, nil, err
 	}
 	req.Model = t.model.BackendModel
-	return t, req, nil
+	strict := h.opts.StrictConverse || r.Header.Get(adapt.StrictHeader) == "true"
+	c, err := adapt.Prepare(r.Context(), t.model.Caps, t.adapter, req, adapt.Options{Strict: strict})
+	if err != nil {
+		return nil, nil, err
+	}
+	t.adapter, t.adapted = c.Adapter, c.Applied
+	return t, c.Request, nil
+}
+
+// reportAdaptations names the adaptations made in the response header
+// (the body carries them in additionalModelResponseFields).
+func reportAdaptations(w http.ResponseWriter, t *target) {
+	if len(t.adapted) > 0 {
+		w.Header().Set(adapt.Header, strings.Join(t.adapted, ","))
+	}
 }
 
 // checkChat rejects requests the model cannot serve at all.
@@ -66,7 +82,10 @@ func (h *Handler) converse(w http.ResponseWriter, r *http.Request) error {
 	}
 	h.opts.Metrics.record(t.model.ID, nil, d, resp.Usage.InputTokens, resp.Usage.OutputTokens)
 	reqctx.AddUsage(r.Context(), resp.Usage.InputTokens, resp.Usage.OutputTokens)
-	return restjson.WriteJSON(w, http.StatusOK, converse.EncodeResponse(resp, d.Milliseconds()))
+	reportAdaptations(w, t)
+	out := converse.EncodeResponse(resp, d.Milliseconds())
+	out.AdditionalModelResponseFields = adapt.ResponseFields(t.adapted)
+	return restjson.WriteJSON(w, http.StatusOK, out)
 }
 
 func (h *Handler) converseStream(w http.ResponseWriter, r *http.Request) error {
@@ -80,6 +99,8 @@ func (h *Handler) converseStream(w http.ResponseWriter, r *http.Request) error {
 	}
 	ctx, cancel := h.timeout(r.Context())
 	defer cancel()
+	reportAdaptations(w, t)
+	fields := adapt.ResponseFields(t.adapted)
 	es := eventstream.NewWriter(w)
 	var usage provider.Usage
 	first := true
@@ -93,6 +114,9 @@ func (h *Handler) converseStream(w http.ResponseWriter, r *http.Request) error {
 			usage = ev.Usage
 		}
 		se := converse.EncodeEvent(ev, now.Sub(start).Milliseconds())
+		if ev.Type == provider.MessageStopEvent && fields != nil {
+			se = converse.WithResponseFields(se, fields)
+		}
 		return es.Event(se.Type, se.Payload)
 	})
 	err = backendError(ctx, err)

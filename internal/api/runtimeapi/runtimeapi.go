@@ -42,6 +42,10 @@ type Options struct {
 	Now               func() time.Time
 	InvocationTimeout time.Duration
 	Metrics           *Metrics
+	// StrictConverse refuses Converse requests that use what a model
+	// lacks, with Bedrock's messages, instead of adapting them (package
+	// adapt). Callers can ask for it per request.
+	StrictConverse bool
 }
 
 // Handler serves the runtime operations.
@@ -78,6 +82,7 @@ type target struct {
 	model   *catalog.Model
 	arn     string
 	adapter provider.Adapter
+	adapted []string // adaptations made to a Converse request
 }
 
 // resolve finds the model named by the request path, authorizes action on

@@ -124,6 +124,16 @@ func EncodeEvent(ev provider.Event, latencyMs int64) StreamEvent {
 	}
 }
 
+// WithResponseFields sets additionalModelResponseFields on a messageStop
+// event; other events are returned unchanged.
+func WithResponseFields(se StreamEvent, fields json.RawMessage) StreamEvent {
+	if ms, ok := se.Payload.(messageStop); ok {
+		ms.AdditionalModelResponseFields = fields
+		se.Payload = ms
+	}
+	return se
+}
+
 // Codec is the "converse" InvokeModel family: the body is a Converse
 // request, the response a Converse response, and each stream chunk one
 // ConverseStream event wrapped in an object named by its type.

@@ -1,0 +1,567 @@
+// Package adapt makes a canonical chat request fit the model that serves it
+// (docs/compatibility.md). Where the model, as its catalog capabilities
+// describe it, lacks something the request uses and a faithful adaptation
+// exists, Prepare rewrites the request — the system prompt folded into the
+// first user turn, documents converted to text, tools offered through a
+// constrained-JSON prompt, an assistant prefill turned into an instruction
+// — and wraps the backend so that its answers are read back accordingly
+// (a JSON reply becomes a toolUse block, the prefill is not repeated). Every
+// adaptation is reported by name so the caller can tell its client. In
+// strict mode Prepare refuses instead, with Bedrock's own messages.
+//
+// Before the backend is called, Prepare checks the context window.
+package adapt
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/outcrop/outcrop/internal/catalog"
+	"github.com/outcrop/outcrop/internal/fault"
+	"github.com/outcrop/outcrop/internal/kb"
+	"github.com/outcrop/outcrop/internal/provider"
+)
+
+// Adaptation names, as reported to callers.
+const (
+	SystemFolded    = "system-folded"
+	DocumentsAsText = "documents-as-text"
+	ToolsPrompted   = "tools-prompted"
+	PrefillPrompted = "prefill-prompted"
+)
+
+// Bedrock's messages for models that lack a feature, returned in strict
+// mode and where no adaptation exists.
+const (
+	ErrSystem    = "This model doesn't support system messages."
+	ErrTools     = "This model doesn't support tool use."
+	ErrImages    = "This model doesn't support images."
+	ErrDocuments = "This model doesn't support documents."
+	ErrPrefill   = "This model doesn't support assistant message prefill."
+)
+
+// Header names the HTTP response header that lists the adaptations made,
+// comma-separated, and StrictHeader the request header that asks for
+// strict mode ("true").
+const (
+	Header       = "x-outcrop-adaptations"
+	StrictHeader = "x-outcrop-strict"
+)
+
+// Options tunes Prepare.
+type Options struct {
+	// Strict refuses what the model lacks instead of adapting. A request
+	// can also ask for it with additionalModelRequestFields
+	// {"outcrop": {"strict": true}}.
+	Strict bool
+}
+
+// Call is a prepared call: run Request on Adapter.
+type Call struct {
+	Adapter provider.Adapter
+	Request *provider.Request
+	// Applied lists the adaptations made, in order; empty if none.
+	Applied []string
+}
+
+// Prepare adapts req to a model with capabilities caps served by a. It
+// never modifies req. The "outcrop" member of req.Extra is Outcrop's own
+// and is removed before the backend sees it.
+func Prepare(ctx context.Context, caps catalog.Capabilities, a provider.Adapter, req *provider.Request, opts Options) (*Call, error) {
+	r := *req
+	extra, strict, err := ownFields(req.Extra)
+	if err != nil {
+		return nil, err
+	}
+	r.Extra = extra
+	strict = strict || opts.Strict
+	r.Messages = cloneMessages(req.Messages)
+	r.System = append([]provider.Block(nil), req.System...)
+	w := &wrapped{inner: a}
+	var applied []string
+	note := func(name string) { applied = append(applied, name) }
+
+	if !caps.Vision && uses(r.Messages, provider.ImageBlock) {
+		return nil, fault.New(fault.Invalid, ErrImages)
+	}
+	if !caps.Documents && uses(r.Messages, provider.DocumentBlock) {
+		if strict {
+			return nil, fault.New(fault.Invalid, ErrDocuments)
+		}
+		if err := documentsAsText(r.Messages); err != nil {
+			return nil, err
+		}
+		note(DocumentsAsText)
+	}
+	if !caps.Tools && (len(r.Tools) > 0 || uses(r.Messages, provider.ToolUseBlock) || uses(r.Messages, provider.ToolResultBlock)) {
+		if strict {
+			return nil, fault.New(fault.Invalid, ErrTools)
+		}
+		w.tools = promptTools(&r)
+		note(ToolsPrompted)
+	}
+	if !caps.System && len(r.System) > 0 {
+		if strict {
+			return nil, fault.New(fault.Invalid, ErrSystem)
+		}
+		foldSystem(&r)
+		note(SystemFolded)
+	}
+	if !caps.Prefill && len(r.Messages) > 1 && r.Messages[len(r.Messages)-1].Role == provider.Assistant {
+		if strict {
+			return nil, fault.New(fault.Invalid, ErrPrefill)
+		}
+		p, err := promptPrefill(&r)
+		if err != nil {
+			return nil, err
+		}
+		w.prefill = p
+		note(PrefillPrompted)
+	}
+	if err := checkWindow(ctx, caps, a, &r); err != nil {
+		return nil, err
+	}
+	c := &Call{Adapter: a, Request: &r, Applied: applied}
+	if w.tools != nil || w.prefill != "" {
+		c.Adapter = w
+	}
+	return c, nil
+}
+
+// ResponseFields is what Converse returns in additionalModelResponseFields
+// when adaptations were made: {"outcrop": {"adaptations": [...]}}.
+func ResponseFields(applied []string) json.RawMessage {
+	if len(applied) == 0 {
+		return nil
+	}
+	b, _ := json.Marshal(map[string]any{"outcrop": map[string]any{"adaptations": applied}})
+	return b
+}
+
+// ownFields removes the "outcrop" member from additionalModelRequestFields
+// and reads its options.
+func ownFields(extra json.RawMessage) (json.RawMessage, bool, error) {
+	if len(bytes.TrimSpace(extra)) == 0 || !bytes.Contains(extra, []byte(`"outcrop"`)) {
+		return extra, false, nil
+	}
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(extra, &m); err != nil {
+		return extra, false, nil // not an object: the backend's business
+	}
+	own, ok := m["outcrop"]
+	if !ok {
+		return extra, false, nil
+	}
+	var o struct {
+		Strict bool `json:"strict"`
+	}
+	dec := json.NewDecoder(bytes.NewReader(own))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&o); err != nil {
+		return nil, false, fault.New(fault.Invalid, `additionalModelRequestFields.outcrop must be an object like {"strict": true}.`)
+	}
+	delete(m, "outcrop")
+	if len(m) == 0 {
+		return nil, o.Strict, nil
+	}
+	b, _ := json.Marshal(m)
+	return b, o.Strict, nil
+}
+
+func cloneMessages(ms []provider.Message) []provider.Message {
+	out := make([]provider.Message, len(ms))
+	for i, m := range ms {
+		out[i] = provider.Message{Role: m.Role, Content: append([]provider.Block(nil), m.Content...)}
+	}
+	return out
+}
+
+func uses(ms []provider.Message, t provider.BlockType) bool {
+	for _, m := range ms {
+		for _, b := range m.Content {
+			if b.Type == t {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// foldSystem prepends the system prompt to the first user turn.
+func foldSystem(r *provider.Request) {
+	sys := strings.TrimSpace(provider.TextOf(r.System))
+	r.System = nil
+	for i := range r.Messages {
+		if r.Messages[i].Role == provider.User {
+			c := r.Messages[i].Content
+			r.Messages[i].Content = append([]provider.Block{{Type: provider.TextBlock, Text: sys + "\n\n"}}, c...)
+			return
+		}
+	}
+	r.Messages = append([]provider.Message{{Role: provider.User, Content: []provider.Block{{Type: provider.TextBlock, Text: sys}}}}, r.Messages...)
+}
+
+// textFormats are the document formats read as text; kb.Parse reads
+// docx too. PDF and the binary Office formats have no vetted pure-Go
+// extractor among our dependencies.
+var textFormats = map[string]bool{"txt": true, "md": true, "csv": true, "html": true, "json": true, "docx": true}
+
+// documentsAsText replaces each document block by a text block.
+func documentsAsText(ms []provider.Message) error {
+	for i := range ms {
+		for j, b := range ms[i].Content {
+			if b.Type != provider.DocumentBlock {
+				continue
+			}
+			d := b.Document
+			text := d.Text
+			if text == "" {
+				if d.URI != "" || !textFormats[d.Format] {
+					return fault.Newf(fault.Invalid, "This model doesn't support documents, and Outcrop can't convert a %s document to text for it. Send txt, md, csv, html, json or docx inline, or use a model that supports documents.", docFormat(d))
+				}
+				t, err := kb.Parse("document."+d.Format, "", d.Data)
+				if err != nil {
+					return fault.Newf(fault.Invalid, "The %s document %q could not be read as text.", d.Format, d.Name)
+				}
+				text = t
+			}
+			ms[i].Content[j] = provider.Block{Type: provider.TextBlock, Text: "Document \"" + d.Name + "\" (" + d.Format + "):\n" + strings.TrimSpace(text) + "\n"}
+		}
+	}
+	return nil
+}
+
+func docFormat(d *provider.Document) string {
+	if d.URI != "" {
+		return "by-reference (" + d.Format + ")"
+	}
+	return d.Format
+}
+
+// promptTools describes r's tools in its system prompt, rewrites tool use
+// and results in the history as text, and returns the tools to read the
+// reply against.
+func promptTools(r *provider.Request) []provider.Tool {
+	tools, choice := r.Tools, r.ToolChoice
+	names := map[string]string{} // toolUseId → name
+	for i := range r.Messages {
+		for j, b := range r.Messages[i].Content {
+			switch b.Type {
+			case provider.ToolUseBlock:
+				names[b.ToolUse.ID] = b.ToolUse.Name
+				r.Messages[i].Content[j] = provider.Block{Type: provider.TextBlock, Text: toolCallJSON(b.ToolUse.Name, b.ToolUse.Input)}
+			case provider.ToolResultBlock:
+				tr := b.ToolResult
+				var sb strings.Builder
+				sb.WriteString("Result of the call to tool " + names[tr.ToolUseID])
+				if tr.Status == "error" {
+					sb.WriteString(" (an error)")
+				}
+				sb.WriteString(":\n")
+				for _, c := range tr.Content {
+					switch c.Type {
+					case provider.TextBlock:
+						sb.WriteString(c.Text)
+					case provider.JSONBlock:
+						sb.Write(c.JSON)
+					}
+				}
+				r.Messages[i].Content[j] = provider.Block{Type: provider.TextBlock, Text: sb.String()}
+			}
+		}
+	}
+	r.Tools, r.ToolChoice = nil, provider.ToolChoice{}
+	if len(tools) == 0 {
+		return nil
+	}
+	var sb strings.Builder
+	sb.WriteString("You can call these tools:\n")
+	for _, t := range tools {
+		sb.WriteString("- " + t.Name)
+		if t.Description != "" {
+			sb.WriteString(": " + t.Description)
+		}
+		if len(t.Schema) > 0 {
+			var compact bytes.Buffer
+			if json.Compact(&compact, t.Schema) == nil {
+				sb.WriteString("\n  input JSON schema: " + compact.String())
+			}
+		}
+		sb.WriteString("\n")
+	}
+	sb.WriteString(`To call a tool, answer with only a JSON object {"tool": NAME, "input": {...}} whose input follows the tool's schema, and nothing else.`)
+	switch choice.Mode {
+	case provider.ToolAny:
+		sb.WriteString(" You must call one of the tools.")
+	case provider.ToolOne:
+		sb.WriteString(" You must call the tool " + choice.Name + ".")
+	default:
+		sb.WriteString(" Otherwise answer in plain text.")
+	}
+	prompt := sb.String()
+	if s := strings.TrimSpace(provider.TextOf(r.System)); s != "" {
+		prompt = s + "\n\n" + prompt
+	}
+	r.System = []provider.Block{{Type: provider.TextBlock, Text: prompt}}
+	return tools
+}
+
+func toolCallJSON(name string, input json.RawMessage) string {
+	if len(input) == 0 {
+		input = json.RawMessage(`{}`)
+	}
+	b, _ := json.Marshal(struct {
+		Tool  string          `json:"tool"`
+		Input json.RawMessage `json:"input"`
+	}{name, input})
+	return string(b)
+}
+
+// promptPrefill turns a final assistant turn into an instruction in the
+// user turn before it and returns the prefill text.
+func promptPrefill(r *provider.Request) (string, error) {
+	last := r.Messages[len(r.Messages)-1]
+	for _, b := range last.Content {
+		if b.Type != provider.TextBlock {
+			return "", fault.New(fault.Invalid, ErrPrefill+" Outcrop can continue only a text prefill for it.")
+		}
+	}
+	prefill := provider.TextOf(last.Content)
+	r.Messages = r.Messages[:len(r.Messages)-1]
+	u := &r.Messages[len(r.Messages)-1]
+	u.Content = append(u.Content, provider.Block{Type: provider.TextBlock, Text: "\n\nBegin your answer with exactly this text: " + prefill})
+	return prefill, nil
+}
+
+// checkWindow refuses a request whose prompt and maxTokens exceed the
+// model's context window. It estimates first and asks the backend's
+// tokenizer only when the estimate comes near the limit.
+func checkWindow(ctx context.Context, caps catalog.Capabilities, a provider.Adapter, r *provider.Request) error {
+	if caps.ContextWindow <= 0 {
+		return nil
+	}
+	n, how := EstimateTokens(r), "estimated at 4 characters a token"
+	if 2*n+r.MaxTokens <= caps.ContextWindow {
+		return nil
+	}
+	if tc, ok := a.(provider.TokenCounter); ok {
+		if c, err := tc.CountTokens(ctx, r); err == nil {
+			n, how = c, "counted with the model's tokenizer"
+		}
+	}
+	if n+r.MaxTokens <= caps.ContextWindow {
+		return nil
+	}
+	return fault.Newf(fault.Invalid, "Input is too long for requested model. The prompt is %d tokens (%s) and maxTokens is %d: %d tokens, more than the model's context window of %d.",
+		n, how, r.MaxTokens, n+r.MaxTokens, caps.ContextWindow)
+}
+
+// EstimateTokens approximates the prompt's size at four characters a token.
+func EstimateTokens(r *provider.Request) int {
+	chars := utf8.RuneCountInString(r.Prompt) + utf8.RuneCountInString(provider.TextOf(r.System))
+	for _, m := range r.Messages {
+		for _, b := range m.Content {
+			switch b.Type {
+			case provider.TextBlock:
+				chars += utf8.RuneCountInString(b.Text)
+			case provider.ToolUseBlock:
+				chars += len(b.ToolUse.Name) + len(b.ToolUse.Input)
+			case provider.ToolResultBlock:
+				for _, c := range b.ToolResult.Content {
+					chars += utf8.RuneCountInString(c.Text) + len(c.JSON)
+				}
+			case provider.DocumentBlock:
+				chars += utf8.RuneCountInString(b.Document.Text) + len(b.Document.Data)
+			}
+		}
+	}
+	for _, t := range r.Tools {
+		chars += len(t.Name) + len(t.Description) + len(t.Schema)
+	}
+	return max(1, (chars+3)/4)
+}
+
+// wrapped reads a backend's answers back through the adaptations made.
+type wrapped struct {
+	inner   provider.Adapter
+	tools   []provider.Tool
+	prefill string
+}
+
+func (w *wrapped) Converse(ctx context.Context, req *provider.Request) (*provider.Response, error) {
+	resp, err := w.inner.Converse(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	w.read(resp)
+	return resp, nil
+}
+
+// ConverseStream collects the backend's stream and replays the adapted
+// answer: a tool call can be recognised only once the reply is complete.
+func (w *wrapped) ConverseStream(ctx context.Context, req *provider.Request, emit func(provider.Event) error) error {
+	resp := &provider.Response{Message: provider.Message{Role: provider.Assistant}}
+	var text strings.Builder
+	var tools []provider.Block
+	err := w.inner.ConverseStream(ctx, req, func(ev provider.Event) error {
+		switch ev.Type {
+		case provider.TextDeltaEvent:
+			text.WriteString(ev.Text)
+		case provider.BlockStartEvent:
+			if ev.ToolUse != nil {
+				tools = append(tools, provider.Block{Type: provider.ToolUseBlock, ToolUse: &provider.ToolUse{ID: ev.ToolUse.ID, Name: ev.ToolUse.Name}})
+			}
+		case provider.ToolInputDeltaEvent:
+			if len(tools) > 0 {
+				tu := tools[len(tools)-1].ToolUse
+				tu.Input = append(tu.Input, ev.Text...)
+			}
+		case provider.MessageStopEvent:
+			resp.StopReason, resp.StopSequence = ev.StopReason, ev.StopSequence
+		case provider.MetadataEvent:
+			resp.Usage = ev.Usage
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if text.Len() > 0 {
+		resp.Message.Content = []provider.Block{{Type: provider.TextBlock, Text: text.String()}}
+	}
+	resp.Message.Content = append(resp.Message.Content, tools...)
+	w.read(resp)
+	return Replay(resp, emit)
+}
+
+// Replay emits resp as a stream of events.
+func Replay(resp *provider.Response, emit func(provider.Event) error) error {
+	evs := []provider.Event{{Type: provider.MessageStartEvent}}
+	for i, b := range resp.Message.Content {
+		switch b.Type {
+		case provider.TextBlock:
+			evs = append(evs, provider.Event{Type: provider.TextDeltaEvent, Index: i, Text: b.Text})
+		case provider.ToolUseBlock:
+			evs = append(evs,
+				provider.Event{Type: provider.BlockStartEvent, Index: i, ToolUse: &provider.ToolUse{ID: b.ToolUse.ID, Name: b.ToolUse.Name}},
+				provider.Event{Type: provider.ToolInputDeltaEvent, Index: i, Text: string(b.ToolUse.Input)})
+		default:
+			continue
+		}
+		evs = append(evs, provider.Event{Type: provider.BlockStopEvent, Index: i})
+	}
+	evs = append(evs,
+		provider.Event{Type: provider.MessageStopEvent, StopReason: resp.StopReason, StopSequence: resp.StopSequence},
+		provider.Event{Type: provider.MetadataEvent, Usage: resp.Usage})
+	for _, ev := range evs {
+		if err := emit(ev); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// read rewrites resp in place: the prefill is dropped from the start of
+// the reply, and a reply that is a call of one of the tools becomes a
+// toolUse block. Blocks other than text (a backend's own tool use, say)
+// are kept as they are.
+func (w *wrapped) read(resp *provider.Response) {
+	text := provider.TextOf(resp.Message.Content)
+	var others []provider.Block
+	native := false
+	for _, b := range resp.Message.Content {
+		if b.Type != provider.TextBlock {
+			others = append(others, b)
+			native = native || b.Type == provider.ToolUseBlock
+		}
+	}
+	if w.prefill != "" {
+		t := strings.TrimLeft(text, " \n")
+		if rest, ok := strings.CutPrefix(t, strings.TrimLeft(w.prefill, " \n")); ok {
+			text = rest
+		}
+	}
+	var blocks []provider.Block
+	if w.tools != nil && !native {
+		if lead, call, ok := ParseToolCall(text, w.tools); ok {
+			if lead = strings.TrimSpace(lead); lead != "" {
+				blocks = append(blocks, provider.Block{Type: provider.TextBlock, Text: lead})
+			}
+			blocks = append(blocks, provider.Block{Type: provider.ToolUseBlock, ToolUse: call})
+			resp.Message.Content = append(blocks, others...)
+			resp.StopReason, resp.StopSequence = provider.ToolUseStop, ""
+			return
+		}
+	}
+	if text != "" {
+		blocks = append(blocks, provider.Block{Type: provider.TextBlock, Text: text})
+	}
+	resp.Message.Content = append(blocks, others...)
+}
+
+// ParseToolCall reads a reply of the form {"tool": NAME, "input": {...}},
+// possibly in a Markdown code fence or after some text, and returns the
+// text before it and the call, if NAME is one of tools. Small models often
+// write "name" and "arguments" or "parameters"; those are accepted too.
+func ParseToolCall(reply string, tools []provider.Tool) (string, *provider.ToolUse, bool) {
+	for start := 0; ; start++ {
+		i := strings.IndexByte(reply[start:], '{')
+		if i < 0 {
+			return "", nil, false
+		}
+		start += i
+		if call, ok := toolCallAt(reply[start:], tools); ok {
+			lead := strings.TrimSpace(reply[:start])
+			lead = strings.TrimSuffix(strings.TrimSuffix(lead, "```json"), "```")
+			return lead, call, true
+		}
+	}
+}
+
+func toolCallAt(s string, tools []provider.Tool) (*provider.ToolUse, bool) {
+	var v struct {
+		Tool       string          `json:"tool"`
+		Name       string          `json:"name"`
+		Input      json.RawMessage `json:"input"`
+		Arguments  json.RawMessage `json:"arguments"`
+		Parameters json.RawMessage `json:"parameters"`
+	}
+	if err := json.NewDecoder(strings.NewReader(s)).Decode(&v); err != nil {
+		return nil, false
+	}
+	name := v.Tool
+	if name == "" {
+		name = v.Name
+	}
+	input := v.Input
+	for _, alt := range []json.RawMessage{v.Arguments, v.Parameters} {
+		if len(input) == 0 {
+			input = alt
+		}
+	}
+	if len(input) == 0 || string(input) == "null" {
+		input = json.RawMessage(`{}`)
+	}
+	if t := bytes.TrimSpace(input); len(t) == 0 || t[0] != '{' {
+		return nil, false
+	}
+	for _, t := range tools {
+		if t.Name == name {
+			var compact bytes.Buffer
+			_ = json.Compact(&compact, input)
+			return &provider.ToolUse{ID: newToolUseID(), Name: name, Input: compact.Bytes()}, true
+		}
+	}
+	return nil, false
+}
+
+func newToolUseID() string {
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	return "tooluse_" + hex.EncodeToString(b[:])
+}

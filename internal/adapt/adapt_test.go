@@ -1,0 +1,349 @@
+package adapt_test
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"github.com/outcrop/outcrop/internal/adapt"
+	"github.com/outcrop/outcrop/internal/catalog"
+	"github.com/outcrop/outcrop/internal/fault"
+	"github.com/outcrop/outcrop/internal/provider"
+	"github.com/outcrop/outcrop/internal/provider/providertest"
+)
+
+// full is a model that supports everything.
+var full = catalog.Capabilities{ContextWindow: 8192, System: true, Vision: true, Documents: true, Tools: true, Streaming: true, Prefill: true}
+
+func without(f func(*catalog.Capabilities)) catalog.Capabilities {
+	c := full
+	f(&c)
+	return c
+}
+
+func text(s string) provider.Block { return provider.Block{Type: provider.TextBlock, Text: s} }
+
+func user(bs ...provider.Block) provider.Message {
+	return provider.Message{Role: provider.User, Content: bs}
+}
+
+func assistant(bs ...provider.Block) provider.Message {
+	return provider.Message{Role: provider.Assistant, Content: bs}
+}
+
+var weather = provider.Tool{Name: "get_weather", Description: "Current weather in a city.", Schema: json.RawMessage(`{"type":"object","properties":{"city":{"type":"string"}}}`)}
+
+func TestPrepare(t *testing.T) {
+	tests := []struct {
+		name    string
+		caps    catalog.Capabilities
+		strict  bool
+		req     provider.Request
+		want    provider.Request // the request the backend sees
+		applied []string
+		err     string
+	}{
+		{
+			name: "nothing to adapt",
+			caps: full,
+			req:  provider.Request{System: []provider.Block{text("Be brief.")}, Messages: []provider.Message{user(text("hi"))}},
+			want: provider.Request{System: []provider.Block{text("Be brief.")}, Messages: []provider.Message{user(text("hi"))}},
+		},
+		{
+			name:    "system folded",
+			caps:    without(func(c *catalog.Capabilities) { c.System = false }),
+			req:     provider.Request{System: []provider.Block{text("Be brief.")}, Messages: []provider.Message{user(text("hi")), assistant(text("hello")), user(text("bye"))}},
+			want:    provider.Request{Messages: []provider.Message{user(text("Be brief.\n\n"), text("hi")), assistant(text("hello")), user(text("bye"))}},
+			applied: []string{adapt.SystemFolded},
+		},
+		{
+			name:   "system strict",
+			caps:   without(func(c *catalog.Capabilities) { c.System = false }),
+			strict: true,
+			req:    provider.Request{System: []provider.Block{text("Be brief.")}, Messages: []provider.Message{user(text("hi"))}},
+			err:    "This model doesn't support system messages.",
+		},
+		{
+			name: "system strict per request",
+			caps: without(func(c *catalog.Capabilities) { c.System = false }),
+			req:  provider.Request{System: []provider.Block{text("Be brief.")}, Messages: []provider.Message{user(text("hi"))}, Extra: json.RawMessage(`{"outcrop":{"strict":true}}`)},
+			err:  "This model doesn't support system messages.",
+		},
+		{
+			name: "own fields removed, others kept",
+			caps: full,
+			req:  provider.Request{Messages: []provider.Message{user(text("hi"))}, Extra: json.RawMessage(`{"outcrop":{"strict":true},"top_k":5}`)},
+			want: provider.Request{Messages: []provider.Message{user(text("hi"))}, Extra: json.RawMessage(`{"top_k":5}`)},
+		},
+		{
+			name: "bad own fields",
+			caps: full,
+			req:  provider.Request{Messages: []provider.Message{user(text("hi"))}, Extra: json.RawMessage(`{"outcrop":{"strikt":true}}`)},
+			err:  `additionalModelRequestFields.outcrop must be an object like {"strict": true}.`,
+		},
+		{
+			name: "documents as text",
+			caps: without(func(c *catalog.Capabilities) { c.Documents = false }),
+			req: provider.Request{Messages: []provider.Message{user(
+				provider.Block{Type: provider.DocumentBlock, Document: &provider.Document{Format: "md", Name: "notes", Data: []byte("# Title\n\nSome *notes*.")}},
+				provider.Block{Type: provider.DocumentBlock, Document: &provider.Document{Format: "csv", Name: "table", Data: []byte("a,b\n1,2\n")}},
+				text("Summarise."))}},
+			want: provider.Request{Messages: []provider.Message{user(
+				text("Document \"notes\" (md):\nTitle\n\nSome notes.\n"),
+				text("Document \"table\" (csv):\na: 1; b: 2\n"),
+				text("Summarise."))}},
+			applied: []string{adapt.DocumentsAsText},
+		},
+		{
+			name: "pdf refused",
+			caps: without(func(c *catalog.Capabilities) { c.Documents = false }),
+			req: provider.Request{Messages: []provider.Message{user(
+				provider.Block{Type: provider.DocumentBlock, Document: &provider.Document{Format: "pdf", Name: "report", Data: []byte("%PDF-1.4")}}, text("Summarise."))}},
+			err: "This model doesn't support documents, and Outcrop can't convert a pdf document to text for it. Send txt, md, csv, html, json or docx inline, or use a model that supports documents.",
+		},
+		{
+			name:   "documents strict",
+			caps:   without(func(c *catalog.Capabilities) { c.Documents = false }),
+			strict: true,
+			req: provider.Request{Messages: []provider.Message{user(
+				provider.Block{Type: provider.DocumentBlock, Document: &provider.Document{Format: "txt", Name: "a", Data: []byte("x")}}, text("?"))}},
+			err: "This model doesn't support documents.",
+		},
+		{
+			name: "images refused",
+			caps: without(func(c *catalog.Capabilities) { c.Vision = false }),
+			req:  provider.Request{Messages: []provider.Message{user(provider.Block{Type: provider.ImageBlock, Image: &provider.Image{Format: "png", Data: []byte{1}}}, text("?"))}},
+			err:  "This model doesn't support images.",
+		},
+		{
+			name: "tools prompted, history as text",
+			caps: without(func(c *catalog.Capabilities) { c.Tools = false }),
+			req: provider.Request{
+				System: []provider.Block{text("Be brief.")},
+				Tools:  []provider.Tool{weather}, ToolChoice: provider.ToolChoice{Mode: provider.ToolAny},
+				Messages: []provider.Message{
+					user(text("Weather in Paris?")),
+					assistant(provider.Block{Type: provider.ToolUseBlock, ToolUse: &provider.ToolUse{ID: "t1", Name: "get_weather", Input: json.RawMessage(`{"city":"Paris"}`)}}),
+					user(provider.Block{Type: provider.ToolResultBlock, ToolResult: &provider.ToolResult{ToolUseID: "t1", Content: []provider.Block{{Type: provider.JSONBlock, JSON: json.RawMessage(`{"temp":21}`)}}}}),
+				},
+			},
+			want: provider.Request{
+				System: []provider.Block{text("Be brief.\n\nYou can call these tools:\n- get_weather: Current weather in a city.\n" +
+					`  input JSON schema: {"type":"object","properties":{"city":{"type":"string"}}}` + "\n" +
+					`To call a tool, answer with only a JSON object {"tool": NAME, "input": {...}} whose input follows the tool's schema, and nothing else. You must call one of the tools.`)},
+				Messages: []provider.Message{
+					user(text("Weather in Paris?")),
+					assistant(text(`{"tool":"get_weather","input":{"city":"Paris"}}`)),
+					user(text("Result of the call to tool get_weather:\n{\"temp\":21}")),
+				},
+			},
+			applied: []string{adapt.ToolsPrompted},
+		},
+		{
+			name:   "tools strict",
+			caps:   without(func(c *catalog.Capabilities) { c.Tools = false }),
+			strict: true,
+			req:    provider.Request{Tools: []provider.Tool{weather}, Messages: []provider.Message{user(text("?"))}},
+			err:    "This model doesn't support tool use.",
+		},
+		{
+			name: "tools prompted and system folded",
+			caps: without(func(c *catalog.Capabilities) { c.Tools, c.System = false, false }),
+			req:  provider.Request{Tools: []provider.Tool{{Name: "now"}}, Messages: []provider.Message{user(text("Time?"))}},
+			want: provider.Request{Messages: []provider.Message{user(text("You can call these tools:\n- now\n"+
+				`To call a tool, answer with only a JSON object {"tool": NAME, "input": {...}} whose input follows the tool's schema, and nothing else. Otherwise answer in plain text.`+"\n\n"), text("Time?"))}},
+			applied: []string{adapt.ToolsPrompted, adapt.SystemFolded},
+		},
+		{
+			name:    "prefill prompted",
+			caps:    without(func(c *catalog.Capabilities) { c.Prefill = false }),
+			req:     provider.Request{Messages: []provider.Message{user(text("Count to three.")), assistant(text("One,"))}},
+			want:    provider.Request{Messages: []provider.Message{user(text("Count to three."), text("\n\nBegin your answer with exactly this text: One,"))}},
+			applied: []string{adapt.PrefillPrompted},
+		},
+		{
+			name:   "prefill strict",
+			caps:   without(func(c *catalog.Capabilities) { c.Prefill = false }),
+			strict: true,
+			req:    provider.Request{Messages: []provider.Message{user(text("Count to three.")), assistant(text("One,"))}},
+			err:    "This model doesn't support assistant message prefill.",
+		},
+		{
+			name: "context window, counted",
+			caps: without(func(c *catalog.Capabilities) { c.ContextWindow = 10 }),
+			req:  provider.Request{MaxTokens: 5, Messages: []provider.Message{user(text("one two three four five six"))}},
+			err:  "Input is too long for requested model. The prompt is 6 tokens (counted with the model's tokenizer) and maxTokens is 5: 11 tokens, more than the model's context window of 10.",
+		},
+		{
+			name: "context window fits",
+			caps: without(func(c *catalog.Capabilities) { c.ContextWindow = 11 }),
+			req:  provider.Request{MaxTokens: 5, Messages: []provider.Message{user(text("one two three four five six"))}},
+			want: provider.Request{MaxTokens: 5, Messages: []provider.Message{user(text("one two three four five six"))}},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := clone(tt.req)
+			c, err := adapt.Prepare(context.Background(), tt.caps, providertest.Echo{}, &tt.req, adapt.Options{Strict: tt.strict})
+			if diff := cmp.Diff(before, tt.req, rawEq); diff != "" {
+				t.Errorf("Prepare modified its argument (-before +after):\n%s", diff)
+			}
+			if tt.err != "" {
+				if err == nil || fault.Message(err) != tt.err || fault.KindOf(err) != fault.Invalid {
+					t.Fatalf("error = %v, want Invalid %q", err, tt.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tt.want, *c.Request, cmpopts.EquateEmpty()); diff != "" {
+				t.Errorf("request (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(tt.applied, c.Applied, cmpopts.EquateEmpty()); diff != "" {
+				t.Errorf("applied (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// rawEq compares JSON values by content; a JSON round trip turns nil into null.
+var rawEq = cmp.Comparer(func(a, b json.RawMessage) bool {
+	norm := func(r json.RawMessage) string {
+		if string(r) == "null" {
+			return ""
+		}
+		return string(r)
+	}
+	return norm(a) == norm(b)
+})
+
+func clone(r provider.Request) provider.Request {
+	b, _ := json.Marshal(r)
+	var out provider.Request
+	_ = json.Unmarshal(b, &out)
+	return out
+}
+
+// estimateOnly is a backend without a token counter.
+type estimateOnly struct{ provider.Adapter }
+
+func TestContextWindowEstimate(t *testing.T) {
+	caps := without(func(c *catalog.Capabilities) { c.ContextWindow = 100 })
+	req := &provider.Request{MaxTokens: 90, Messages: []provider.Message{user(text(strings.Repeat("abcd", 20)))}}
+	_, err := adapt.Prepare(context.Background(), caps, estimateOnly{providertest.Echo{}}, req, adapt.Options{})
+	want := "Input is too long for requested model. The prompt is 20 tokens (estimated at 4 characters a token) and maxTokens is 90: 110 tokens, more than the model's context window of 100."
+	if fault.Message(err) != want {
+		t.Fatalf("error = %v, want %q", err, want)
+	}
+}
+
+// TestAnswers runs adapted requests on the echo backend, which answers with
+// the last user turn, and checks how the answers are read back.
+func TestAnswers(t *testing.T) {
+	noTools := without(func(c *catalog.Capabilities) { c.Tools = false })
+	tests := []struct {
+		name string
+		caps catalog.Capabilities
+		req  provider.Request
+		want provider.Response
+	}{
+		{
+			name: "tool call",
+			caps: noTools,
+			req:  provider.Request{Tools: []provider.Tool{weather}, Messages: []provider.Message{user(text(`{"tool": "get_weather", "input": {"city": "Paris"}}`))}},
+			want: provider.Response{StopReason: provider.ToolUseStop, Message: provider.Message{Role: provider.Assistant, Content: []provider.Block{
+				{Type: provider.ToolUseBlock, ToolUse: &provider.ToolUse{Name: "get_weather", Input: json.RawMessage(`{"city":"Paris"}`)}}}}},
+		},
+		{
+			name: "tool call in a fence after text, name/arguments spelling",
+			caps: noTools,
+			req:  provider.Request{Tools: []provider.Tool{weather}, Messages: []provider.Message{user(text("Sure. ```json {\"name\": \"get_weather\", \"arguments\": {\"city\": \"Oslo\"}} ```"))}},
+			want: provider.Response{StopReason: provider.ToolUseStop, Message: provider.Message{Role: provider.Assistant, Content: []provider.Block{
+				text("Sure."),
+				{Type: provider.ToolUseBlock, ToolUse: &provider.ToolUse{Name: "get_weather", Input: json.RawMessage(`{"city":"Oslo"}`)}}}}},
+		},
+		{
+			name: "unknown tool stays text",
+			caps: noTools,
+			req:  provider.Request{Tools: []provider.Tool{weather}, Messages: []provider.Message{user(text(`{"tool": "launch", "input": {}}`))}},
+			want: provider.Response{StopReason: provider.EndTurn, Message: provider.Message{Role: provider.Assistant, Content: []provider.Block{text(`{"tool": "launch", "input": {}}`)}}},
+		},
+		{
+			name: "plain answer",
+			caps: noTools,
+			req:  provider.Request{Tools: []provider.Tool{weather}, Messages: []provider.Message{user(text("It is sunny."))}},
+			want: provider.Response{StopReason: provider.EndTurn, Message: provider.Message{Role: provider.Assistant, Content: []provider.Block{text("It is sunny.")}}},
+		},
+		{
+			name: "prefill not repeated",
+			caps: without(func(c *catalog.Capabilities) { c.Prefill = false }),
+			// Echo repeats the whole user turn, instruction included; the
+			// prefill is dropped only where the answer starts with it.
+			req:  provider.Request{Messages: []provider.Message{user(text("One, two, three.")), assistant(text("One,"))}},
+			want: provider.Response{StopReason: provider.EndTurn, Message: provider.Message{Role: provider.Assistant, Content: []provider.Block{text(" two, three. Begin your answer with exactly this text: One,")}}},
+		},
+	}
+	ignore := cmp.Options{cmpopts.IgnoreFields(provider.ToolUse{}, "ID"), cmpopts.IgnoreFields(provider.Response{}, "Usage"), cmpopts.EquateEmpty()}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := adapt.Prepare(context.Background(), tt.caps, providertest.Echo{}, &tt.req, adapt.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := c.Adapter.Converse(context.Background(), c.Request)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tt.want, *got, ignore); diff != "" {
+				t.Errorf("Converse (-want +got):\n%s", diff)
+			}
+			for _, b := range got.Message.Content {
+				if b.ToolUse != nil && !strings.HasPrefix(b.ToolUse.ID, "tooluse_") {
+					t.Errorf("tool use ID %q", b.ToolUse.ID)
+				}
+			}
+			// The stream carries the same answer.
+			var streamed provider.Response
+			var text strings.Builder
+			err = c.Adapter.ConverseStream(context.Background(), c.Request, func(ev provider.Event) error {
+				switch ev.Type {
+				case provider.TextDeltaEvent:
+					text.WriteString(ev.Text)
+				case provider.BlockStartEvent:
+					streamed.Message.Content = append(streamed.Message.Content, provider.Block{Type: provider.ToolUseBlock, ToolUse: &provider.ToolUse{Name: ev.ToolUse.Name}})
+				case provider.ToolInputDeltaEvent:
+					tu := streamed.Message.Content[len(streamed.Message.Content)-1].ToolUse
+					tu.Input = append(tu.Input, ev.Text...)
+				case provider.MessageStopEvent:
+					streamed.StopReason = ev.StopReason
+				}
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if text.Len() > 0 {
+				streamed.Message.Content = append([]provider.Block{{Type: provider.TextBlock, Text: text.String()}}, streamed.Message.Content...)
+			}
+			streamed.Message.Role = provider.Assistant
+			if diff := cmp.Diff(tt.want, streamed, ignore); diff != "" {
+				t.Errorf("ConverseStream (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestResponseFields(t *testing.T) {
+	if got := adapt.ResponseFields(nil); got != nil {
+		t.Errorf("ResponseFields(nil) = %s", got)
+	}
+	got := string(adapt.ResponseFields([]string{adapt.SystemFolded, adapt.ToolsPrompted}))
+	if want := `{"outcrop":{"adaptations":["system-folded","tools-prompted"]}}`; got != want {
+		t.Errorf("ResponseFields = %s, want %s", got, want)
+	}
+}
