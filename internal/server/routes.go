@@ -79,6 +79,9 @@ func (s *Server) routes(rt *runtimeapi.Handler, br *bedrockapi.Handler, ag *agen
 			}
 		}
 	}
+	if err := register(mux, "GET /outcrop/usage", s.wrap(awsapi.Bedrock, usageOperation, s.getUsage, verifier, m)); err != nil {
+		return nil, err
+	}
 	if err := s.dialectRoutes(mux, m); err != nil {
 		return nil, err
 	}

@@ -2,6 +2,9 @@ package server_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"io"
 	"net/http"
 	"strings"
@@ -9,6 +12,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime"
 
 	"github.com/outcrop/outcrop/internal/config"
@@ -82,6 +86,26 @@ func TestUsageAndBudgets(t *testing.T) {
 			t.Errorf("/metrics lacks %s", want)
 		}
 	}
+	// The usage API: signed, authorized as outcrop:GetUsage (the user's
+	// policy allows bedrock:* only), grouped as asked.
+	var report struct {
+		GroupBy []string `json:"groupBy"`
+		Rows    []struct {
+			Principal string  `json:"principal"`
+			Requests  int64   `json:"requests"`
+			Cost      float64 `json:"cost"`
+		} `json:"rows"`
+	}
+	if code := getSigned(t, srv, srv.Key.ID, srv.Key.Secret, "/outcrop/usage?groupBy=principal", &report); code != 200 {
+		t.Fatalf("GET /outcrop/usage: %d", code)
+	}
+	if len(report.Rows) != 2 || report.Rows[0].Principal != "root" || report.Rows[0].Requests != 3 ||
+		report.Rows[1].Principal != "spender" || report.Rows[1].Requests != 1 || report.Rows[1].Cost <= 0.005 {
+		t.Errorf("usage report = %+v", report)
+	}
+	if code := getSigned(t, srv, k.ID, k.Secret, "/outcrop/usage", nil); code != 403 {
+		t.Errorf("user without outcrop:GetUsage: %d", code)
+	}
 	// Root is not bound by the user's budget. (Period rollover is tested
 	// in internal/usage with an injected clock; SigV4 bounds this one.)
 	if _, err := rc.Converse(ctx, &bedrockruntime.ConverseInput{ModelId: aws.String(echoModel), Messages: userText("root")}); err != nil {
@@ -101,4 +125,29 @@ func scrape(t *testing.T, url string) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+// getSigned sends a SigV4-signed GET to path and decodes a 200 answer into v.
+func getSigned(t *testing.T, srv *outcroptest.Server, id, secret, path string, v any) int {
+	t.Helper()
+	req, err := http.NewRequest("GET", srv.URL+path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	empty := sha256.Sum256(nil)
+	if err := v4.NewSigner().SignHTTP(context.Background(), aws.Credentials{AccessKeyID: id, SecretAccessKey: secret}, req,
+		hex.EncodeToString(empty[:]), "bedrock", srv.Config.Region, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode == 200 && v != nil {
+		if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return resp.StatusCode
 }
