@@ -42,6 +42,7 @@ type Config struct {
 	Models            []catalog.Model    `yaml:"models"`
 	Prices            map[string]Price   `yaml:"prices"`
 	Budgets           []Budget           `yaml:"budgets"`
+	InvocationLogging InvocationLogging  `yaml:"invocationLogging"`
 }
 
 // Price is a model's on-demand price in US dollars (docs/usage.md).
@@ -239,6 +240,7 @@ func (c *Config) merge(o *Config) {
 	}
 	c.Converse.Strict = c.Converse.Strict || o.Converse.Strict
 	c.mergeCost(o)
+	set(&c.InvocationLogging.Keeper, o.InvocationLogging.Keeper)
 	for _, m := range []struct {
 		dst *map[string]QuotaLimit
 		src map[string]QuotaLimit

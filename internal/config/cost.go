@@ -2,6 +2,16 @@ package config
 
 import "fmt"
 
+// InvocationLogging configures model invocation logging at rest
+// (docs/invocation-logging.md); whether it is on is the account's
+// PutModelInvocationLoggingConfiguration.
+type InvocationLogging struct {
+	// Keeper is a gocloud.dev/secrets URL for the key that wraps each log
+	// object's data key, e.g. base64key://…; empty: a local key kept in
+	// <data-dir>/invocation-logs.key.
+	Keeper string `yaml:"keeper"`
+}
+
 // mergeCost lays o's prices over c's model by model; o's budgets replace c's.
 func (c *Config) mergeCost(o *Config) {
 	if o.Prices != nil {

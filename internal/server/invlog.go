@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"path/filepath"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws/protocol/eventstream"
+	"gocloud.dev/secrets"
 
 	"github.com/outcrop/outcrop/internal/awsapi"
 	"github.com/outcrop/outcrop/internal/awsapi/restjson"
@@ -20,11 +22,18 @@ import (
 // openInvocationLog starts model invocation logging (docs/invocation-logging.md):
 // configuration and local log groups under <data-dir>/invocation-logs,
 // records to the buckets under <data-dir>/buckets, every object sealed
-// with a data key wrapped by the local key <data-dir>/invocation-logs.key.
-func (s *Server) openInvocationLog() (*invlog.Logger, error) {
+// with a data key wrapped by invocationLogging.keeper, by default the local
+// key <data-dir>/invocation-logs.key.
+func (s *Server) openInvocationLog(ctx context.Context) (*invlog.Logger, error) {
 	c := s.opts.Config
-	keeper, err := invlog.LocalKeeper(filepath.Join(c.DataDir, "invocation-logs.key"))
-	if err != nil {
+	var keeper *secrets.Keeper
+	var err error
+	if u := c.InvocationLogging.Keeper; u != "" {
+		if keeper, err = secrets.OpenKeeper(ctx, u); err != nil {
+			return nil, fmt.Errorf("invocationLogging.keeper: %w (this build has the base64key:// keeper; "+
+				"awskms://, hashivault://, gcpkms:// and azurekeyvault:// need their gocloud.dev drivers compiled in)", err)
+		}
+	} else if keeper, err = invlog.LocalKeeper(filepath.Join(c.DataDir, "invocation-logs.key")); err != nil {
 		return nil, err
 	}
 	return invlog.Open(invlog.Options{

@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"io/fs"
 	"os"
@@ -15,7 +16,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/bedrock"
 	bt "github.com/aws/aws-sdk-go-v2/service/bedrock/types"
 	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime"
+	"gocloud.dev/secrets/localsecrets"
 
+	"github.com/outcrop/outcrop/internal/config"
 	"github.com/outcrop/outcrop/internal/invlog"
 	"github.com/outcrop/outcrop/internal/outcroptest"
 )
@@ -185,4 +188,47 @@ func jsonEqual(a, b any) bool {
 	x, _ := json.Marshal(a)
 	y, _ := json.Marshal(b)
 	return string(x) == string(y)
+}
+
+// A keeper URL from the configuration wraps the data keys instead of the
+// local key file.
+func TestInvocationLogKeeperURL(t *testing.T) {
+	key, err := localsecrets.NewRandomKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := "base64key://" + base64.URLEncoding.EncodeToString(key[:])
+	srv := outcroptest.NewServer(t, outcroptest.Options{Mutate: func(c *config.Config) { c.InvocationLogging.Keeper = url }})
+	ctx := context.Background()
+	cfg := &bt.LoggingConfig{S3Config: &bt.S3Config{BucketName: aws.String("kms-logs")}, TextDataDeliveryEnabled: aws.Bool(true)}
+	if _, err := bedrockClient(srv, srv.Key.ID, srv.Key.Secret).PutModelInvocationLoggingConfiguration(ctx,
+		&bedrock.PutModelInvocationLoggingConfigurationInput{LoggingConfig: cfg}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := runtimeClient(srv, srv.Key.ID, srv.Key.Secret).Converse(ctx, &bedrockruntime.ConverseInput{ModelId: aws.String(echoModel), Messages: userText("keeper")}); err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Srv.FlushInvocationLog(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(srv.Config.DataDir, "invocation-logs.key")); !os.IsNotExist(err) {
+		t.Errorf("a local key was made although a keeper is configured: %v", err)
+	}
+	keeper := localsecrets.NewKeeper(key)
+	n := 0
+	filepath.WalkDir(filepath.Join(srv.Config.DataDir, "buckets", "kms-logs"), func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(p, ".json.gz.enc") {
+			return err
+		}
+		b, _ := os.ReadFile(p)
+		recs, err := invlog.ReadRecords(ctx, keeper, b)
+		if err != nil {
+			t.Fatalf("%s: %v", p, err)
+		}
+		n += len(recs)
+		return nil
+	})
+	if n != 1 {
+		t.Fatalf("records = %d, want 1", n)
+	}
 }

@@ -195,7 +195,7 @@ func (s *Server) build(ctx context.Context) error {
 		Metrics:           s.invocations,
 		StrictConverse:    c.Converse.Strict,
 	})
-	if s.invlog, err = s.openInvocationLog(); err != nil {
+	if s.invlog, err = s.openInvocationLog(ctx); err != nil {
 		return err
 	}
 	s.meter = s.newMeter()
