@@ -618,12 +618,12 @@ func identifierOf(d kb.Document) docIdentifier {
 }
 
 type docDetail struct {
-	KnowledgeBaseID string         `json:"knowledgeBaseId"`
-	DataSourceID    string         `json:"dataSourceId"`
-	Status          string         `json:"status"`
-	Identifier      docIdentifier  `json:"identifier"`
-	StatusReason    string         `json:"statusReason,omitempty"`
-	UpdatedAt       *time.Time     `json:"updatedAt,omitempty"`
+	KnowledgeBaseID string        `json:"knowledgeBaseId"`
+	DataSourceID    string        `json:"dataSourceId"`
+	Status          string        `json:"status"`
+	Identifier      docIdentifier `json:"identifier"`
+	StatusReason    string        `json:"statusReason,omitempty"`
+	UpdatedAt       *time.Time    `json:"updatedAt,omitempty"`
 }
 
 func toDetails(docs []kb.Document, dsType string) []docDetail {

@@ -420,15 +420,8 @@ func (h *Handler) messages(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	action := dialect.ActionInvoke
-	if mr.Stream {
-		action = dialect.ActionInvokeStream
-	}
-	t, err := h.m.Resolve(r.Context(), mr.Model, action)
+	t, err := h.m.ResolveChat(r.Context(), mr.Model, mr.Stream, req)
 	if err != nil {
-		return err
-	}
-	if err := dialect.CheckChat(t, req); err != nil {
 		return err
 	}
 	id := newID(r, "msg_")

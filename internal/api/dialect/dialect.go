@@ -157,6 +157,24 @@ func (m *Models) Get(ctx context.Context, id string) (*catalog.Model, error) {
 	return md, nil
 }
 
+// ResolveChat resolves the model of a chat-style call, authorizing it as
+// InvokeModel or, for a streamed call, InvokeModelWithResponseStream, and
+// checks that the model can serve req (CheckChat).
+func (m *Models) ResolveChat(ctx context.Context, id string, stream bool, req *provider.Request) (*Target, error) {
+	action := ActionInvoke
+	if stream {
+		action = ActionInvokeStream
+	}
+	t, err := m.Resolve(ctx, id, action)
+	if err != nil {
+		return nil, err
+	}
+	if err := CheckChat(t, req); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
 // CheckChat rejects requests a chat call cannot serve on t's model.
 func CheckChat(t *Target, req *provider.Request) error {
 	if t.Model.Embedding() {

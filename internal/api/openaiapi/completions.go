@@ -98,15 +98,8 @@ func (h *Handler) completions(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	action := dialect.ActionInvoke
-	if cr.Stream {
-		action = dialect.ActionInvokeStream
-	}
-	t, err := h.m.Resolve(r.Context(), cr.Model, action)
+	t, err := h.m.ResolveChat(r.Context(), cr.Model, cr.Stream, req)
 	if err != nil {
-		return err
-	}
-	if err := dialect.CheckChat(t, req); err != nil {
 		return err
 	}
 	prefix := ""

@@ -248,15 +248,8 @@ func (h *Handler) responses(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	action := dialect.ActionInvoke
-	if rr.Stream {
-		action = dialect.ActionInvokeStream
-	}
-	t, err := h.m.Resolve(r.Context(), rr.Model, action)
+	t, err := h.m.ResolveChat(r.Context(), rr.Model, rr.Stream, req)
 	if err != nil {
-		return err
-	}
-	if err := dialect.CheckChat(t, req); err != nil {
 		return err
 	}
 	base := &Response{ID: newID(r, "resp_"), Object: "response", CreatedAt: h.m.Now().Unix(), Status: "in_progress",
