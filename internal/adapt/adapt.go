@@ -18,6 +18,9 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
+	"slices"
+	"sort"
 	"strings"
 	"unicode/utf8"
 
@@ -102,8 +105,10 @@ func Prepare(ctx context.Context, caps catalog.Capabilities, a provider.Adapter,
 		if strict {
 			return nil, fault.New(fault.Invalid, ErrTools)
 		}
+		choice := r.ToolChoice
 		w.tools = promptTools(&r)
 		note(ToolsPrompted)
+		w.forced = forceCall(&r, caps, choice, w.tools)
 	}
 	if !caps.System && len(r.System) > 0 {
 		if strict {
@@ -127,7 +132,7 @@ func Prepare(ctx context.Context, caps catalog.Capabilities, a provider.Adapter,
 		return nil, err
 	}
 	c := &Call{Adapter: a, Request: &r, Applied: applied}
-	if w.tools != nil || w.prefill != "" {
+	if w.tools != nil || w.prefill != "" || w.forced != "" {
 		c.Adapter = w
 	}
 	return c, nil
@@ -286,15 +291,13 @@ func promptTools(r *provider.Request) []provider.Tool {
 		if t.Description != "" {
 			sb.WriteString(": " + t.Description)
 		}
-		if len(t.Schema) > 0 {
-			var compact bytes.Buffer
-			if json.Compact(&compact, t.Schema) == nil {
-				sb.WriteString("\n  input JSON schema: " + compact.String())
-			}
+		if f := fields(t.Schema); f != "" {
+			sb.WriteString("\n  input: " + f)
 		}
 		sb.WriteString("\n")
 	}
 	sb.WriteString(`To call a tool, answer with only a JSON object {"tool": NAME, "input": {...}} whose input follows the tool's schema, and nothing else.`)
+	sb.WriteString(" For example: " + example(tools[0]))
 	switch choice.Mode {
 	case provider.ToolAny:
 		sb.WriteString(" You must call one of the tools.")
@@ -311,6 +314,62 @@ func promptTools(r *provider.Request) []provider.Tool {
 	return tools
 }
 
+// fields describes the input of a tool from its JSON Schema: each property
+// with its type, and whether it is required; a schema with nested objects
+// is given whole.
+func fields(schema json.RawMessage) string {
+	var s struct {
+		Properties map[string]struct {
+			Type        any    `json:"type"`
+			Description string `json:"description"`
+			Properties  any    `json:"properties"`
+			Items       any    `json:"items"`
+		} `json:"properties"`
+		Required []string `json:"required"`
+	}
+	if len(schema) == 0 || json.Unmarshal(schema, &s) != nil {
+		return ""
+	}
+	names := make([]string, 0, len(s.Properties))
+	for k, p := range s.Properties {
+		if p.Properties != nil || p.Items != nil {
+			var compact bytes.Buffer
+			_ = json.Compact(&compact, schema)
+			return "JSON schema " + compact.String()
+		}
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	var out []string
+	for _, k := range names {
+		p := s.Properties[k]
+		f := fmt.Sprintf("%s (%v", k, p.Type)
+		if slices.Contains(s.Required, k) {
+			f += ", required"
+		}
+		f += ")"
+		if p.Description != "" {
+			f += ": " + p.Description
+		}
+		out = append(out, f)
+	}
+	return strings.Join(out, "; ")
+}
+
+// example shows a call of t, with "..." for each property of its schema.
+func example(t provider.Tool) string {
+	var s struct {
+		Properties map[string]json.RawMessage `json:"properties"`
+	}
+	_ = json.Unmarshal(t.Schema, &s)
+	in := map[string]string{}
+	for k := range s.Properties {
+		in[k] = "..."
+	}
+	b, _ := json.Marshal(in) // sorted keys
+	return toolCallJSON(t.Name, b)
+}
+
 func toolCallJSON(name string, input json.RawMessage) string {
 	if len(input) == 0 {
 		input = json.RawMessage(`{}`)
@@ -320,6 +379,27 @@ func toolCallJSON(name string, input json.RawMessage) string {
 		Input json.RawMessage `json:"input"`
 	}{name, input})
 	return string(b)
+}
+
+// forceCall starts the model's answer with a tool call, as a prefill, when
+// the caller requires one (toolChoice any or tool) and the model continues
+// prefills: small models follow that far better than an instruction. It
+// returns the text prefilled.
+func forceCall(r *provider.Request, caps catalog.Capabilities, choice provider.ToolChoice, tools []provider.Tool) string {
+	if !caps.Prefill || len(tools) == 0 || len(r.Messages) == 0 || r.Messages[len(r.Messages)-1].Role != provider.User {
+		return ""
+	}
+	var start string
+	switch choice.Mode {
+	case provider.ToolAny:
+		start = `{"tool": "`
+	case provider.ToolOne:
+		start = `{"tool": "` + choice.Name + `", "input": `
+	default:
+		return ""
+	}
+	r.Messages = append(r.Messages, provider.Message{Role: provider.Assistant, Content: []provider.Block{{Type: provider.TextBlock, Text: start}}})
+	return start
 }
 
 // promptPrefill turns a final assistant turn into an instruction in the
@@ -391,6 +471,7 @@ type wrapped struct {
 	inner   provider.Adapter
 	tools   []provider.Tool
 	prefill string
+	forced  string // the start of a tool call prefilled for the model
 }
 
 func (w *wrapped) Converse(ctx context.Context, req *provider.Request) (*provider.Response, error) {
@@ -486,6 +567,9 @@ func (w *wrapped) read(resp *provider.Response) {
 			text = rest
 		}
 	}
+	if w.forced != "" && !native {
+		text = w.forced + text
+	}
 	var blocks []provider.Block
 	if w.tools != nil && !native {
 		if lead, call, ok := ParseToolCall(text, w.tools); ok {
@@ -506,21 +590,30 @@ func (w *wrapped) read(resp *provider.Response) {
 
 // ParseToolCall reads a reply of the form {"tool": NAME, "input": {...}},
 // possibly in a Markdown code fence or after some text, and returns the
-// text before it and the call, if NAME is one of tools. Small models often
+// text before it and the call, if NAME is one of tools. Text after the
+// call (a closing fence, say) is dropped. Small models often
 // write "name" and "arguments" or "parameters"; those are accepted too.
 func ParseToolCall(reply string, tools []provider.Tool) (string, *provider.ToolUse, bool) {
-	for start := 0; ; start++ {
+	// The last call wins: a model that repeats the prompt's example before
+	// its own call means the latter.
+	var call *provider.ToolUse
+	at := -1
+	for start := 0; start < len(reply); start++ {
 		i := strings.IndexByte(reply[start:], '{')
 		if i < 0 {
-			return "", nil, false
+			break
 		}
 		start += i
-		if call, ok := toolCallAt(reply[start:], tools); ok {
-			lead := strings.TrimSpace(reply[:start])
-			lead = strings.TrimSuffix(strings.TrimSuffix(lead, "```json"), "```")
-			return lead, call, true
+		if c, ok := toolCallAt(reply[start:], tools); ok {
+			call, at = c, start
 		}
 	}
+	if call == nil {
+		return "", nil, false
+	}
+	lead := strings.TrimSpace(reply[:at])
+	lead = strings.TrimSuffix(strings.TrimSuffix(lead, "```json"), "```")
+	return lead, call, true
 }
 
 func toolCallAt(s string, tools []provider.Tool) (*provider.ToolUse, bool) {

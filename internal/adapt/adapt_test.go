@@ -133,12 +133,15 @@ func TestPrepare(t *testing.T) {
 			},
 			want: provider.Request{
 				System: []provider.Block{text("Be brief.\n\nYou can call these tools:\n- get_weather: Current weather in a city.\n" +
-					`  input JSON schema: {"type":"object","properties":{"city":{"type":"string"}}}` + "\n" +
-					`To call a tool, answer with only a JSON object {"tool": NAME, "input": {...}} whose input follows the tool's schema, and nothing else. You must call one of the tools.`)},
+					"  input: city (string)\n" +
+					`To call a tool, answer with only a JSON object {"tool": NAME, "input": {...}} whose input follows the tool's schema, and nothing else. For example: {"tool":"get_weather","input":{"city":"..."}} You must call one of the tools.`)},
 				Messages: []provider.Message{
 					user(text("Weather in Paris?")),
 					assistant(text(`{"tool":"get_weather","input":{"city":"Paris"}}`)),
 					user(text("Result of the call to tool get_weather:\n{\"temp\":21}")),
+					// toolChoice any and a model that continues prefills:
+					// its answer starts as a call.
+					assistant(text(`{"tool": "`)),
 				},
 			},
 			applied: []string{adapt.ToolsPrompted},
@@ -155,7 +158,7 @@ func TestPrepare(t *testing.T) {
 			caps: without(func(c *catalog.Capabilities) { c.Tools, c.System = false, false }),
 			req:  provider.Request{Tools: []provider.Tool{{Name: "now"}}, Messages: []provider.Message{user(text("Time?"))}},
 			want: provider.Request{Messages: []provider.Message{user(text("You can call these tools:\n- now\n"+
-				`To call a tool, answer with only a JSON object {"tool": NAME, "input": {...}} whose input follows the tool's schema, and nothing else. Otherwise answer in plain text.`+"\n\n"), text("Time?"))}},
+				`To call a tool, answer with only a JSON object {"tool": NAME, "input": {...}} whose input follows the tool's schema, and nothing else. For example: {"tool":"now","input":{}} Otherwise answer in plain text.`+"\n\n"), text("Time?"))}},
 			applied: []string{adapt.ToolsPrompted, adapt.SystemFolded},
 		},
 		{
@@ -268,6 +271,15 @@ func TestAnswers(t *testing.T) {
 				{Type: provider.ToolUseBlock, ToolUse: &provider.ToolUse{Name: "get_weather", Input: json.RawMessage(`{"city":"Oslo"}`)}}}}},
 		},
 		{
+			name: "tool call forced by prefill (toolChoice any)",
+			caps: noTools,
+			// Echo answers with the user turn; a model continues the prefill.
+			req: provider.Request{Tools: []provider.Tool{weather}, ToolChoice: provider.ToolChoice{Mode: provider.ToolAny},
+				Messages: []provider.Message{user(text(`get_weather", "input": {"city": "Rome"}}`))}},
+			want: provider.Response{StopReason: provider.ToolUseStop, Message: provider.Message{Role: provider.Assistant, Content: []provider.Block{
+				{Type: provider.ToolUseBlock, ToolUse: &provider.ToolUse{Name: "get_weather", Input: json.RawMessage(`{"city":"Rome"}`)}}}}},
+		},
+		{
 			name: "unknown tool stays text",
 			caps: noTools,
 			req:  provider.Request{Tools: []provider.Tool{weather}, Messages: []provider.Message{user(text(`{"tool": "launch", "input": {}}`))}},
@@ -335,6 +347,28 @@ func TestAnswers(t *testing.T) {
 				t.Errorf("ConverseStream (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+func TestToolPromptFields(t *testing.T) {
+	tools := []provider.Tool{
+		{Name: "search", Schema: json.RawMessage(`{"type":"object","properties":{"q":{"type":"string","description":"words"},"n":{"type":"integer"}},"required":["q"]}`)},
+		{Name: "nested", Schema: json.RawMessage(`{"type":"object","properties":{"f":{"type":"object","properties":{}}}}`)},
+	}
+	c, err := adapt.Prepare(context.Background(), without(func(c *catalog.Capabilities) { c.Tools = false }), providertest.Echo{},
+		&provider.Request{Tools: tools, Messages: []provider.Message{user(text("?"))}}, adapt.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := provider.TextOf(c.Request.System)
+	for _, want := range []string{
+		"- search\n  input: n (integer); q (string, required): words\n",
+		`- nested` + "\n" + `  input: JSON schema {"type":"object","properties":{"f":{"type":"object","properties":{}}}}`,
+		`For example: {"tool":"search","input":{"n":"...","q":"..."}}`,
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("tool prompt lacks %q:\n%s", want, got)
+		}
 	}
 }
 
