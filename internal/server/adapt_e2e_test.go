@@ -16,6 +16,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/outcrop/outcrop/internal/catalog"
+	"github.com/outcrop/outcrop/internal/config"
 	"github.com/outcrop/outcrop/internal/outcroptest"
 )
 
@@ -23,12 +24,16 @@ import (
 // no system prompt and no tools, so Converse adapts requests to it.
 const plainModel = "outcrop.plain-v1:0"
 
-func adaptServer(t *testing.T) *outcroptest.Server {
+func adaptServer(t *testing.T, mutate ...func(*config.Config)) *outcroptest.Server {
 	models := append([]catalog.Model(nil), outcroptest.EchoModels...)
 	models = append(models, catalog.Model{ID: plainModel, Name: "Plain", Provider: "Outcrop", Family: "converse", Backend: "echo", BackendModel: "echo",
 		Input: []string{"TEXT"}, Output: []string{"TEXT"},
 		Caps: catalog.Capabilities{ContextWindow: 4096, MaxOutputTokens: 1000, Streaming: true, Prefill: true}})
-	return outcroptest.NewServer(t, outcroptest.Options{Models: models})
+	return outcroptest.NewServer(t, outcroptest.Options{Models: models, Mutate: func(c *config.Config) {
+		for _, m := range mutate {
+			m(c)
+		}
+	}})
 }
 
 var adaptWeatherTool = &rt.ToolConfiguration{Tools: []rt.Tool{&rt.ToolMemberToolSpec{Value: rt.ToolSpecification{
@@ -170,6 +175,15 @@ func TestAdaptiveConverseStrict(t *testing.T) {
 	_, err = c.Converse(ctx, &bedrockruntime.ConverseInput{ModelId: aws.String(plainModel), Messages: userText(strings.Repeat("word ", 4000)),
 		InferenceConfig: &rt.InferenceConfiguration{MaxTokens: aws.Int32(1000)}})
 	wantValidation(t, err, "Input is too long for requested model. The prompt is 4000 tokens (counted with the model's tokenizer) and maxTokens is 1000: 5000 tokens, more than the model's context window of 4096.")
+}
+
+// TestAdaptiveConverseStrictDeployment refuses for every request when the
+// deployment is configured strict.
+func TestAdaptiveConverseStrictDeployment(t *testing.T) {
+	srv := adaptServer(t, func(c *config.Config) { c.Converse.Strict = true })
+	c := runtimeClient(srv, srv.Key.ID, srv.Key.Secret)
+	_, err := c.Converse(context.Background(), &bedrockruntime.ConverseInput{ModelId: aws.String(plainModel), Messages: userText("hi"), ToolConfig: adaptWeatherTool})
+	wantValidation(t, err, "This model doesn't support tool use.")
 }
 
 func wantValidation(t *testing.T, err error, msg string) {
