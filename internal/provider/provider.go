@@ -336,3 +336,21 @@ func TextOf(bs []Block) string {
 	}
 	return string(out)
 }
+
+// StringBlocks decodes the common "string or list of blocks" content field
+// when it is not a list: absent, null and "" give no blocks, a JSON string
+// one text block, and ok is true. For anything else ok is false and the
+// caller decodes its own block list.
+func StringBlocks(raw json.RawMessage) (blocks []Block, ok bool) {
+	if len(raw) == 0 || string(raw) == "null" {
+		return nil, true
+	}
+	var s string
+	if json.Unmarshal(raw, &s) != nil {
+		return nil, false
+	}
+	if s == "" {
+		return nil, true
+	}
+	return []Block{{Type: TextBlock, Text: s}}, true
+}

@@ -199,15 +199,8 @@ func (mr *MessagesRequest) Canonical(needMax bool) (*provider.Request, error) {
 }
 
 func system(raw json.RawMessage) ([]provider.Block, error) {
-	if len(raw) == 0 || string(raw) == "null" {
-		return nil, nil
-	}
-	var s string
-	if json.Unmarshal(raw, &s) == nil {
-		if s == "" {
-			return nil, nil
-		}
-		return []provider.Block{{Type: provider.TextBlock, Text: s}}, nil
+	if bs, ok := provider.StringBlocks(raw); ok {
+		return bs, nil
 	}
 	var bs []Block
 	if err := json.Unmarshal(raw, &bs); err != nil {
@@ -228,12 +221,8 @@ func content(raw json.RawMessage, at string, user bool) ([]provider.Block, error
 	if len(raw) == 0 || string(raw) == "null" {
 		return nil, dialect.Invalid(at, at+": Field required")
 	}
-	var s string
-	if json.Unmarshal(raw, &s) == nil {
-		if s == "" {
-			return nil, nil
-		}
-		return []provider.Block{{Type: provider.TextBlock, Text: s}}, nil
+	if bs, ok := provider.StringBlocks(raw); ok {
+		return bs, nil
 	}
 	var bs []Block
 	if err := json.Unmarshal(raw, &bs); err != nil {

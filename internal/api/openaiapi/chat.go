@@ -339,15 +339,8 @@ func appendTurn(req *provider.Request, role provider.Role, bs []provider.Block) 
 // contentParts decodes a content field: a string, an array of parts or
 // null. Images and files are allowed in user messages only.
 func contentParts(raw json.RawMessage, at string, media bool) ([]provider.Block, error) {
-	if len(raw) == 0 || string(raw) == "null" {
-		return nil, nil
-	}
-	var s string
-	if json.Unmarshal(raw, &s) == nil {
-		if s == "" {
-			return nil, nil
-		}
-		return []provider.Block{{Type: provider.TextBlock, Text: s}}, nil
+	if bs, ok := provider.StringBlocks(raw); ok {
+		return bs, nil
 	}
 	var parts []ContentPart
 	if err := json.Unmarshal(raw, &parts); err != nil {

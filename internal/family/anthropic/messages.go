@@ -165,15 +165,8 @@ func (Messages) DecodeRequest(body []byte) (*provider.Request, error) {
 }
 
 func systemBlocks(raw json.RawMessage) ([]provider.Block, error) {
-	if len(raw) == 0 || string(raw) == "null" {
-		return nil, nil
-	}
-	var s string
-	if json.Unmarshal(raw, &s) == nil {
-		if s == "" {
-			return nil, nil
-		}
-		return []provider.Block{{Type: provider.TextBlock, Text: s}}, nil
+	if bs, ok := provider.StringBlocks(raw); ok {
+		return bs, nil
 	}
 	var bs []block
 	if err := json.Unmarshal(raw, &bs); err != nil {
@@ -399,14 +392,8 @@ func contentBlock(b block, at string, top bool) (provider.Block, error) {
 }
 
 func toolResultContent(tr *provider.ToolResult, raw json.RawMessage, at string) error {
-	if len(raw) == 0 || string(raw) == "null" {
-		return nil
-	}
-	var s string
-	if json.Unmarshal(raw, &s) == nil {
-		if s != "" {
-			tr.Content = []provider.Block{{Type: provider.TextBlock, Text: s}}
-		}
+	if bs, ok := provider.StringBlocks(raw); ok {
+		tr.Content = bs
 		return nil
 	}
 	var bs []block
