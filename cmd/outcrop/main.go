@@ -31,6 +31,6 @@ func newRoot() *cobra.Command {
 	}
 	var g globalFlags
 	g.register(root)
-	root.AddCommand(serveCmd(&g), keysCmd(&g), iamCmd(&g), modelsCmd(&g), auditCmd(&g), usageCmd(&g))
+	root.AddCommand(serveCmd(&g), keysCmd(&g), iamCmd(&g), modelsCmd(&g), auditCmd(&g), usageCmd(&g), kbCmd(&g))
 	return root
 }
