@@ -45,6 +45,14 @@ type EmbedCodec interface {
 	EncodeEmbed(req *provider.EmbedRequest, resp *provider.EmbedResponse) ([]byte, error)
 }
 
+// ImageCodec reads text-to-image request bodies and writes responses.
+// Image families do not stream.
+type ImageCodec interface {
+	Codec
+	DecodeImage(body []byte) (*provider.ImageRequest, error)
+	EncodeImage(req *provider.ImageRequest, resp *provider.ImageResponse) ([]byte, error)
+}
+
 // Registry finds codecs by name.
 type Registry struct{ codecs map[string]Codec }
 

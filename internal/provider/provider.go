@@ -236,6 +236,35 @@ type Embedder interface {
 	Embed(ctx context.Context, req *EmbedRequest) (*EmbedResponse, error)
 }
 
+// ImageRequest asks for images generated from a text prompt. Family
+// codecs turn sizes given as aspect ratios into Width and Height.
+type ImageRequest struct {
+	Model          string
+	Prompt         string
+	NegativePrompt string // what the images should not show; "" for nothing
+	Count          int    // how many images, at least 1
+	Width, Height  int    // pixels; 0 leaves the size to the backend
+	Seed           *int64
+	Quality        string // "", "standard" or "high"
+	Style          string // a style name in the caller's vocabulary, passed on where a backend has styles
+	Format         string // encoding of the images wanted: "png" (the default) or "jpeg"
+}
+
+// ImageResponse holds the generated images in order. Each Image carries
+// its encoded bytes in Data and their encoding in Format.
+type ImageResponse struct {
+	Images []Image
+	// RevisedPrompt is the prompt the backend actually used, when it
+	// rewrote the caller's.
+	RevisedPrompt string
+}
+
+// ImageGenerator is optional: a backend that generates images. Callers
+// check for it with a type assertion.
+type ImageGenerator interface {
+	GenerateImages(ctx context.Context, req *ImageRequest) (*ImageResponse, error)
+}
+
 // TokenCounter is optional: adapters that know the model's tokenizer count
 // exactly; others are estimated by the caller.
 type TokenCounter interface {

@@ -12,12 +12,14 @@ import (
 	"github.com/outcrop/outcrop/internal/family/meta"
 	"github.com/outcrop/outcrop/internal/family/mistral"
 	"github.com/outcrop/outcrop/internal/family/nova"
+	"github.com/outcrop/outcrop/internal/family/stability"
 	"github.com/outcrop/outcrop/internal/family/titanembed"
+	"github.com/outcrop/outcrop/internal/family/titanimage"
 	"github.com/outcrop/outcrop/internal/family/titantext"
 )
 
-// Families are the compiled-in codecs, each a family.ChatCodec or a
-// family.EmbedCodec.
+// Families are the compiled-in codecs, each a family.ChatCodec, a
+// family.EmbedCodec or a family.ImageCodec.
 var Families = []family.Codec{
 	converse.Codec{},
 	titantext.Codec{},
@@ -34,4 +36,8 @@ var Families = []family.Codec{
 	ai21.Jamba{},
 	ai21.J2{},
 	nova.Codec{},
+	titanimage.G1{},
+	titanimage.V2{},
+	stability.SDXL{},
+	stability.Image{},
 }

@@ -17,7 +17,8 @@ func TestFamilies(t *testing.T) {
 		"ai21-j2", "ai21-jamba", "anthropic-messages", "anthropic-text",
 		"cohere-command", "cohere-command-r", "cohere-embed", "converse",
 		"meta-llama", "mistral-chat", "mistral-text", "nova",
-		"titan-embed", "titan-embed-v2", "titan-text",
+		"stability-image", "stability-sdxl",
+		"titan-embed", "titan-embed-v2", "titan-image", "titan-image-v2", "titan-text",
 	}
 	if diff := cmp.Diff(want, r.Names()); diff != "" {
 		t.Errorf("Names() mismatch (-want +got):\n%s", diff)
@@ -25,8 +26,16 @@ func TestFamilies(t *testing.T) {
 	for _, c := range Families {
 		_, chat := c.(family.ChatCodec)
 		_, embed := c.(family.EmbedCodec)
-		if chat == embed {
-			t.Errorf("%s: ChatCodec=%v EmbedCodec=%v, want exactly one", c.Name(), chat, embed)
+		_, image := c.(family.ImageCodec)
+		if n := btoi(chat) + btoi(embed) + btoi(image); n != 1 {
+			t.Errorf("%s: ChatCodec=%v EmbedCodec=%v ImageCodec=%v, want exactly one", c.Name(), chat, embed, image)
 		}
 	}
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }

@@ -130,6 +130,34 @@ func FuzzEmbed(t *testing.T, c family.EmbedCodec, body []byte) {
 	}
 }
 
+// FuzzImage is FuzzChat for image codecs.
+func FuzzImage(t *testing.T, c family.ImageCodec, body []byte) {
+	req, err := c.DecodeImage(body)
+	if err != nil {
+		if fault.KindOf(err) != fault.Invalid {
+			t.Fatalf("DecodeImage(%q) error %v is not Invalid", body, err)
+		}
+		return
+	}
+	if _, err := c.EncodeImage(req, ImageResponse(req)); err != nil {
+		t.Fatalf("EncodeImage: %v", err)
+	}
+}
+
+// ImageResponse answers req with req.Count (at least one) small
+// placeholder images in the format req asks for.
+func ImageResponse(req *provider.ImageRequest) *provider.ImageResponse {
+	f := req.Format
+	if f == "" {
+		f = "png"
+	}
+	resp := &provider.ImageResponse{}
+	for i := range max(req.Count, 1) {
+		resp.Images = append(resp.Images, provider.Image{Format: f, Data: []byte{'i', 'm', 'g', byte('0' + i%10)}})
+	}
+	return resp
+}
+
 // Float returns a pointer to v.
 func Float(v float64) *float64 { return &v }
 

@@ -10,8 +10,9 @@ import (
 )
 
 // DecodeCase is one decoding table entry: Codec decodes Body into Want.
-// Codec is a family.ChatCodec (Want is a *provider.Request) or a
-// family.EmbedCodec (Want is a *provider.EmbedRequest).
+// Codec is a family.ChatCodec (Want is a *provider.Request), a
+// family.EmbedCodec (Want is a *provider.EmbedRequest) or a
+// family.ImageCodec (Want is a *provider.ImageRequest).
 type DecodeCase struct {
 	Name  string
 	Codec family.Codec
@@ -66,8 +67,10 @@ func decode(t *testing.T, c family.Codec, body []byte) (any, error) {
 		return c.DecodeRequest(body)
 	case family.EmbedCodec:
 		return c.DecodeEmbed(body)
+	case family.ImageCodec:
+		return c.DecodeImage(body)
 	}
-	t.Fatalf("%T is neither a family.ChatCodec nor a family.EmbedCodec", c)
+	t.Fatalf("%T is not a family.ChatCodec, EmbedCodec or ImageCodec", c)
 	return nil, nil
 }
 
