@@ -55,10 +55,11 @@ type Router struct {
 type countingRouter struct{ *Router }
 
 var (
-	_ provider.Adapter      = (*Router)(nil)
-	_ provider.Embedder     = (*Router)(nil)
-	_ provider.RawInvoker   = (*Router)(nil)
-	_ provider.TokenCounter = countingRouter{}
+	_ provider.Adapter        = (*Router)(nil)
+	_ provider.Embedder       = (*Router)(nil)
+	_ provider.ImageGenerator = (*Router)(nil)
+	_ provider.RawInvoker     = (*Router)(nil)
+	_ provider.TokenCounter   = countingRouter{}
 )
 
 // New returns the adapter serving model through cands. A router is
@@ -243,6 +244,28 @@ func (r *Router) Embed(ctx context.Context, req *provider.EmbedRequest) (*provid
 		cp.Model = c.Model
 		var err error
 		resp, err = c.Adapter.(provider.Embedder).Embed(ctx, &cp)
+		return false, err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return resp, nil
+}
+
+func imageGenerator(c Candidate) bool {
+	_, ok := c.Adapter.(provider.ImageGenerator)
+	return ok
+}
+
+// GenerateImages runs req on the first candidate that generates images and
+// answers.
+func (r *Router) GenerateImages(ctx context.Context, req *provider.ImageRequest) (*provider.ImageResponse, error) {
+	var resp *provider.ImageResponse
+	err := r.run(ctx, imageGenerator, func(c Candidate) (bool, error) {
+		cp := *req
+		cp.Model = c.Model
+		var err error
+		resp, err = c.Adapter.(provider.ImageGenerator).GenerateImages(ctx, &cp)
 		return false, err
 	})
 	if err != nil {

@@ -344,3 +344,34 @@ func TestOptionalInterfaces(t *testing.T) {
 		t.Error("AcceptsRaw with candidates that do not")
 	}
 }
+
+// imageFake generates one image named after the backend and model.
+type imageFake struct{ fake }
+
+func (f *imageFake) GenerateImages(_ context.Context, req *provider.ImageRequest) (*provider.ImageResponse, error) {
+	if err := f.record(req.Model); err != nil {
+		return nil, err
+	}
+	return &provider.ImageResponse{Images: []provider.Image{{Format: "png", Data: []byte(f.name + "/" + req.Model)}}}, nil
+}
+
+func TestGenerateImages(t *testing.T) {
+	busy := &imageFake{fake{name: "busy", err: fault.New(fault.Throttled, "slow down")}}
+	ok := &imageFake{fake{name: "ok"}}
+	r := New("m", []Candidate{
+		{Backend: "text", Weight: 1, Adapter: &fake{}}, // cannot generate images: skipped
+		{Backend: "busy", Model: "b", Weight: 1, Priority: 1, Adapter: busy},
+		{Backend: "ok", Model: "o", Weight: 1, Priority: 2, Adapter: ok},
+	}, Options{Rand: seeded()})
+	resp, err := r.(provider.ImageGenerator).GenerateImages(context.Background(), &provider.ImageRequest{Model: "catalog", Prompt: "x", Count: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := string(resp.Images[0].Data); got != "ok/o" || busy.Calls() != 1 {
+		t.Errorf("image from %q after %d calls to busy, want ok/o after 1", got, busy.Calls())
+	}
+	none := New("m", []Candidate{{Backend: "a", Weight: 1, Adapter: &fake{}}, {Backend: "b", Weight: 1, Adapter: &fake{}}}, Options{})
+	if _, err := none.(provider.ImageGenerator).GenerateImages(context.Background(), &provider.ImageRequest{}); fault.KindOf(err) != fault.Invalid {
+		t.Errorf("GenerateImages with no image candidate: %v", err)
+	}
+}

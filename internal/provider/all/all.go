@@ -9,6 +9,7 @@ import (
 	"github.com/outcrop/outcrop/internal/provider/local"
 	"github.com/outcrop/outcrop/internal/provider/ollama"
 	"github.com/outcrop/outcrop/internal/provider/openai"
+	"github.com/outcrop/outcrop/internal/provider/openaiimages"
 )
 
 // Providers is every compiled-in adapter kind.
@@ -18,4 +19,5 @@ var Providers = []provider.Spec{
 	local.Spec,
 	ollama.Spec,
 	openai.Spec,
+	openaiimages.Spec,
 }
