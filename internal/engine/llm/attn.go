@@ -1,6 +1,6 @@
 package llm
 
-// attnScratch is one head's scratch for attention.
+// attnScratch is one worker's scratch for attention.
 type attnScratch struct {
 	scores []float32 // max
 }

@@ -34,13 +34,15 @@ type Session struct {
 	kf, vf     []float32     // batch × kvDim, before conversion to F16
 	ffA, ffB   []float32     // batch × ff
 	cos, sin   []float32     // batch × ropeDim/2
-	attn       []attnScratch // per head
+	attn       []attnScratch // per pool worker
 	logits     []float32     // vocab
+	qkv        [3]tensor.Product
+	gateUp     [2]tensor.Product
 	one        [1]int32
 
 	// Attention job parameters, read by attnFn (a method value bound
 	// once, so Pool.Parallel calls do not allocate).
-	attnFn           func(lo, hi int)
+	attnFn           func(w, lo, hi int)
 	attnLayer, attnN int
 	attnPos0         int
 }
@@ -73,7 +75,7 @@ func (m *Model) NewSession(maxTokens int) (*Session, error) {
 		ffB:    make([]float32, b*hp.ff),
 		cos:    make([]float32, b*hp.ropeDim/2),
 		sin:    make([]float32, b*hp.ropeDim/2),
-		attn:   make([]attnScratch, hp.heads),
+		attn:   make([]attnScratch, m.pool.Threads()),
 		logits: make([]float32, hp.vocab),
 	}
 	for h := range s.attn {
@@ -166,9 +168,8 @@ func (s *Session) forward(tokens []int32, logits bool) {
 		L := &m.layers[l]
 		rmsNormRows(xn, x, L.attnNorm, dim, hp.eps)
 		k, v := s.kf[:n*kvd], s.vf[:n*kvd]
-		pool.MatMul(q, L.q, xn, n)
-		pool.MatMul(k, L.k, xn, n)
-		pool.MatMul(v, L.v, xn, n)
+		s.qkv = [3]tensor.Product{{Dst: q, M: L.q}, {Dst: k, M: L.k}, {Dst: v, M: L.v}}
+		pool.MatMulMulti(xn, n, s.qkv[:])
 		addBiasRows(q, L.bq)
 		addBiasRows(k, L.bk)
 		addBiasRows(v, L.bv)
@@ -182,14 +183,14 @@ func (s *Session) forward(tokens []int32, logits bool) {
 		tensor.ToHalf(s.vc[l][pos0*kvd:(pos0+n)*kvd], v)
 
 		s.attnLayer, s.attnN, s.attnPos0 = l, n, pos0
-		pool.Parallel(hp.heads, s.attnFn)
+		pool.ParallelW(hp.heads*n, s.attnFn)
 
 		pool.MatMul(tmp, L.o, att, n)
 		addInto(x, tmp)
 
 		rmsNormRows(xn, x, L.ffnNorm, dim, hp.eps)
-		pool.MatMul(ffA, L.gate, xn, n)
-		pool.MatMul(ffB, L.up, xn, n)
+		s.gateUp = [2]tensor.Product{{Dst: ffA, M: L.gate}, {Dst: ffB, M: L.up}}
+		pool.MatMulMulti(xn, n, s.gateUp[:])
 		vmath.SwiGLU(ffA, ffB)
 		pool.MatMul(tmp, L.down, ffA, n)
 		addInto(x, tmp)
@@ -244,25 +245,27 @@ func (s *Session) rope(x []float32, heads, n int) {
 	}
 }
 
-// attention computes heads [lo,hi) for every token of the current batch:
-// causal softmax attention of each query over the cached keys and values
-// of its KV-head group.
-func (s *Session) attention(lo, hi int) {
+// attention computes items [lo,hi) of the current batch on worker w, item
+// k being head k/n of token k%n (n the batch size): causal softmax
+// attention of the token's query over the cached keys and values of the
+// head's KV group. Splitting by token as well as by head keeps both
+// threads busy on a prompt batch, whose later tokens attend to more
+// positions.
+func (s *Session) attention(w, lo, hi int) {
 	hp := &s.m.hp
 	hd, qd, kvd := hp.headDim, hp.qDim(), hp.kvDim()
 	group := hp.heads / hp.kvHeads
 	kc, vc := s.kc[s.attnLayer], s.vc[s.attnLayer]
 	scale := float32(1 / math.Sqrt(float64(hd)))
-	for h := lo; h < hi; h++ {
+	a := &s.attn[w]
+	for k := lo; k < hi; k++ {
+		h, i := k/s.attnN, k%s.attnN
 		g := h / group
-		a := &s.attn[h]
-		for i := 0; i < s.attnN; i++ {
-			q := s.q[i*qd+h*hd : i*qd+(h+1)*hd]
-			npos := s.attnPos0 + i + 1
-			sc := a.scores[:npos]
-			tensor.ScoresF16(sc, q, kc[g*hd:], kvd, scale)
-			vmath.SoftmaxRows(sc, npos, 1, npos, 1)
-			tensor.WeightedSumF16(s.att[i*qd+h*hd:i*qd+(h+1)*hd], sc, vc[g*hd:], kvd)
-		}
+		q := s.q[i*qd+h*hd : i*qd+(h+1)*hd]
+		npos := s.attnPos0 + i + 1
+		sc := a.scores[:npos]
+		tensor.ScoresF16(sc, q, kc[g*hd:], kvd, scale)
+		vmath.SoftmaxRows(sc, npos, 1, npos, 1)
+		tensor.WeightedSumF16(s.att[i*qd+h*hd:i*qd+(h+1)*hd], sc, vc[g*hd:], kvd)
 	}
 }

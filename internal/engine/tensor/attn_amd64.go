@@ -30,8 +30,15 @@ func scoresF16Asm(sc, q []float32, k []uint16, stride int, scale float32) {
 		_ = k[(n-1)*stride+hd-1]
 		scoresF16AVX2(&sc[0], &q[0], &k[0], n, stride, hd, scale)
 	}
-	if n < len(sc) {
-		scoresF16Go(sc[n:], q, k[n*stride:], stride, scale)
+	switch {
+	case n == len(sc):
+	case n > 0:
+		// The last four positions again, overlapping the ones done: the
+		// same arithmetic gives the same bits, without a scalar tail.
+		t := len(sc) - 4
+		scoresF16AVX2(&sc[t], &q[0], &k[t*stride], 4, stride, hd, scale)
+	default:
+		scoresF16Go(sc, q, k, stride, scale)
 	}
 }
 

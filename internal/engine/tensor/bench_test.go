@@ -95,7 +95,7 @@ func BenchmarkPrefillKernel(b *testing.B) {
 		}
 		b.Run(k.name, func(b *testing.B) {
 			for b.Loop() {
-				k.mm4(m.Data, p.rb, 1, Q4_1, &grp, as, ps, out)
+				k.mm4(m.Data, m.rowBytes(), 1, Q4_1, &grp, as, ps, out)
 			}
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(nb), "ns/block")
 		})

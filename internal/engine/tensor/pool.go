@@ -49,16 +49,27 @@ type Pool struct {
 	next  atomic.Int64
 
 	// Per-call state for the matrix kernels, reused between calls.
-	m       Matrix
-	rb      int
-	dst     []float32
+	segs    []segment // the matrices of the call
+	one     [1]Product
+	typ     Type // of every matrix of the call
+	cols    int
 	x       []float32
 	nIn     int
 	acts    []act
 	actTab  []float32       // actScales of each group of four acts, for mm4
+	// Activation quantization job: the block scales and sums of the
+	// legacy quantized types (Q4_0 … Q8_0) are rounded to float16, as
+	// ggml's Q8_0/Q8_1 activation blocks store them, so those types
+	// compute what llama.cpp computes for the same model.
+	qx    []float32
+	qCols int
+	qHalf bool
+	qFn   func(w, lo, hi int)
 	scratch []workerScratch // indexed by worker
 	mvFn    func(w, lo, hi int)
 	mmFn    func(w, lo, hi int)
+	mvSeg   func(g *segment, w, lo, hi int)
+	mmSeg   func(g *segment, w, lo, hi int)
 	userFn  func(lo, hi int)
 	parFn   func(w, lo, hi int)
 }
@@ -89,8 +100,10 @@ func NewPool(threads int) *Pool {
 	threads = max(threads, 1)
 	p := &Pool{threads: threads, kern: bestKernels(), done: make(chan struct{}, 1)}
 	p.scratch = make([]workerScratch, threads)
-	p.mvFn = p.matVecRange
-	p.mmFn = p.matMulRange
+	p.mvFn = func(w, lo, hi int) { p.eachSegment(w, lo, hi, p.mvSeg) }
+	p.mmFn = func(w, lo, hi int) { p.eachSegment(w, lo, hi, p.mmSeg) }
+	p.mvSeg, p.mmSeg = p.matVecSeg, p.matMulSeg
+	p.qFn = p.quantizeRange
 	p.parFn = func(_, lo, hi int) { p.userFn(lo, hi) }
 	p.workers = make([]poolWorker, threads-1)
 	for i := range p.workers {
@@ -172,6 +185,18 @@ func (p *Pool) Parallel(n int, fn func(lo, hi int)) {
 	p.userFn = nil
 }
 
+// ParallelW is Parallel for a function that also receives the index of the
+// worker running it, in [0, Threads()), so that it can use per-worker
+// scratch.
+func (p *Pool) ParallelW(n int, fn func(w, lo, hi int)) {
+	if n <= 0 {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.run(n, 1, fn)
+}
+
 // run executes fn over [0,n) in chunks of at least minChunk. p.mu is held.
 func (p *Pool) run(n, minChunk int, fn func(w, lo, hi int)) {
 	if p.closed.Load() || len(p.workers) == 0 || n <= minChunk {
@@ -245,36 +270,101 @@ func (p *Pool) MatVec(dst []float32, m Matrix, x []float32) {
 // Each weight row is decoded once and reused for all n inputs, which is
 // what makes batched prompt prefill cheaper per token than n MatVecs.
 func (p *Pool) MatMul(dst []float32, m Matrix, x []float32, n int) {
-	if n < 0 || len(x) != n*m.Cols || len(dst) < n*m.Rows {
-		panic(fmt.Sprintf("tensor: MatMul %dx%d by %d inputs: len(x)=%d, len(dst)=%d", m.Rows, m.Cols, n, len(x), len(dst)))
-	}
-	if err := m.Validate(); err != nil {
-		panic("tensor: MatMul: " + err.Error())
-	}
-	if n == 0 || m.Rows == 0 {
-		return
-	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.m, p.rb, p.dst, p.x, p.nIn = m, m.rowBytes(), dst, x, n
-	if isQuant(m.Type) {
-		p.prepareActs(x, n, m.Cols, m.Type.BlockSize() == qk)
+	p.one[0] = Product{Dst: dst, M: m}
+	p.matMul(x, n, p.one[:])
+	p.one[0] = Product{}
+}
+
+// Product is one matrix of [Pool.MatMulMulti] and where its results go.
+type Product struct {
+	Dst []float32
+	M   Matrix
+}
+
+// MatMulMulti computes several MatMuls of the same n inputs, such as a
+// layer's query, key and value projections, as one job: the inputs are
+// quantized once and the rows of all the matrices are shared out among
+// the threads together, which saves a round of hand-out and wait per
+// matrix. Matrices of different types or widths run one after another.
+func (p *Pool) MatMulMulti(x []float32, n int, prods []Product) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for len(prods) > 0 {
+		k := 1
+		for k < len(prods) && prods[k].M.Type == prods[0].M.Type && prods[k].M.Cols == prods[0].M.Cols {
+			k++
+		}
+		p.matMul(x, n, prods[:k])
+		prods = prods[k:]
+	}
+}
+
+// segment is one matrix of the current call, owning rows [start,
+// start+m.Rows) of the call's combined row range.
+type segment struct {
+	m     Matrix
+	rb    int
+	dst   []float32
+	start int
+}
+
+// matMul runs prods (same type and width) over the n inputs. p.mu is held.
+func (p *Pool) matMul(x []float32, n int, prods []Product) {
+	m0 := prods[0].M
+	if n < 0 || len(x) != n*m0.Cols {
+		panic(fmt.Sprintf("tensor: MatMul %dx%d by %d inputs: len(x)=%d", m0.Rows, m0.Cols, n, len(x)))
+	}
+	p.segs = p.segs[:0]
+	total := 0
+	for _, pr := range prods {
+		m := pr.M
+		if len(pr.Dst) < n*m.Rows {
+			panic(fmt.Sprintf("tensor: MatMul %dx%d by %d inputs: len(dst)=%d", m.Rows, m.Cols, n, len(pr.Dst)))
+		}
+		if err := m.Validate(); err != nil {
+			panic("tensor: MatMul: " + err.Error())
+		}
+		p.segs = append(p.segs, segment{m: m, rb: m.rowBytes(), dst: pr.Dst, start: total})
+		total += m.Rows
+	}
+	if n == 0 || total == 0 {
+		p.segs = p.segs[:0]
+		return
+	}
+	p.typ, p.cols, p.x, p.nIn = m0.Type, m0.Cols, x, n
+	if isQuant(p.typ) {
+		p.prepareActs(x, n, p.cols, p.typ.BlockSize() == qk)
 	}
 	for i := range p.scratch {
 		s := &p.scratch[i]
-		s.u.resize(m.Cols)
-		s.f = grow(s.f, m.Cols)
+		s.u.resize(p.cols)
+		s.f = grow(s.f, p.cols)
 		if p.useMM4() {
-			s.ps = grow(s.ps, m.Cols/qk*8)
+			s.ps = grow(s.ps, p.cols/qk*8)
 		}
 	}
 	// Chunks of at least 16 rows keep per-chunk overhead small.
 	if n == 1 {
-		p.run(m.Rows, 16, p.mvFn)
+		p.run(total, 16, p.mvFn)
 	} else {
-		p.run(m.Rows, 4, p.mmFn)
+		p.run(total, 4, p.mmFn)
 	}
-	p.dst, p.x, p.m.Data = nil, nil, nil
+	clear(p.segs)
+	p.segs, p.x = p.segs[:0], nil
+}
+
+// eachSegment calls fn for the part of every segment that rows [lo,hi) of
+// the combined range cover, with rows relative to the segment.
+func (p *Pool) eachSegment(w, lo, hi int, fn func(g *segment, w, lo, hi int)) {
+	for i := range p.segs {
+		g := &p.segs[i]
+		a, b := max(lo, g.start), min(hi, g.start+g.m.Rows)
+		if a < b {
+			fn(g, w, a-g.start, b-g.start)
+		}
+	}
 }
 
 // prepareActs quantizes the n input rows of x once for the whole call.
@@ -284,13 +374,16 @@ func (p *Pool) prepareActs(x []float32, n, cols int, halfScales bool) {
 	}
 	p.acts = p.acts[:n]
 	for i := range p.acts {
-		a := &p.acts[i]
-		a.resize(cols)
-		p.kern.quantizeAct(x[i*cols:(i+1)*cols], a)
-		if halfScales {
-			roundScalesToHalf(a)
-		}
+		p.acts[i].resize(cols)
 	}
+	p.qx, p.qCols, p.qHalf = x, cols, halfScales
+	if n >= 4 {
+		// Prompt batches: the rows are quantized in parallel.
+		p.run(n, 1, p.qFn)
+	} else {
+		p.quantizeRange(0, 0, n)
+	}
+	p.qx = nil
 	if p.useMM4() {
 		nb, groups := cols/qk, (n+3)/4
 		p.actTab = grow(p.actTab, groups*nb*16)
@@ -298,10 +391,22 @@ func (p *Pool) prepareActs(x []float32, n, cols int, halfScales bool) {
 			s := &p.scratch[0]
 			p.group(&s.grp, g)
 			sMul := float32(1)
-			if p.m.Type == Q4_0 {
+			if p.typ == Q4_0 {
 				sMul = -8
 			}
 			actScales(p.actTab[g*nb*16:(g+1)*nb*16], &s.grp, sMul)
+		}
+	}
+}
+
+// quantizeRange quantizes input rows [lo,hi) of the current call.
+func (p *Pool) quantizeRange(_, lo, hi int) {
+	for i := lo; i < hi; i++ {
+		a := &p.acts[i]
+		p.kern.quantizeAct(p.qx[i*p.qCols:(i+1)*p.qCols], a)
+		if p.qHalf {
+			p.kern.roundHalf(a.d)
+			p.kern.roundHalf(a.s)
 		}
 	}
 }
@@ -318,27 +423,16 @@ func (p *Pool) group(grp *[4]*act, g int) {
 // useMM4 reports whether the current MatMul runs the two-row, four-input
 // kernel: a Q4_0/Q4_1 matrix, several inputs, and a kernel set that has it.
 func (p *Pool) useMM4() bool {
-	return p.kern.mm4 != nil && p.nIn >= 2 && (p.m.Type == Q4_0 || p.m.Type == Q4_1)
+	return p.kern.mm4 != nil && p.nIn >= 2 && (p.typ == Q4_0 || p.typ == Q4_1)
 }
 
-// roundScalesToHalf rounds an activation's block scales and sums to
-// float16 precision, as ggml's Q8_0/Q8_1 activation blocks store them, so
-// that the legacy quantized types (Q4_0 … Q8_0) compute what llama.cpp
-// computes for the same model.
-func roundScalesToHalf(a *act) {
-	for b := range a.d {
-		a.d[b] = halfToFloat(floatToHalf(a.d[b]))
-		a.s[b] = halfToFloat(floatToHalf(a.s[b]))
-	}
-}
-
-// matVecRange computes rows [lo,hi) of a single-input product.
-func (p *Pool) matVecRange(w, lo, hi int) {
-	m, k, s := p.m, p.kern, &p.scratch[w]
+// matVecSeg computes rows [lo,hi) of segment g for a single input.
+func (p *Pool) matVecSeg(g *segment, w, lo, hi int) {
+	m, rb, dst, k, s := g.m, g.rb, g.dst, p.kern, &p.scratch[w]
 	if !isQuant(m.Type) {
 		for r := lo; r < hi; r++ {
-			row := floatRowTo(m.Type, m.Data[r*p.rb:(r+1)*p.rb], s.f)
-			p.dst[r] = k.dotF32(row, p.x)
+			row := floatRowTo(m.Type, m.Data[r*rb:(r+1)*rb], s.f)
+			dst[r] = k.dotF32(row, p.x)
 		}
 		return
 	}
@@ -346,38 +440,38 @@ func (p *Pool) matVecRange(w, lo, hi int) {
 	if dot := k.direct[m.Type]; dot != nil {
 		r := lo
 		if dot4 := k.direct4[m.Type]; dot4 != nil {
-			if g := (hi - lo) / 4; g > 0 {
-				dot4(m.Data[r*p.rb:(r+4*g)*p.rb], p.rb, g, a, p.dst[r:r+4*g])
-				r += 4 * g
+			if n4 := (hi - lo) / 4; n4 > 0 {
+				dot4(m.Data[r*rb:(r+4*n4)*rb], rb, n4, a, dst[r:r+4*n4])
+				r += 4 * n4
 			}
 		}
 		for ; r < hi; r++ {
-			p.dst[r] = dot(m.Data[r*p.rb:(r+1)*p.rb], a)
+			dst[r] = dot(m.Data[r*rb:(r+1)*rb], a)
 		}
 		return
 	}
 	unpack := k.unpack[m.Type]
 	for r := lo; r < hi; r++ {
-		unpack(m.Data[r*p.rb:(r+1)*p.rb], &s.u, m.Cols)
-		p.dst[r] = k.dotUnpacked(&s.u, a)
+		unpack(m.Data[r*rb:(r+1)*rb], &s.u, m.Cols)
+		dst[r] = k.dotUnpacked(&s.u, a)
 	}
 }
 
-// matMulRange computes rows [lo,hi) for every input.
-func (p *Pool) matMulRange(w, lo, hi int) {
-	m, k, s := p.m, p.kern, &p.scratch[w]
+// matMulSeg computes rows [lo,hi) of segment g for every input.
+func (p *Pool) matMulSeg(g *segment, w, lo, hi int) {
+	m, rb, dst, k, s := g.m, g.rb, g.dst, p.kern, &p.scratch[w]
 	rows, cols := m.Rows, m.Cols
 	if !isQuant(m.Type) {
 		for r := lo; r < hi; r++ {
-			row := floatRowTo(m.Type, m.Data[r*p.rb:(r+1)*p.rb], s.f)
+			row := floatRowTo(m.Type, m.Data[r*rb:(r+1)*rb], s.f)
 			for i := 0; i < p.nIn; i++ {
-				p.dst[i*rows+r] = k.dotF32(row, p.x[i*cols:(i+1)*cols])
+				dst[i*rows+r] = k.dotF32(row, p.x[i*cols:(i+1)*cols])
 			}
 		}
 		return
 	}
 	if !p.useMM4() {
-		p.rowsTimesActs(s, lo, hi, 0)
+		p.rowsTimesActs(g, s, lo, hi)
 		return
 	}
 	// Each kernel call runs one group of four inputs over all the row
@@ -389,58 +483,58 @@ func (p *Pool) matMulRange(w, lo, hi int) {
 	even := lo + (hi-lo)&^1
 	pairs := (even - lo) / 2
 	s.outN = grow(s.outN, 8*pairs)
-	rowData := m.Data[lo*p.rb : even*p.rb]
-	for g := 0; g < groups; g++ {
-		p.group(&s.grp, g)
-		k.mm4(rowData, p.rb, pairs, m.Type, &s.grp, p.actTab[g*nb*16:(g+1)*nb*16], s.ps, s.outN)
-		for j := 0; j < min(4, n-4*g); j++ {
-			d := p.dst[(4*g+j)*rows:]
+	rowData := m.Data[lo*rb : even*rb]
+	for gi := 0; gi < groups; gi++ {
+		p.group(&s.grp, gi)
+		k.mm4(rowData, rb, pairs, m.Type, &s.grp, p.actTab[gi*nb*16:(gi+1)*nb*16], s.ps, s.outN)
+		for j := 0; j < min(4, n-4*gi); j++ {
+			d := dst[(4*gi+j)*rows:]
 			for q := 0; q < pairs; q++ {
 				r := lo + 2*q
 				d[r], d[r+1] = s.outN[8*q+j], s.outN[8*q+4+j]
 			}
 		}
 	}
-	p.rowsTimesActs(s, even, hi, 0)
+	p.rowsTimesActs(g, s, even, hi)
 }
 
-// rowsTimesActs computes rows [lo,hi) for inputs a0 and later, one input
-// at a time: the four-row kernel runs each input over the whole range in
-// one call, and the rows left over are unpacked and dotted with up to four
-// inputs at once.
-func (p *Pool) rowsTimesActs(s *workerScratch, lo, hi, a0 int) {
-	m, k := p.m, p.kern
+// rowsTimesActs computes rows [lo,hi) of segment g for every input, one
+// input at a time: the four-row kernel runs each input over the whole
+// range in one call, and the rows left over are unpacked and dotted with up
+// to four inputs at once.
+func (p *Pool) rowsTimesActs(g *segment, s *workerScratch, lo, hi int) {
+	m, rb, dst, k := g.m, g.rb, g.dst, p.kern
 	rows, cols := m.Rows, m.Cols
-	acts := p.acts[a0:]
+	acts := p.acts
 	if len(acts) == 0 || lo >= hi {
 		return
 	}
 	out := &s.out
 	r := lo
 	if dot4 := k.direct4[m.Type]; dot4 != nil {
-		if g := (hi - lo) / 4; g > 0 {
+		if n4 := (hi - lo) / 4; n4 > 0 {
 			for i := range acts {
-				d := p.dst[(a0+i)*rows+r : (a0+i)*rows+r+4*g]
-				dot4(m.Data[r*p.rb:(r+4*g)*p.rb], p.rb, g, &acts[i], d)
+				d := dst[i*rows+r : i*rows+r+4*n4]
+				dot4(m.Data[r*rb:(r+4*n4)*rb], rb, n4, &acts[i], d)
 			}
-			r += 4 * g
+			r += 4 * n4
 		}
 	}
 	unpack := k.unpack[m.Type]
 	for ; r < hi; r++ {
-		unpack(m.Data[r*p.rb:(r+1)*p.rb], &s.u, cols)
+		unpack(m.Data[r*rb:(r+1)*rb], &s.u, cols)
 		i := 0
 		if k.dotUnpacked4 != nil {
 			for ; i+4 <= len(acts); i += 4 {
 				k.dotUnpacked4(&s.u, &acts[i], &acts[i+1], &acts[i+2], &acts[i+3], out)
-				p.dst[(a0+i)*rows+r] = out[0]
-				p.dst[(a0+i+1)*rows+r] = out[1]
-				p.dst[(a0+i+2)*rows+r] = out[2]
-				p.dst[(a0+i+3)*rows+r] = out[3]
+				dst[i*rows+r] = out[0]
+				dst[(i+1)*rows+r] = out[1]
+				dst[(i+2)*rows+r] = out[2]
+				dst[(i+3)*rows+r] = out[3]
 			}
 		}
 		for ; i < len(acts); i++ {
-			p.dst[(a0+i)*rows+r] = k.dotUnpacked(&s.u, &acts[i])
+			dst[i*rows+r] = k.dotUnpacked(&s.u, &acts[i])
 		}
 	}
 }
