@@ -49,22 +49,22 @@ type Pool struct {
 	next  atomic.Int64
 
 	// Per-call state for the matrix kernels, reused between calls.
-	segs    []segment // the matrices of the call
-	one     [1]Product
-	typ     Type // of every matrix of the call
-	cols    int
-	x       []float32
-	nIn     int
-	acts    []act
-	actTab  []float32       // actScales of each group of four acts, for mm4
+	segs   []segment // the matrices of the call
+	one    [1]Product
+	typ    Type // of every matrix of the call
+	cols   int
+	x      []float32
+	nIn    int
+	acts   []act
+	actTab []float32 // actScales of each group of four acts, for mm4
 	// Activation quantization job: the block scales and sums of the
 	// legacy quantized types (Q4_0 … Q8_0) are rounded to float16, as
 	// ggml's Q8_0/Q8_1 activation blocks store them, so those types
 	// compute what llama.cpp computes for the same model.
-	qx    []float32
-	qCols int
-	qHalf bool
-	qFn   func(w, lo, hi int)
+	qx      []float32
+	qCols   int
+	qHalf   bool
+	qFn     func(w, lo, hi int)
 	scratch []workerScratch // indexed by worker
 	mvFn    func(w, lo, hi int)
 	mmFn    func(w, lo, hi int)
