@@ -58,13 +58,37 @@ type Generated struct {
 // previous question), asks the model to answer from them, and cites, for
 // each sentence of the answer, the chunks whose words it uses.
 func (s *Service) RetrieveAndGenerate(ctx context.Context, r GenerateRequest) (Generated, error) {
-	a, model, err := s.opts.Models.Chat(r.ModelARN)
+	p, err := s.PrepareGenerate(ctx, r)
 	if err != nil {
 		return Generated{}, err
 	}
+	return p.Generate(ctx)
+}
+
+// Prepared is a RetrieveAndGenerate call whose session is known and whose
+// passages are retrieved: everything that can fail on the caller's input
+// has been checked, and only the model is left to run. Call Generate or
+// Stream once.
+type Prepared struct {
+	// SessionID is the conversation the answer belongs to (new or given).
+	SessionID string
+	sess      *session
+	query     string
+	results   []Result
+	adapter   provider.Adapter
+	req       *provider.Request
+}
+
+// PrepareGenerate checks r, finds or starts its session, retrieves the
+// passages and builds the model's prompt.
+func (s *Service) PrepareGenerate(ctx context.Context, r GenerateRequest) (*Prepared, error) {
+	a, model, err := s.opts.Models.Chat(r.ModelARN)
+	if err != nil {
+		return nil, err
+	}
 	sess, err := s.sess.get(r.SessionID)
 	if err != nil {
-		return Generated{}, err
+		return nil, err
 	}
 	q := r.Query
 	if last := sess.lastQuestion(); last != "" {
@@ -72,7 +96,7 @@ func (s *Service) RetrieveAndGenerate(ctx context.Context, r GenerateRequest) (G
 	}
 	results, err := s.Retrieve(ctx, q)
 	if err != nil {
-		return Generated{}, err
+		return nil, err
 	}
 	prompt := r.Prompt
 	if prompt == "" {
@@ -106,14 +130,93 @@ func (s *Service) RetrieveAndGenerate(ctx context.Context, r GenerateRequest) (G
 	if maxTok == 0 {
 		maxTok = 512
 	}
-	resp, err := a.Converse(ctx, &provider.Request{Model: model, Messages: msgs, MaxTokens: maxTok,
-		Temperature: r.Temp, TopP: r.TopP, StopSequences: r.Stop})
+	return &Prepared{SessionID: sess.id, sess: sess, query: r.Text, results: results, adapter: a,
+		req: &provider.Request{Model: model, Messages: msgs, MaxTokens: maxTok, Temperature: r.Temp, TopP: r.TopP, StopSequences: r.Stop}}, nil
+}
+
+// Generate runs the model and cites its answer.
+func (p *Prepared) Generate(ctx context.Context) (Generated, error) {
+	resp, err := p.adapter.Converse(ctx, p.req)
 	if err != nil {
 		return Generated{}, err
 	}
 	answer := strings.TrimSpace(provider.TextOf(resp.Message.Content))
-	sess.add(r.Text, answer)
-	return Generated{Text: answer, SessionID: sess.id, Citations: Cite(answer, results)}, nil
+	p.sess.add(p.query, answer)
+	return Generated{Text: answer, SessionID: p.SessionID, Citations: Cite(answer, p.results)}, nil
+}
+
+// StreamEvent is one event of a streamed answer: a piece of its text, or
+// a citation of a sentence whose text has already been sent. Citation
+// offsets count from the start of the streamed text.
+type StreamEvent struct {
+	Text     string
+	Citation *Citation
+}
+
+// Stream runs the model, calling emit with each piece of text as it comes
+// and with the citation of each sentence as soon as the sentence is
+// complete (its end is seen), so a citation always follows the text it
+// cites. It returns the whole answer. If emit fails, the model is stopped
+// and that error returned.
+func (p *Prepared) Stream(ctx context.Context, emit func(StreamEvent) error) (Generated, error) {
+	c := newCiter(p.results)
+	var text strings.Builder
+	var cites []Citation
+	done := 0 // text[:done] has been cited
+	flush := func(upto int) error {
+		s := text.String()[:upto]
+		for _, sp := range sentences(s[done:]) {
+			ct, ok := c.cite(s, [2]int{done + sp[0], done + sp[1]})
+			if !ok {
+				continue
+			}
+			cites = append(cites, ct)
+			if err := emit(StreamEvent{Citation: &ct}); err != nil {
+				return err
+			}
+		}
+		done = upto
+		return nil
+	}
+	err := p.adapter.ConverseStream(ctx, p.req, func(ev provider.Event) error {
+		if ev.Type != provider.TextDeltaEvent || ev.Text == "" {
+			return nil
+		}
+		text.WriteString(ev.Text)
+		if err := emit(StreamEvent{Text: ev.Text}); err != nil {
+			return err
+		}
+		if b := lastBoundary(text.String()); b > done {
+			return flush(b)
+		}
+		return nil
+	})
+	if err != nil {
+		return Generated{}, err
+	}
+	if err := flush(text.Len()); err != nil {
+		return Generated{}, err
+	}
+	answer := text.String()
+	p.sess.add(p.query, strings.TrimSpace(answer))
+	return Generated{Text: answer, SessionID: p.SessionID, Citations: cites}, nil
+}
+
+// lastBoundary returns the offset just past the last sentence end in s
+// that sentences would split at and that no further text can change: a
+// newline, or a terminator followed by a space or newline.
+func lastBoundary(s string) int {
+	for i := len(s) - 1; i >= 0; i-- {
+		switch s[i] {
+		case '\n':
+			return i + 1
+		case '.', '!', '?':
+			if i+1 < len(s) && (s[i+1] == ' ' || s[i+1] == '\n') {
+				return i + 1
+			}
+		}
+	}
+	return 0
 }
 
 // Cite splits answer into sentences and cites for each the results that
@@ -121,43 +224,61 @@ func (s *Service) RetrieveAndGenerate(ctx context.Context, r GenerateRequest) (G
 // sentence). Sentences without support get no citation.
 func Cite(answer string, results []Result) []Citation {
 	var out []Citation
-	resWords := make([]map[string]bool, len(results))
-	for i, r := range results {
-		resWords[i] = contentWords(r.Text)
-	}
+	c := newCiter(results)
 	for _, sp := range sentences(answer) {
-		words := contentWords(answer[sp[0]:sp[1]])
-		if len(words) == 0 {
-			continue
+		if ct, ok := c.cite(answer, sp); ok {
+			out = append(out, ct)
 		}
-		type sc struct{ i, n int }
-		var scores []sc
-		for i, rw := range resWords {
-			n := 0
-			for w := range words {
-				if rw[w] {
-					n++
-				}
-			}
-			if n > 0 {
-				scores = append(scores, sc{i, n})
-			}
-		}
-		sort.SliceStable(scores, func(a, b int) bool { return scores[a].n > scores[b].n })
-		need := min(2, len(words))
-		if len(scores) == 0 || scores[0].n < need {
-			continue
-		}
-		c := Citation{Start: sp[0], End: sp[1] - 1, Text: answer[sp[0]:sp[1]]}
-		for _, x := range scores {
-			if x.n*10 < scores[0].n*7 || len(c.Refs) == 3 {
-				break
-			}
-			c.Refs = append(c.Refs, results[x.i])
-		}
-		out = append(out, c)
 	}
 	return out
+}
+
+// citer cites sentences from a fixed set of results.
+type citer struct {
+	results []Result
+	words   []map[string]bool
+}
+
+func newCiter(results []Result) *citer {
+	c := &citer{results: results, words: make([]map[string]bool, len(results))}
+	for i, r := range results {
+		c.words[i] = contentWords(r.Text)
+	}
+	return c
+}
+
+// cite returns the citation of answer[sp[0]:sp[1]], if any result supports it.
+func (c *citer) cite(answer string, sp [2]int) (Citation, bool) {
+	words := contentWords(answer[sp[0]:sp[1]])
+	if len(words) == 0 {
+		return Citation{}, false
+	}
+	type sc struct{ i, n int }
+	var scores []sc
+	for i, rw := range c.words {
+		n := 0
+		for w := range words {
+			if rw[w] {
+				n++
+			}
+		}
+		if n > 0 {
+			scores = append(scores, sc{i, n})
+		}
+	}
+	sort.SliceStable(scores, func(a, b int) bool { return scores[a].n > scores[b].n })
+	need := min(2, len(words))
+	if len(scores) == 0 || scores[0].n < need {
+		return Citation{}, false
+	}
+	ct := Citation{Start: sp[0], End: sp[1] - 1, Text: answer[sp[0]:sp[1]]}
+	for _, x := range scores {
+		if x.n*10 < scores[0].n*7 || len(ct.Refs) == 3 {
+			break
+		}
+		ct.Refs = append(ct.Refs, c.results[x.i])
+	}
+	return ct, true
 }
 
 // sentences returns [start, end) byte offsets of the sentences of s,

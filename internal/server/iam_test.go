@@ -651,6 +651,8 @@ func TestEveryOperationAuthorizes(t *testing.T) {
 		// The knowledge base to authorize on is in the body.
 		"bedrock-agent-runtime RetrieveAndGenerate": `{"input":{"text":"q"},"retrieveAndGenerateConfiguration":{"type":"KNOWLEDGE_BASE",` +
 			`"knowledgeBaseConfiguration":{"knowledgeBaseId":"ABCDEFGH12","modelArn":"` + echoModel + `"}}}`,
+		"bedrock-agent-runtime RetrieveAndGenerateStream": `{"input":{"text":"q"},"retrieveAndGenerateConfiguration":{"type":"KNOWLEDGE_BASE",` +
+			`"knowledgeBaseConfiguration":{"knowledgeBaseId":"ABCDEFGH12","modelArn":"` + echoModel + `"}}}`,
 	}
 	queries := map[string]string{"bedrock-agent UntagResource": "?tagKeys=a"}
 	srv := outcroptest.NewServer(t, outcroptest.Options{})

@@ -1,11 +1,11 @@
-// Package agentruntimeapi serves bedrock-agent-runtime over HTTP: Retrieve
-// and RetrieveAndGenerate on knowledge bases.
+// Package agentruntimeapi serves bedrock-agent-runtime over HTTP: Retrieve,
+// RetrieveAndGenerate and RetrieveAndGenerateStream (stream.go) on
+// knowledge bases.
 package agentruntimeapi
 
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"regexp"
 	"strings"
@@ -40,8 +40,9 @@ func New(opts Options) *Handler { return &Handler{opts: opts} }
 // Routes maps operation names to handlers.
 func (h *Handler) Routes() map[string]func(http.ResponseWriter, *http.Request) error {
 	return map[string]func(http.ResponseWriter, *http.Request) error{
-		"Retrieve":            h.retrieve,
-		"RetrieveAndGenerate": h.retrieveAndGenerate,
+		"Retrieve":                  h.retrieve,
+		"RetrieveAndGenerate":       h.retrieveAndGenerate,
+		"RetrieveAndGenerateStream": h.retrieveAndGenerateStream,
 	}
 }
 
@@ -227,10 +228,15 @@ func (h *Handler) retrieve(w http.ResponseWriter, r *http.Request) error {
 
 var sessionRE = regexp.MustCompile(`^[0-9a-zA-Z._:-]+$`)
 
-func (h *Handler) retrieveAndGenerate(w http.ResponseWriter, r *http.Request) error {
+// decodeGenerate decodes and authorizes a RetrieveAndGenerate or
+// RetrieveAndGenerateStream request (both are authorized as
+// bedrock:RetrieveAndGenerate, plus Retrieve on the knowledge base and
+// InvokeModel on the model).
+func (h *Handler) decodeGenerate(r *http.Request) (kb.GenerateRequest, error) {
+	var req kb.GenerateRequest
 	body, err := restjson.ReadBody(r)
 	if err != nil {
-		return err
+		return req, err
 	}
 	type inference struct {
 		Text *struct {
@@ -261,56 +267,56 @@ func (h *Handler) retrieveAndGenerate(w http.ResponseWriter, r *http.Request) er
 		SessionID string `json:"sessionId"`
 	}
 	if err := restjson.Decode(body, &in); err != nil {
-		return err
+		return req, err
 	}
 	if in.Input == nil || in.Input.Text == nil {
-		return validationf("Value null at 'input.text' failed to satisfy constraint: Member must not be null")
+		return req, validationf("Value null at 'input.text' failed to satisfy constraint: Member must not be null")
 	}
 	if len(*in.Input.Text) > 1000 {
-		return validationf("Value at 'input.text' failed to satisfy constraint: Member must have length less than or equal to 1000")
+		return req, validationf("Value at 'input.text' failed to satisfy constraint: Member must have length less than or equal to 1000")
 	}
 	if in.SessionID != "" && (len(in.SessionID) < 2 || len(in.SessionID) > 100 || !sessionRE.MatchString(in.SessionID)) {
-		return validationf("Value '%s' at 'sessionId' failed to satisfy constraint: Member must satisfy regular expression pattern: ^[0-9a-zA-Z._:-]+$", in.SessionID)
+		return req, validationf("Value '%s' at 'sessionId' failed to satisfy constraint: Member must satisfy regular expression pattern: ^[0-9a-zA-Z._:-]+$", in.SessionID)
 	}
 	if in.Config == nil {
-		return validationf("Value null at 'retrieveAndGenerateConfiguration' failed to satisfy constraint: Member must not be null")
+		return req, validationf("Value null at 'retrieveAndGenerateConfiguration' failed to satisfy constraint: Member must not be null")
 	}
 	if in.Config.Type != "KNOWLEDGE_BASE" || in.Config.KB == nil {
-		return fault.Newf(fault.Invalid, "Outcrop supports retrieveAndGenerateConfiguration of type KNOWLEDGE_BASE with knowledgeBaseConfiguration, not %q.", in.Config.Type)
+		return req, fault.Newf(fault.Invalid, "Outcrop supports retrieveAndGenerateConfiguration of type KNOWLEDGE_BASE with knowledgeBaseConfiguration, not %q.", in.Config.Type)
 	}
 	c := in.Config.KB
 	id, err := kbID(c.KnowledgeBaseID)
 	if err != nil {
-		return err
+		return req, err
 	}
 	if c.ModelArn == "" {
-		return validationf("Value null at 'knowledgeBaseConfiguration.modelArn' failed to satisfy constraint: Member must not be null")
+		return req, validationf("Value null at 'knowledgeBaseConfiguration.modelArn' failed to satisfy constraint: Member must not be null")
 	}
 	if err := h.authorize(r, "bedrock:RetrieveAndGenerate", id); err != nil {
-		return err
+		return req, err
 	}
 	if err := h.authorize(r, "bedrock:Retrieve", id); err != nil {
-		return err
+		return req, err
 	}
 	if h.opts.ModelARN != nil {
 		m := h.opts.ModelARN(c.ModelArn)
 		if m == "" {
-			return fault.Newf(fault.Invalid, "The model %s is not in the catalog.", c.ModelArn)
+			return req, fault.Newf(fault.Invalid, "The model %s is not in the catalog.", c.ModelArn)
 		}
 		if err := h.opts.Auth.AuthorizeRequest(r.Context(), reqctx.PrincipalFrom(r.Context()), "bedrock:InvokeModel", m, nil); err != nil {
-			return err
+			return req, err
 		}
 	}
 	q, err := c.Retrieval.query(id, *in.Input.Text)
 	if err != nil {
-		return err
+		return req, err
 	}
-	req := kb.GenerateRequest{Query: q, ModelARN: c.ModelArn, SessionID: in.SessionID}
+	req = kb.GenerateRequest{Query: q, ModelARN: c.ModelArn, SessionID: in.SessionID}
 	if g := c.Generation; g != nil {
 		if g.PromptTemplate != nil {
 			req.Prompt = g.PromptTemplate.Text
 			if !strings.Contains(req.Prompt, "$search_results$") {
-				return fault.New(fault.Invalid, "The prompt template must contain the $search_results$ placeholder.")
+				return req, fault.New(fault.Invalid, "The prompt template must contain the $search_results$ placeholder.")
 			}
 		}
 		if ic := g.InferenceConfig; ic != nil && ic.Text != nil {
@@ -320,32 +326,21 @@ func (h *Handler) retrieveAndGenerate(w http.ResponseWriter, r *http.Request) er
 			req.Temp, req.TopP, req.Stop = ic.Text.Temperature, ic.Text.TopP, ic.Text.StopSequences
 		}
 	}
+	return req, nil
+}
+
+func (h *Handler) retrieveAndGenerate(w http.ResponseWriter, r *http.Request) error {
+	req, err := h.decodeGenerate(r)
+	if err != nil {
+		return err
+	}
 	g, err := h.opts.KB.RetrieveAndGenerate(r.Context(), req)
 	if err != nil {
 		return err
 	}
-	type span struct {
-		Start int `json:"start"`
-		End   int `json:"end"`
-	}
-	type citation struct {
-		GeneratedResponsePart struct {
-			TextResponsePart struct {
-				Text string `json:"text"`
-				Span span   `json:"span"`
-			} `json:"textResponsePart"`
-		} `json:"generatedResponsePart"`
-		RetrievedReferences []reference `json:"retrievedReferences"`
-	}
 	cites := make([]citation, 0, len(g.Citations))
 	for _, x := range g.Citations {
-		var ct citation
-		ct.GeneratedResponsePart.TextResponsePart.Text = x.Text
-		ct.GeneratedResponsePart.TextResponsePart.Span = span{x.Start, x.End}
-		for _, ref := range x.Refs {
-			ct.RetrievedReferences = append(ct.RetrievedReferences, toReference(ref))
-		}
-		cites = append(cites, ct)
+		cites = append(cites, toCitation(x))
 	}
 	return restjson.WriteJSON(w, http.StatusOK, map[string]any{
 		"output":    map[string]string{"text": g.Text},
@@ -354,4 +349,31 @@ func (h *Handler) retrieveAndGenerate(w http.ResponseWriter, r *http.Request) er
 	})
 }
 
-var _ = fmt.Sprintf
+type span struct {
+	Start int `json:"start"`
+	End   int `json:"end"`
+}
+
+type textPart struct {
+	Text string `json:"text"`
+	Span span   `json:"span"`
+}
+
+// citation is Citation: a span of the answer and the references that
+// support it.
+type citation struct {
+	GeneratedResponsePart struct {
+		TextResponsePart textPart `json:"textResponsePart"`
+	} `json:"generatedResponsePart"`
+	RetrievedReferences []reference `json:"retrievedReferences"`
+}
+
+func toCitation(x kb.Citation) citation {
+	var ct citation
+	ct.GeneratedResponsePart.TextResponsePart = textPart{x.Text, span{x.Start, x.End}}
+	ct.RetrievedReferences = make([]reference, 0, len(x.Refs))
+	for _, ref := range x.Refs {
+		ct.RetrievedReferences = append(ct.RetrievedReferences, toReference(ref))
+	}
+	return ct
+}
