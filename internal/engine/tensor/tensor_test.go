@@ -452,6 +452,44 @@ func TestMatMulBitIdentical(t *testing.T) {
 	}
 }
 
+// TestMatMulMulti checks that a fused product of several matrices (of the
+// same type, and of mixed types that run one after another) gives the bits
+// of separate MatMuls, for one input and for a batch, with chunk edges
+// inside the matrices. Row counts are multiples of four, as in real models:
+// a row left out of a four-row group takes the one-row kernel, whose
+// rounding differs in the last bit.
+func TestMatMulMulti(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 12))
+	const cols = 256
+	mats := []Matrix{
+		randMatrix(t, r, Q4_1, 36, cols),
+		randMatrix(t, r, Q4_1, 12, cols),
+		randMatrix(t, r, Q4_1, 64, cols),
+		randMatrix(t, r, Q8_0, 20, cols),
+		randMatrix(t, r, F32, 6, cols),
+	}
+	for _, threads := range []int{1, 2, 3} {
+		p := NewPool(threads)
+		for _, n := range []int{1, 2, 5, 9} {
+			x := randVec(r, n*cols)
+			var want, got [][]float32
+			prods := make([]Product, len(mats))
+			for i, m := range mats {
+				w := make([]float32, n*m.Rows)
+				p.MatMul(w, m, x, n)
+				want = append(want, w)
+				got = append(got, make([]float32, n*m.Rows))
+				prods[i] = Product{Dst: got[i], M: m}
+			}
+			p.MatMulMulti(x, n, prods)
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("threads=%d n=%d: MatMulMulti differs from MatMul (-want +got):\n%s", threads, n, diff)
+			}
+		}
+		p.Close()
+	}
+}
+
 // TestQuantizeActKernels checks each kernel set's activation quantizer
 // against the portable one: the same scales and sums, and quantized values
 // that differ at most by one step where a value lies on a rounding tie.
