@@ -53,6 +53,9 @@ type Call struct {
 	ErrorCode string     // the AWS exception name, "" on success
 	ErrorMsg  string     // the client-safe message
 	RequestID string
+	// Source is the eventSource, e.g. cloudtrail.amazonaws.com for
+	// LookupEvents; "" means EventSource (bedrock.amazonaws.com).
+	Source string
 }
 
 // Options configures a Trail.
@@ -303,6 +306,9 @@ func (t *Trail) event(c *Call) *Event {
 	}
 	if dataOperations[c.Operation] {
 		ev.EventCategory = "Data"
+	}
+	if c.Source != "" {
+		ev.EventSource = c.Source
 	}
 	if c.Response != nil {
 		ev.ResponseElements = Redact(nil, c.Response)

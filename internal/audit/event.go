@@ -76,7 +76,7 @@ var dataOperations = map[string]bool{
 // readOnly reports whether an operation leaves state unchanged, as
 // CloudTrail's readOnly field does (model invocations count as read-only).
 func readOnly(op string) bool {
-	for _, p := range []string{"Get", "List", "Describe", "Invoke", "Converse", "Count", "Retrieve", "Render", "Apply", "Rerank", "Optimize"} {
+	for _, p := range []string{"Get", "List", "Describe", "Lookup", "Invoke", "Converse", "Count", "Retrieve", "Render", "Apply", "Rerank", "Optimize"} {
 		if strings.HasPrefix(op, p) {
 			return true
 		}

@@ -8,6 +8,7 @@ package awsapi
 //go:generate go run gen_tables.go ../../../shared/aws-models/botocore
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 
@@ -23,6 +24,9 @@ const (
 	Bedrock                     // bedrock (control plane)
 	Agent                       // bedrock-agent
 	AgentRuntime                // bedrock-agent-runtime
+	// CloudTrail serves LookupEvents over the audit trail (awsJson1_1).
+	// It is not in Services: its one operation is routed by X-Amz-Target.
+	CloudTrail // cloudtrail
 )
 
 // String returns the service's endpoint prefix.
@@ -36,6 +40,8 @@ func (s Service) String() string {
 		return "bedrock-agent"
 	case AgentRuntime:
 		return "bedrock-agent-runtime"
+	case CloudTrail:
+		return "cloudtrail"
 	}
 	return fmt.Sprintf("Service(%d)", int(s))
 }
@@ -89,6 +95,9 @@ func ErrorFor(s Service, k fault.Kind) (name string, status int) {
 	case fault.Expired:
 		return "ExpiredTokenException", http.StatusForbidden
 	}
+	if s == CloudTrail {
+		return cloudTrailError(k)
+	}
 	table := generatedErrors[s]
 	for _, n := range kindNames[k] {
 		if st, ok := table[n]; ok {
@@ -96,6 +105,51 @@ func ErrorFor(s Service, k fault.Kind) (name string, status int) {
 		}
 	}
 	return "InternalServerException", table["InternalServerException"]
+}
+
+// cloudTrailError maps a kind to the AWS JSON protocol's common errors,
+// which CloudTrail returns with status 400 for client errors
+// (https://docs.aws.amazon.com/awscloudtrail/latest/APIReference/CommonErrors.html).
+// Operation-specific exceptions are named with Named.
+func cloudTrailError(k fault.Kind) (string, int) {
+	switch k {
+	case fault.Invalid, fault.NotFound, fault.Conflict:
+		return "InvalidParameterException", http.StatusBadRequest
+	case fault.Denied:
+		return "AccessDeniedException", http.StatusBadRequest
+	case fault.Throttled, fault.QuotaExceeded:
+		return "ThrottlingException", http.StatusBadRequest
+	case fault.Unavailable:
+		return "ServiceUnavailable", http.StatusServiceUnavailable
+	}
+	return "InternalFailure", http.StatusInternalServerError
+}
+
+// NamedError gives an error the exception name an operation documents
+// for it (for example CloudTrail's InvalidTimeRangeException), where the
+// service's table for its kind would give a generic one.
+type NamedError struct {
+	Name string
+	Err  error
+}
+
+func (e *NamedError) Error() string { return e.Err.Error() }
+
+// Unwrap returns the error named.
+func (e *NamedError) Unwrap() error { return e.Err }
+
+// Named returns err under the exception name name.
+func Named(name string, err error) error { return &NamedError{Name: name, Err: err} }
+
+// ErrorOf returns the exception name and status with which service s
+// reports err: its name from Named, or the one of its kind.
+func ErrorOf(s Service, err error) (name string, status int) {
+	name, status = ErrorFor(s, fault.KindOf(err))
+	var ne *NamedError
+	if errors.As(err, &ne) {
+		name = ne.Name
+	}
+	return name, status
 }
 
 // StreamException returns the event-stream member name (lower camel case,

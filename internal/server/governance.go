@@ -90,8 +90,11 @@ func (s *Server) recordAudit(ctx context.Context, r *http.Request, svc awsapi.Se
 	if _, ok := r.Body.(*restjson.Body); ok && a.body {
 		c.Body, _ = restjson.ReadBody(r) // authentication's copy, never modified
 	}
+	if svc == awsapi.CloudTrail {
+		c.Source = cloudTrailSource
+	}
 	if err != nil {
-		c.ErrorCode, _ = awsapi.ErrorFor(svc, fault.KindOf(err))
+		c.ErrorCode, _ = awsapi.ErrorOf(svc, err)
 		c.ErrorMsg = fault.Message(err)
 	} else if rec.capture != nil {
 		c.Response = rec.capture.Bytes()

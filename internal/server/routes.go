@@ -17,6 +17,7 @@ import (
 	"github.com/outcrop/outcrop/internal/api/agentapi"
 	"github.com/outcrop/outcrop/internal/api/agentruntimeapi"
 	"github.com/outcrop/outcrop/internal/api/bedrockapi"
+	"github.com/outcrop/outcrop/internal/api/cloudtrailapi"
 	"github.com/outcrop/outcrop/internal/api/runtimeapi"
 	"github.com/outcrop/outcrop/internal/awsapi"
 	"github.com/outcrop/outcrop/internal/awsapi/restjson"
@@ -83,6 +84,9 @@ func (s *Server) routes(rt *runtimeapi.Handler, br *bedrockapi.Handler, ag *agen
 		return nil, err
 	}
 	if err := s.dialectRoutes(mux, m); err != nil {
+		return nil, err
+	}
+	if err := s.cloudTrailRoutes(mux, m); err != nil {
 		return nil, err
 	}
 	mux.Handle("/", s.wrap(awsapi.Runtime, awsapi.Operation{Name: "Unknown"}, func(http.ResponseWriter, *http.Request) error {
@@ -225,6 +229,10 @@ func (s *Server) writeError(ctx context.Context, rec *recorder, svc awsapi.Servi
 	if err == errUnknownOperation {
 		rec.Header().Set("X-Amzn-Errortype", "UnknownOperationException")
 		_ = restjson.WriteJSON(rec, http.StatusNotFound, restjson.ErrorBody{Message: "Unknown operation"})
+		return
+	}
+	if svc == awsapi.CloudTrail {
+		cloudtrailapi.WriteError(rec, err)
 		return
 	}
 	restjson.WriteError(rec, svc, err)
