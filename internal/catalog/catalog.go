@@ -111,6 +111,9 @@ func checkRoutes(m *Model, backends map[string]bool) error {
 // Embedding reports whether the model outputs embeddings.
 func (m *Model) Embedding() bool { return has(m.Output, "EMBEDDING") }
 
+// Image reports whether the model outputs images.
+func (m *Model) Image() bool { return has(m.Output, "IMAGE") }
+
 func has(ss []string, s string) bool {
 	for _, x := range ss {
 		if x == s {

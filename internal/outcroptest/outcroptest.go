@@ -18,6 +18,7 @@ import (
 	"github.com/outcrop/outcrop/internal/family"
 	"github.com/outcrop/outcrop/internal/iam"
 	"github.com/outcrop/outcrop/internal/provider"
+	"github.com/outcrop/outcrop/internal/provider/openaiimages"
 	"github.com/outcrop/outcrop/internal/provider/providertest"
 	"github.com/outcrop/outcrop/internal/server"
 )
@@ -35,7 +36,7 @@ type Server struct {
 type Options struct {
 	Families []family.Codec  // default: the converse family only
 	Models   []catalog.Model // default: EchoModels
-	Extra    []provider.Spec // backend kinds besides echo
+	Extra    []provider.Spec // backend kinds besides echo and openai-images
 	Mutate   func(*config.Config)
 	Now      func() time.Time
 	// Echo, if set, is the echo backend to serve (to watch its channels).
@@ -60,7 +61,9 @@ func NewServer(t testing.TB, o Options) *Server {
 		t.Fatal(err)
 	}
 	c.DataDir = t.TempDir()
-	c.Backends = map[string]config.Backend{"echo": {Kind: "echo"}}
+	// The built-in images backend stays (without a baseURL until a test
+	// sets one), so that the default catalog's image models resolve.
+	c.Backends = map[string]config.Backend{"echo": {Kind: "echo"}, "images": c.Backends["images"]}
 	c.Models = o.Models
 	if c.Models == nil {
 		c.Models = EchoModels
@@ -81,7 +84,7 @@ func NewServer(t testing.TB, o Options) *Server {
 		echo = providertest.EchoSpecWith(*o.Echo)
 	}
 	srv, err := server.New(context.Background(), server.Options{
-		Config: c, Logger: log, Providers: append([]provider.Spec{echo}, o.Extra...),
+		Config: c, Logger: log, Providers: append([]provider.Spec{echo, openaiimages.Spec}, o.Extra...),
 		Families: fams, Now: o.Now, KeyCacheTTL: cacheTTL(o.KeyCacheTTL),
 	})
 	if err != nil {

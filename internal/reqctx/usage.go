@@ -11,6 +11,7 @@ import (
 // reports through AddUsage. It is safe for concurrent use.
 type Usage struct {
 	input, output atomic.Int64
+	images        atomic.Int64
 }
 
 // Tokens returns the input and output tokens reported so far.
@@ -30,6 +31,16 @@ func AddUsage(ctx context.Context, input, output int) {
 		u.output.Add(int64(output))
 	}
 }
+
+// AddImages adds generated images to the usage in ctx, if there is one.
+func AddImages(ctx context.Context, n int) {
+	if u, _ := ctx.Value(key[*Usage]{}).(*Usage); u != nil {
+		u.images.Add(int64(n))
+	}
+}
+
+// Images returns the images reported so far.
+func (u *Usage) Images() int { return int(u.images.Load()) }
 
 // UsageFrom returns the usage in ctx, or nil.
 func UsageFrom(ctx context.Context) *Usage {

@@ -98,7 +98,7 @@ func (s *Server) meterInvocation(ctx context.Context, r *http.Request, op string
 	if m, lerr := s.catalog.Lookup(model); lerr == nil {
 		model = m.ID
 	}
-	s.meter.Record(ctx, model, principal, key, in, out, 0)
+	s.meter.Record(ctx, model, principal, key, in, out, u.Images())
 }
 
 func (r *recorder) invlogWrite(b []byte) {

@@ -180,6 +180,9 @@ func CheckChat(t *Target, req *provider.Request) error {
 	if t.Model.Embedding() {
 		return fault.Newf(fault.Invalid, "The model `%s` is an embedding model and does not support this endpoint.", t.Model.ID)
 	}
+	if t.Model.Image() {
+		return fault.Newf(fault.Invalid, "The model `%s` is an image generation model and does not support this endpoint; use /v1/images/generations.", t.Model.ID)
+	}
 	if c := t.Model.Caps.MaxOutputTokens; c > 0 && req.MaxTokens > c {
 		return fault.Newf(fault.Invalid, "max_tokens is too large: %d. This model supports at most %d completion tokens.", req.MaxTokens, c)
 	}
@@ -264,6 +267,37 @@ func (m *Models) Embed(ctx context.Context, t *Target, req *provider.EmbedReques
 	}
 	m.record(ctx, t, err, start, u)
 	return resp, err
+}
+
+// GenerateImages runs an image request on t under the invocation timeout,
+// charging quotas one request and records metrics; the images are reported
+// for usage accounting (reqctx.AddImages).
+func (m *Models) GenerateImages(ctx context.Context, t *Target, req *provider.ImageRequest) (*provider.ImageResponse, error) {
+	if !t.Model.Image() {
+		return nil, fault.Newf(fault.Invalid, "The model `%s` does not generate images.", t.Model.ID)
+	}
+	g, ok := t.Adapter.(provider.ImageGenerator)
+	if !ok {
+		return nil, fault.Newf(fault.Invalid, "The backend %q of model `%s` cannot generate images. Serve the model from an image backend such as kind openai-images (docs/backends.md).", t.Model.Backend, t.Model.ID)
+	}
+	req.Model = t.Model.BackendModel
+	if err := m.admit(ctx, t, max(1, (len(req.Prompt)+len(req.NegativePrompt)+3)/4)); err != nil {
+		return nil, err
+	}
+	start := m.opts.Now()
+	ctx, cancel := context.WithTimeout(ctx, m.opts.InvocationTimeout)
+	defer cancel()
+	resp, err := g.GenerateImages(ctx, req)
+	err = backendError(ctx, err)
+	if err == nil && len(resp.Images) != req.Count {
+		err = fault.Newf(fault.ModelFailed, "The backend returned %d images for %d requested.", len(resp.Images), req.Count)
+	}
+	m.record(ctx, t, err, start, provider.Usage{})
+	if err != nil {
+		return nil, err
+	}
+	reqctx.AddImages(ctx, len(resp.Images))
+	return resp, nil
 }
 
 // CountTokens counts the input tokens of req on t's backend, or estimates

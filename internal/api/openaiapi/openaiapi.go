@@ -1,8 +1,9 @@
 // Package openaiapi serves the OpenAI API dialect: Chat Completions,
-// Completions, Embeddings, Models and Responses. Each request is decoded
-// into canonical provider types and run through dialect.Models, the same
-// catalog, authorization, backends and metrics as the Bedrock runtime;
-// answers are encoded in OpenAI's shapes, errors in OpenAI's error object.
+// Completions, Embeddings, Images (generations), Models and Responses.
+// Each request is decoded into canonical provider types and run through
+// dialect.Models, the same catalog, authorization, backends and metrics as
+// the Bedrock runtime; answers are encoded in OpenAI's shapes, errors in
+// OpenAI's error object.
 package openaiapi
 
 import (
@@ -32,12 +33,13 @@ func New(opts Options) *Handler { return &Handler{m: opts.Models} }
 // request pipeline and renders returned errors with WriteError.
 func (h *Handler) Routes() map[string]func(http.ResponseWriter, *http.Request) error {
 	return map[string]func(http.ResponseWriter, *http.Request) error{
-		"POST /v1/chat/completions": h.chat,
-		"POST /v1/completions":      h.completions,
-		"POST /v1/embeddings":       h.embeddings,
-		"GET /v1/models":            h.listModels,
-		"GET /v1/models/{id...}":    h.getModel,
-		"POST /v1/responses":        h.responses,
+		"POST /v1/chat/completions":   h.chat,
+		"POST /v1/completions":        h.completions,
+		"POST /v1/embeddings":         h.embeddings,
+		"POST /v1/images/generations": h.images,
+		"GET /v1/models":              h.listModels,
+		"GET /v1/models/{id...}":      h.getModel,
+		"POST /v1/responses":          h.responses,
 	}
 }
 

@@ -56,7 +56,7 @@ func reportAdaptations(w http.ResponseWriter, t *target) {
 
 // checkChat rejects requests the model cannot serve at all.
 func checkChat(m *catalog.Model, req *provider.Request) error {
-	if m.Embedding() {
+	if m.Embedding() || m.Image() {
 		return fault.New(fault.Invalid, "This action doesn't support the model that you provided. Try again with a supported text or chat model.")
 	}
 	if m.Caps.MaxOutputTokens > 0 && req.MaxTokens > m.Caps.MaxOutputTokens {

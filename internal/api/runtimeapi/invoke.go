@@ -33,8 +33,10 @@ type invocation struct {
 	t     *target
 	chat  family.ChatCodec
 	embed family.EmbedCodec
+	image family.ImageCodec
 	req   *provider.Request
 	ereq  *provider.EmbedRequest
+	ireq  *provider.ImageRequest
 	raw   provider.RawInvoker // set when body passes through untouched
 	body  []byte
 }
@@ -78,6 +80,12 @@ func (h *Handler) decodeInvoke(r *http.Request, accept, action string) (*invocat
 			return nil, err
 		}
 		inv.ereq.Model = t.model.BackendModel
+	case family.ImageCodec:
+		inv.image = c
+		if inv.ireq, err = c.DecodeImage(body); err != nil {
+			return nil, err
+		}
+		inv.ireq.Model = t.model.BackendModel
 	default:
 		return nil, fault.Newf(fault.Internal, "model family %q has no InvokeModel codec", t.model.Family)
 	}
@@ -97,7 +105,14 @@ func (h *Handler) invokeModel(w http.ResponseWriter, r *http.Request) error {
 	defer cancel()
 	var out []byte
 	var in, outTok int
-	if inv.embed != nil {
+	var images int
+	switch {
+	case inv.image != nil:
+		if out, err = h.generateImages(ctx, inv); err != nil {
+			return err
+		}
+		images = inv.ireq.Count
+	case inv.embed != nil:
 		e, ok := inv.t.adapter.(provider.Embedder)
 		if !ok {
 			return fault.Newf(fault.Invalid, "The backend serving %s cannot produce embeddings.", inv.t.model.ID)
@@ -111,7 +126,7 @@ func (h *Handler) invokeModel(w http.ResponseWriter, r *http.Request) error {
 		if out, err = inv.embed.EncodeEmbed(inv.ereq, resp); err != nil {
 			return err
 		}
-	} else {
+	default:
 		resp, err := inv.t.adapter.Converse(ctx, inv.req)
 		if err = backendError(ctx, err); err != nil {
 			h.opts.Metrics.record(inv.t.model.ID, err, 0, 0, 0)
@@ -125,6 +140,7 @@ func (h *Handler) invokeModel(w http.ResponseWriter, r *http.Request) error {
 	d := h.opts.Now().Sub(start)
 	h.opts.Metrics.record(inv.t.model.ID, nil, d, in, outTok)
 	reqctx.AddUsage(r.Context(), in, outTok)
+	reqctx.AddImages(r.Context(), images)
 	hd := w.Header()
 	hd.Set("Content-Type", "application/json")
 	hd.Set("Content-Length", strconv.Itoa(len(out)))
