@@ -301,8 +301,8 @@ func joinArray(items [][]byte) []byte {
 
 // filterBody applies the text and image settings to a JSON body: with
 // text off the body is left out; with images off, image data (Converse
-// image blocks, and the images and inputImage members of InvokeModel
-// bodies) is replaced by a placeholder.
+// image blocks, and the images, inputImage and SDXL artifacts' base64
+// members of InvokeModel bodies) is replaced by a placeholder.
 func filterBody(b []byte, text, image bool) []byte {
 	if len(b) == 0 || !text || !json.Valid(b) {
 		return nil
@@ -332,7 +332,7 @@ func scrubImages(v any) bool {
 	case map[string]any:
 		for k, c := range x {
 			switch k {
-			case "image", "images", "inputImage", "maskImage", "conditionImage":
+			case "image", "images", "inputImage", "maskImage", "conditionImage", "base64":
 				x[k] = imageOmitted
 				changed = true
 			default:
