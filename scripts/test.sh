@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # test.sh runs the whole test suite on a fresh machine: it installs what the
-# tests need (model weights, boto3, the AWS SDK for JavaScript, the openai
-# and @anthropic-ai/sdk npm packages), then runs
+# tests need (model weights, Redis, boto3, the AWS SDK for JavaScript, the
+# openai and @anthropic-ai/sdk npm packages), then runs
 # every Go test on the portable kernels (with the race detector, except for
 # the two numeric engine packages whose real-model tests it slows tenfold),
 # and the engine and end-to-end tests again with the fast (simd/archsimd)
@@ -10,6 +10,17 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/fetch-models.sh
+# Redis, for the quota store shared between replicas (its tests start a
+# redis-server of their own on a free loopback port).
+if ! command -v redis-server >/dev/null; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null
+  else
+    echo "test.sh: redis-server is missing; install it (Debian: apt-get install redis-server)" >&2
+    exit 1
+  fi
+fi
+export OUTCROP_TEST_REDIS=require
 python3 -m pip install --quiet --disable-pip-version-check -r test/python/requirements.txt
 npm ci --prefix test/js --no-audit --no-fund --loglevel=error
 npm ci --prefix test/js-dialects --no-audit --no-fund --loglevel=error

@@ -97,6 +97,9 @@ type Quotas struct {
 	Models     map[string]QuotaLimit `yaml:"models"`     // by model ID, summed over all callers
 	Principals map[string]QuotaLimit `yaml:"principals"` // by "root", user name, "role/<name>" or ARN
 	Keys       map[string]QuotaLimit `yaml:"keys"`       // by access key ID or API key ID
+	// Redis, a redis:// or rediss:// URL, keeps the buckets in Redis so
+	// that the limits hold across replicas; empty keeps them in process.
+	Redis string `yaml:"redis"`
 }
 
 // QuotaLimit is one set of per-minute limits; zero means unlimited.
@@ -346,6 +349,9 @@ func (c *Config) Validate() error {
 	case "json", "text":
 	default:
 		return fmt.Errorf("logFormat %q: want json or text", c.LogFormat)
+	}
+	if u := c.Quotas.Redis; u != "" && !strings.HasPrefix(u, "redis://") && !strings.HasPrefix(u, "rediss://") {
+		return fmt.Errorf("quotas.redis: %q is not a redis:// or rediss:// URL", u)
 	}
 	for scope, m := range map[string]map[string]QuotaLimit{"models": c.Quotas.Models, "principals": c.Quotas.Principals, "keys": c.Quotas.Keys} {
 		for name, l := range m {

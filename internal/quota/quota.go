@@ -1,6 +1,7 @@
 // Package quota enforces requests-per-minute and tokens-per-minute limits
 // on model invocations per model, per principal and per key, with token
-// buckets held in process: each bucket holds up to one minute's allowance
+// buckets held in process or, so that the limits hold across replicas, in
+// Redis (see [NewRedisStore]): each bucket holds up to one minute's allowance
 // and refills continuously, so a burst of a whole minute's allowance
 // passes and the rate after it is the configured one. Tokens are charged
 // up front with an estimate of the request's input tokens and reconciled
@@ -10,6 +11,8 @@
 package quota
 
 import (
+	"context"
+	"log/slog"
 	"sync"
 	"time"
 
@@ -29,6 +32,11 @@ type Options struct {
 	Principals map[string]Limit // by principal: "root", a user name, "role/<name>" or an ARN
 	Keys       map[string]Limit // by access key ID or API key ID
 	Now        func() time.Time
+	// Store keeps the buckets; nil keeps them in this process.
+	Store Store
+	// Logger receives a warning when the store fails; the request is then
+	// admitted (limits fail open rather than refuse every call).
+	Logger *slog.Logger
 }
 
 // Messages of Bedrock's ThrottlingException for request and token quotas.
@@ -37,31 +45,33 @@ const (
 	MsgTokens   = "Too many tokens, please wait before trying again."
 )
 
-// Limiter holds the buckets. It is safe for concurrent use.
+// Limiter decides admissions. It is safe for concurrent use.
 type Limiter struct {
 	opts Options
-	mu   sync.Mutex
-	b    map[bucketKey]*bucket
 }
 
-type bucketKey struct {
-	scope  byte // 'm', 'p', 'k'
-	name   string
-	tokens bool // a token bucket, else a request bucket
+// Bucket is one bucket of an admission or a settlement: its name (scope,
+// name and kind, unique per limit), its capacity (a minute's allowance)
+// and refill rate per second, the level it needs to admit, and what the
+// admission charges.
+type Bucket struct {
+	Key          string
+	Burst, Rate  float64
+	Need, Charge float64
+	Tokens       bool // a token bucket, else a request bucket
 }
 
-// bucket is a token bucket holding up to burst, refilled at rate per second.
-// level may go below zero (debt) after a reconciliation.
-type bucket struct {
-	level, burst, rate float64
-	last               time.Time
-}
-
-func (b *bucket) refill(now time.Time) {
-	if d := now.Sub(b.last).Seconds(); d > 0 {
-		b.level = min(b.burst, b.level+d*b.rate)
-	}
-	b.last = now
+// Store holds bucket levels. Implementations refill each bucket to now at
+// its rate, up to its burst, before looking at it; a bucket not seen
+// before is full.
+type Store interface {
+	// Take admits when every bucket has at least Need, and then subtracts
+	// Charge from each, atomically; it returns the index of the first
+	// bucket that lacks room, or -1 when admitted.
+	Take(ctx context.Context, now time.Time, bs []Bucket) (int, error)
+	// Adjust subtracts diff (which may be negative, a refund) from each
+	// bucket, keeping levels at most Burst; levels may go below zero.
+	Adjust(ctx context.Context, now time.Time, bs []Bucket, diff float64) error
 }
 
 // New returns a Limiter, or nil when no limit is configured.
@@ -72,7 +82,21 @@ func New(opts Options) *Limiter {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	return &Limiter{opts: opts, b: map[bucketKey]*bucket{}}
+	if opts.Store == nil {
+		opts.Store = NewMemoryStore()
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Limiter{opts: opts}
+}
+
+// Close releases the store's connections. Close on nil does nothing.
+func (l *Limiter) Close() error {
+	if l == nil {
+		return nil
+	}
+	return Close(l.opts.Store)
 }
 
 // Subject names who invokes which model.
@@ -86,7 +110,7 @@ type Subject struct {
 // Ticket is an admitted request's charge, settled when it ends.
 type Ticket struct {
 	l       *Limiter
-	charged []*bucket
+	charged []Bucket // the token buckets
 	tokens  int
 }
 
@@ -109,94 +133,126 @@ func lookup(m map[string]Limit, names ...string) (Limit, string, bool) {
 // that applies to s. When any bucket lacks room it charges nothing and
 // returns a fault.Throttled error with Bedrock's message. The returned
 // ticket (nil when no limit applies) must be settled.
-func (l *Limiter) Admit(s Subject, estTokens int) (*Ticket, error) {
+func (l *Limiter) Admit(ctx context.Context, s Subject, estTokens int) (*Ticket, error) {
 	if l == nil {
 		return nil, nil
 	}
-	type need struct {
-		k bucketKey
-		l Limit
+	var arr [6]Bucket
+	bs := arr[:0]
+	add := func(scope, name string, lim Limit) {
+		if lim.RequestsPerMinute > 0 {
+			rpm := float64(lim.RequestsPerMinute)
+			bs = append(bs, Bucket{Key: scope + ":r:" + name, Burst: rpm, Rate: rpm / 60, Need: 1, Charge: 1})
+		}
+		if lim.TokensPerMinute > 0 {
+			// A request larger than a whole minute's allowance may pass
+			// only into a full bucket, so that it is not refused forever;
+			// an empty bucket admits nothing.
+			tpm := float64(lim.TokensPerMinute)
+			need := max(float64(min(estTokens, lim.TokensPerMinute)), 1e-9)
+			bs = append(bs, Bucket{Key: scope + ":t:" + name, Burst: tpm, Rate: tpm / 60, Need: need, Charge: float64(estTokens), Tokens: true})
+		}
 	}
-	var needs [3]need
-	n := 0
 	if lim, name, ok := lookup(l.opts.Models, s.Model); ok {
-		needs[n] = need{bucketKey{scope: 'm', name: name}, lim}
-		n++
+		add("m", name, lim)
 	}
 	if lim, name, ok := lookup(l.opts.Principals, s.Principal, s.ARN); ok {
-		needs[n] = need{bucketKey{scope: 'p', name: name}, lim}
-		n++
+		add("p", name, lim)
 	}
 	if lim, name, ok := lookup(l.opts.Keys, s.Key); ok && s.Key != "" {
-		needs[n] = need{bucketKey{scope: 'k', name: name}, lim}
-		n++
+		add("k", name, lim)
 	}
-	if n == 0 {
+	if len(bs) == 0 {
 		return nil, nil
 	}
-	now := l.opts.Now()
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	var reqs, toks [3]*bucket
-	for i := range n {
-		nd := needs[i]
-		if nd.l.RequestsPerMinute > 0 {
-			b := l.bucket(nd.k, nd.l.RequestsPerMinute, now)
-			if b.level < 1 {
-				return nil, fault.New(fault.Throttled, MsgRequests)
-			}
-			reqs[i] = b
+	failed, err := l.opts.Store.Take(ctx, l.opts.Now(), bs)
+	if err != nil {
+		l.opts.Logger.Warn("quota store failed; request admitted", "err", err)
+		return nil, nil
+	}
+	if failed >= 0 {
+		if bs[failed].Tokens {
+			return nil, fault.New(fault.Throttled, MsgTokens)
 		}
-		if nd.l.TokensPerMinute > 0 {
-			k := nd.k
-			k.tokens = true
-			b := l.bucket(k, nd.l.TokensPerMinute, now)
-			// A request larger than a whole minute's allowance may pass
-			// only into a full bucket, so that it is not refused forever.
-			if b.level < float64(min(estTokens, nd.l.TokensPerMinute)) || b.level <= 0 {
-				return nil, fault.New(fault.Throttled, MsgTokens)
-			}
-			toks[i] = b
-		}
+		return nil, fault.New(fault.Throttled, MsgRequests)
 	}
 	t := &Ticket{l: l, tokens: estTokens}
-	for i := range n {
-		if reqs[i] != nil {
-			reqs[i].level--
-		}
-		if toks[i] != nil {
-			toks[i].level -= float64(estTokens)
-			t.charged = append(t.charged, toks[i])
+	for _, b := range bs {
+		if b.Tokens {
+			t.charged = append(t.charged, b)
 		}
 	}
 	return t, nil
-}
-
-func (l *Limiter) bucket(k bucketKey, perMinute int, now time.Time) *bucket {
-	b, ok := l.b[k]
-	if !ok {
-		b = &bucket{level: float64(perMinute), burst: float64(perMinute), rate: float64(perMinute) / 60, last: now}
-		l.b[k] = b
-	}
-	b.refill(now)
-	return b
 }
 
 // Settle reconciles the up-front charge with the tokens the invocation
 // really used (input plus output): the difference is charged, possibly
 // into debt, or refunded up to the bucket's capacity. Settle on a nil
 // ticket does nothing.
-func (t *Ticket) Settle(actualTokens int) {
+func (t *Ticket) Settle(ctx context.Context, actualTokens int) {
 	if t == nil || len(t.charged) == 0 {
 		return
 	}
 	diff := float64(actualTokens - t.tokens)
-	now := t.l.opts.Now()
-	t.l.mu.Lock()
-	for _, b := range t.charged {
-		b.refill(now)
-		b.level = min(b.burst, b.level-diff)
+	if err := t.l.opts.Store.Adjust(ctx, t.l.opts.Now(), t.charged, diff); err != nil {
+		t.l.opts.Logger.Warn("quota store failed to settle a request", "err", err)
 	}
-	t.l.mu.Unlock()
 	t.charged = nil
+}
+
+// memoryStore keeps buckets in this process.
+type memoryStore struct {
+	mu sync.Mutex
+	b  map[string]*bucket
+}
+
+// NewMemoryStore returns a Store that keeps buckets in this process.
+func NewMemoryStore() Store { return &memoryStore{b: map[string]*bucket{}} }
+
+// bucket is a token bucket's state: its level (below zero in debt) when
+// last refilled.
+type bucket struct {
+	level float64
+	last  time.Time
+}
+
+func (m *memoryStore) get(b Bucket, now time.Time) *bucket {
+	st, ok := m.b[b.Key]
+	if !ok {
+		st = &bucket{level: b.Burst, last: now}
+		m.b[b.Key] = st
+	}
+	if d := now.Sub(st.last).Seconds(); d > 0 {
+		st.level = min(b.Burst, st.level+d*b.Rate)
+		st.last = now
+	}
+	return st
+}
+
+func (m *memoryStore) Take(_ context.Context, now time.Time, bs []Bucket) (int, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var arr [6]*bucket
+	sts := arr[:0]
+	for i, b := range bs {
+		st := m.get(b, now)
+		if st.level < b.Need {
+			return i, nil
+		}
+		sts = append(sts, st)
+	}
+	for i, st := range sts {
+		st.level -= bs[i].Charge
+	}
+	return -1, nil
+}
+
+func (m *memoryStore) Adjust(_ context.Context, now time.Time, bs []Bucket, diff float64) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, b := range bs {
+		st := m.get(b, now)
+		st.level = min(b.Burst, st.level-diff)
+	}
+	return nil
 }

@@ -1,6 +1,7 @@
 package quota_test
 
 import (
+	"context"
 	"testing"
 	"time"
 
@@ -14,7 +15,7 @@ func (c *clock) Now() time.Time { return c.t }
 
 func admit(t *testing.T, l *quota.Limiter, s quota.Subject, est int) (*quota.Ticket, string) {
 	t.Helper()
-	tk, err := l.Admit(s, est)
+	tk, err := l.Admit(context.Background(), s, est)
 	if err == nil {
 		return tk, ""
 	}
@@ -24,9 +25,11 @@ func admit(t *testing.T, l *quota.Limiter, s quota.Subject, est int) (*quota.Tic
 	return nil, fault.Message(err)
 }
 
-func TestRequestsPerMinute(t *testing.T) {
+func TestRequestsPerMinute(t *testing.T) { eachStore(t, testRequestsPerMinute) }
+
+func testRequestsPerMinute(t *testing.T, store quota.Store) {
 	clk := &clock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
-	l := quota.New(quota.Options{Models: map[string]quota.Limit{"m": {RequestsPerMinute: 3}}, Now: clk.Now})
+	l := quota.New(quota.Options{Models: map[string]quota.Limit{"m": {RequestsPerMinute: 3}}, Now: clk.Now, Store: store})
 	s := quota.Subject{Model: "m", Principal: "alice", Key: "AKIA1"}
 	for i := range 3 {
 		if _, msg := admit(t, l, s, 10); msg != "" {
@@ -59,16 +62,18 @@ func TestRequestsPerMinute(t *testing.T) {
 	}
 }
 
-func TestTokensPerMinuteReconciled(t *testing.T) {
+func TestTokensPerMinuteReconciled(t *testing.T) { eachStore(t, testTokensPerMinuteReconciled) }
+
+func testTokensPerMinuteReconciled(t *testing.T, store quota.Store) {
 	clk := &clock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
-	l := quota.New(quota.Options{Principals: map[string]quota.Limit{"*": {TokensPerMinute: 600}}, Now: clk.Now})
+	l := quota.New(quota.Options{Principals: map[string]quota.Limit{"*": {TokensPerMinute: 600}}, Now: clk.Now, Store: store})
 	alice := quota.Subject{Model: "m", Principal: "alice"}
 	// Charged 100 up front, really 400: 200 left.
 	tk, msg := admit(t, l, alice, 100)
 	if msg != "" {
 		t.Fatal(msg)
 	}
-	tk.Settle(400)
+	tk.Settle(context.Background(), 400)
 	if _, msg := admit(t, l, alice, 300); msg != quota.MsgTokens {
 		t.Fatalf("300 of 200 left: message %q, want %q", msg, quota.MsgTokens)
 	}
@@ -81,7 +86,7 @@ func TestTokensPerMinuteReconciled(t *testing.T) {
 	if msg != "" {
 		t.Fatal(msg)
 	}
-	tk.Settle(50)
+	tk.Settle(context.Background(), 50)
 	if _, msg := admit(t, l, alice, 151); msg == "" {
 		t.Fatal("151 admitted with 150 left")
 	}
@@ -91,7 +96,7 @@ func TestTokensPerMinuteReconciled(t *testing.T) {
 	}
 	// Into debt: 0 left, then 600 more used: 600 in debt, repaid at 10
 	// tokens a second.
-	tk.Settle(750)
+	tk.Settle(context.Background(), 750)
 	clk.t = clk.t.Add(59 * time.Second)
 	if _, msg := admit(t, l, alice, 1); msg == "" {
 		t.Fatal("admitted while in debt")
@@ -102,12 +107,15 @@ func TestTokensPerMinuteReconciled(t *testing.T) {
 	}
 }
 
-func TestAllOrNothing(t *testing.T) {
+func TestAllOrNothing(t *testing.T) { eachStore(t, testAllOrNothing) }
+
+func testAllOrNothing(t *testing.T, store quota.Store) {
 	clk := &clock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
 	l := quota.New(quota.Options{
 		Models: map[string]quota.Limit{"m": {RequestsPerMinute: 10}},
 		Keys:   map[string]quota.Limit{"AKIA1": {RequestsPerMinute: 1}},
 		Now:    clk.Now,
+		Store:  store,
 	})
 	s := quota.Subject{Model: "m", Key: "AKIA1"}
 	admit(t, l, s, 0)

@@ -23,6 +23,7 @@ import (
 	"github.com/outcrop/outcrop/internal/config"
 	"github.com/outcrop/outcrop/internal/outcroptest"
 	"github.com/outcrop/outcrop/internal/quota"
+	"github.com/outcrop/outcrop/internal/testredis"
 )
 
 func flushAudit(t *testing.T, srv *outcroptest.Server) {
@@ -339,4 +340,45 @@ func BenchmarkPipelineServeHTTPGoverned(b *testing.B) {
 		r.RequestURI = tmpl.URL.RequestURI()
 		return r
 	})
+}
+
+// TestThrottlingAcrossReplicas runs two servers whose quotas are kept in
+// one real Redis: a model's requests-per-minute limit holds over both, as
+// for replicas behind a load balancer.
+func TestThrottlingAcrossReplicas(t *testing.T) {
+	url := testredis.URL(t)
+	clk := &testClock{t: time.Now()}
+	mutate := func(c *config.Config) {
+		c.Quotas.Models = map[string]config.QuotaLimit{echoModel: {RequestsPerMinute: 3}}
+		c.Quotas.Redis = url
+	}
+	a := outcroptest.NewServer(t, outcroptest.Options{Now: clk.Now, Mutate: mutate})
+	b := outcroptest.NewServer(t, outcroptest.Options{Now: clk.Now, Mutate: mutate})
+	ctx := context.Background()
+	clients := []*bedrockruntime.Client{runtimeClient(a, a.Key.ID, a.Key.Secret), runtimeClient(b, b.Key.ID, b.Key.Secret)}
+	converse := func(i int) error {
+		_, err := clients[i%2].Converse(ctx, &bedrockruntime.ConverseInput{ModelId: aws.String(echoModel), Messages: userText("hi")})
+		return err
+	}
+	for i := range 3 {
+		if err := converse(i); err != nil {
+			t.Fatalf("request %d: %v", i+1, err)
+		}
+	}
+	for i := range 2 {
+		err := converse(i)
+		if err == nil {
+			t.Fatalf("replica %d admitted a 4th request in the minute", i)
+		}
+		if code, status := apiError(t, err); code != "ThrottlingException" || status != 429 {
+			t.Fatalf("replica %d: %s %d %v", i, code, status, err)
+		}
+	}
+	clk.Add(20 * time.Second) // one request refilled, for both
+	if err := converse(1); err != nil {
+		t.Fatalf("after 20 s: %v", err)
+	}
+	if err := converse(0); err == nil {
+		t.Fatal("the refilled request was admitted twice")
+	}
 }

@@ -125,7 +125,7 @@ func (g dialectGate) Admit(ctx context.Context, modelID string, estTokens int) e
 	if g.s.quota == nil || c == nil || c.admitted {
 		return nil
 	}
-	t, err := g.s.quota.Admit(quotaSubject(ctx, modelID), estTokens)
+	t, err := g.s.quota.Admit(ctx, quotaSubject(ctx, modelID), estTokens)
 	if err != nil {
 		return err
 	}
@@ -186,7 +186,7 @@ func (s *Server) wrapDialect(d dialectKind, pattern string, h handlerFunc, m *ap
 		}()
 		if call.ticket != nil {
 			in, out := call.usage.Tokens()
-			call.ticket.Settle(in + out)
+			call.ticket.Settle(context.WithoutCancel(ctx), in+out)
 		}
 		if err != nil {
 			k := fault.KindOf(err)

@@ -3,6 +3,8 @@ package server
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"log/slog"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -137,8 +139,9 @@ func newCapture(a *auditOp) *bytes.Buffer {
 	return new(bytes.Buffer)
 }
 
-// newLimiter builds the quota limiter from the configuration (nil: none).
-func newLimiter(q config.Quotas, now func() time.Time) *quota.Limiter {
+// newLimiter builds the quota limiter from the configuration (nil: none),
+// with its buckets in Redis when quotas.redis is set.
+func newLimiter(q config.Quotas, now func() time.Time, log *slog.Logger) (*quota.Limiter, error) {
 	conv := func(m map[string]config.QuotaLimit) map[string]quota.Limit {
 		out := make(map[string]quota.Limit, len(m))
 		for k, v := range m {
@@ -148,7 +151,21 @@ func newLimiter(q config.Quotas, now func() time.Time) *quota.Limiter {
 		}
 		return out
 	}
-	return quota.New(quota.Options{Models: conv(q.Models), Principals: conv(q.Principals), Keys: conv(q.Keys), Now: now})
+	opts := quota.Options{Models: conv(q.Models), Principals: conv(q.Principals), Keys: conv(q.Keys), Now: now, Logger: log}
+	if q.Redis != "" && len(opts.Models)+len(opts.Principals)+len(opts.Keys) > 0 {
+		st, err := quota.NewRedisStore(q.Redis, "outcrop:quota:")
+		if err != nil {
+			return nil, err
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := quota.Ping(ctx, st); err != nil {
+			quota.Close(st)
+			return nil, fmt.Errorf("quotas.redis: %w", err)
+		}
+		opts.Store = st
+	}
+	return quota.New(opts), nil
 }
 
 // admit applies quotas to a model invocation. Its input tokens are
@@ -161,14 +178,14 @@ func (s *Server) admit(ctx context.Context, op string, r *http.Request) (context
 		return ctx, func() {}, nil
 	}
 	body, _ := restjson.ReadBody(r)
-	t, err := s.quota.Admit(quotaSubject(ctx, modelIDOf(r.PathValue("modelId"))), (len(body)+3)/4)
+	t, err := s.quota.Admit(ctx, quotaSubject(ctx, modelIDOf(r.PathValue("modelId"))), (len(body)+3)/4)
 	if err != nil || t == nil {
 		return ctx, func() {}, err
 	}
 	u := new(reqctx.Usage)
 	return reqctx.WithUsage(ctx, u), func() {
 		in, out := u.Tokens()
-		t.Settle(in + out)
+		t.Settle(context.WithoutCancel(ctx), in+out)
 	}, nil
 }
 

@@ -116,7 +116,12 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 		st.Close()
 		return nil, err
 	}
-	s.quota = newLimiter(c.Quotas, opts.Now)
+	s.quota, err = newLimiter(c.Quotas, opts.Now, opts.Logger.With("component", "quota"))
+	if err != nil {
+		s.audit.Close()
+		st.Close()
+		return nil, err
+	}
 	if err := s.build(ctx); err != nil {
 		s.audit.Close()
 		st.Close()
@@ -299,6 +304,6 @@ func (s *Server) Close() error {
 	if s.kb != nil {
 		errs = append(errs, s.kb.Close())
 	}
-	errs = append(errs, s.invlog.Close(), s.meter.Close(), s.audit.Close(), s.store.Close())
+	errs = append(errs, s.invlog.Close(), s.meter.Close(), s.quota.Close(), s.audit.Close(), s.store.Close())
 	return errors.Join(errs...)
 }
