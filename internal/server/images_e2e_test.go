@@ -13,6 +13,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -129,13 +130,21 @@ func imageModels(t *testing.T) []catalog.Model {
 }
 
 // newImageServer starts a server with the default image models; up, when
-// not nil, is the images backend's upstream.
-func newImageServer(t *testing.T, up *imagesUpstream) (*outcroptest.Server, string) {
+// not nil, is the images backend's upstream. now, if set, is the clock,
+// and then any credentials are accepted (for golden files).
+func newImageServer(t *testing.T, up *imagesUpstream, now ...func() time.Time) (*outcroptest.Server, string) {
 	t.Helper()
 	models := append(imageModels(t), outcroptest.EchoModels...)
+	o := outcroptest.Options{Families: familyall.Families, Models: models}
+	if len(now) > 0 {
+		o.Now = now[0]
+	}
 	srv := outcroptest.NewServer(t, outcroptest.Options{
-		Families: familyall.Families, Models: models,
+		Families: o.Families, Models: o.Models, Now: o.Now,
 		Mutate: func(c *config.Config) {
+			if o.Now != nil {
+				c.Auth.Mode = "any"
+			}
 			if up == nil {
 				return
 			}
@@ -437,4 +446,50 @@ func TestOpenAIImages(t *testing.T) {
 			t.Errorf("chat on an image model: %v, want 400", err)
 		}
 	})
+}
+
+// TestImageWireGolden pins the exact wire shapes of image generation:
+// InvokeModel with each image family's body, and the OpenAI dialect's
+// /v1/images/generations.
+func TestImageWireGolden(t *testing.T) {
+	up := &imagesUpstream{png: smallPNG(t)}
+	srv, _ := newImageServer(t, up, fixedClock)
+	bearer := map[string]string{"Authorization": "Bearer any", "Content-Type": "application/json"}
+	cases := []struct{ dir, name, method, path, body string }{
+		{"wire", "invoke_titan_image", "POST", "/model/" + titanV2 + "/invoke",
+			`{"taskType":"TEXT_IMAGE","textToImageParams":{"text":"a lighthouse"},"imageGenerationConfig":{"numberOfImages":2,"width":512,"height":512,"seed":42}}`},
+		{"wire", "invoke_titan_image_invalid", "POST", "/model/" + titanV2 + "/invoke",
+			`{"taskType":"TEXT_IMAGE","textToImageParams":{"text":"x"},"imageGenerationConfig":{"numberOfImages":6,"cfgScale":0.5}}`},
+		{"wire", "invoke_sdxl", "POST", "/model/" + sdxl + "/invoke",
+			`{"text_prompts":[{"text":"a lighthouse"}],"cfg_scale":7,"seed":3,"steps":30}`},
+		{"wire", "invoke_stable_image", "POST", "/model/" + imageCore + "/invoke", `{"prompt":"a lighthouse","seed":3}`},
+		{"wire", "invoke_image_stream", "POST", "/model/" + imageCore + "/invoke-with-response-stream", `{"prompt":"a lighthouse"}`},
+		{"dialects", "openai_images", "POST", "/v1/images/generations",
+			`{"model":"` + titanV2 + `","prompt":"a lighthouse","n":2,"size":"512x512","response_format":"b64_json"}`},
+		{"dialects", "openai_images_url", "POST", "/v1/images/generations", `{"model":"` + sd35Large + `","prompt":"a lighthouse","response_format":"url"}`},
+		{"dialects", "openai_images_bad_size", "POST", "/v1/images/generations", `{"model":"` + titanV2 + `","prompt":"x","size":"big"}`},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var got string
+			if c.dir == "wire" {
+				got = do(t, c.method, srv.URL+c.path, c.body)
+			} else {
+				got = doDialect(t, c.method, srv.URL+c.path, c.body, bearer)
+			}
+			golden := "testdata/" + c.dir + "/" + c.name + ".golden"
+			if *update {
+				if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(string(want), got); diff != "" {
+				t.Errorf("%s mismatch (-want +got):\n%s", c.name, diff)
+			}
+		})
+	}
 }
