@@ -107,3 +107,32 @@ func TestRedisDownFailsOpen(t *testing.T) {
 }
 
 func newTextLogger(w io.Writer) *slog.Logger { return slog.New(slog.NewTextHandler(w, nil)) }
+
+// BenchmarkAdmit measures one admission and its settlement with a model,
+// a principal and a key limit (six buckets), in process and in Redis.
+func BenchmarkAdmit(b *testing.B) {
+	lim := map[string]quota.Limit{"*": {RequestsPerMinute: 1 << 30, TokensPerMinute: 1 << 30}}
+	for _, name := range []string{"memory", "redis"} {
+		b.Run(name, func(b *testing.B) {
+			st := quota.NewMemoryStore()
+			if name == "redis" {
+				s, err := quota.NewRedisStore(testredis.URL(b), b.Name()+":")
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer quota.Close(s)
+				st = s
+			}
+			l := quota.New(quota.Options{Models: lim, Principals: lim, Keys: lim, Store: st})
+			ctx := context.Background()
+			sub := quota.Subject{Model: "m", Principal: "alice", Key: "AKIA1"}
+			for b.Loop() {
+				t, err := l.Admit(ctx, sub, 100)
+				if err != nil {
+					b.Fatal(err)
+				}
+				t.Settle(ctx, 120)
+			}
+		})
+	}
+}
