@@ -251,6 +251,12 @@ func TestRawInvoke(t *testing.T) {
 		{"titan-embed-v2", titanModel, true},
 		{"titan-embed", titanModel, false},
 		{"converse", echoModel, false},
+		{"titan-image-v2", "amazon.titan-image-generator-v2:0", true},
+		{"titan-image", "amazon.titan-image-generator-v2:0", true},
+		{"titan-image-v2", "amazon.titan-image-generator-v1", false},
+		{"stability-sdxl", "stability.stable-diffusion-xl-v1", true},
+		{"stability-image", "stability.stable-diffusion-xl-v1", false},
+		{"stability-image", "us.stability.sd3-5-large-v1:0", true},
 	} {
 		if got := a.AcceptsRaw(c.family, c.model); got != c.want {
 			t.Errorf("AcceptsRaw(%s, %s) = %v", c.family, c.model, got)

@@ -35,12 +35,16 @@ var familiesOf = []struct {
 	{"amazon.titan-tg1", []string{"titan-text"}},
 	{"amazon.titan-embed-text-v2", []string{"titan-embed-v2"}},
 	{"amazon.titan-embed", []string{"titan-embed"}},
+	{"amazon.titan-image-generator-v2", []string{"titan-image-v2", "titan-image"}},
+	{"amazon.titan-image-generator", []string{"titan-image"}},
 	{"amazon.nova", []string{"nova"}},
 	{"cohere.command-r", []string{"cohere-command-r"}},
 	{"cohere.command", []string{"cohere-command"}},
 	{"cohere.embed", []string{"cohere-embed"}},
 	{"ai21.j2", []string{"ai21-j2"}},
 	{"ai21.jamba", []string{"ai21-jamba"}},
+	{"stability.stable-diffusion-xl", []string{"stability-sdxl"}},
+	{"stability.", []string{"stability-image"}},
 }
 
 // baseModel strips an inference profile's geography ("us.", "eu.",
