@@ -30,6 +30,8 @@ import (
 	"github.com/outcrop/outcrop/internal/config"
 	familyall "github.com/outcrop/outcrop/internal/family/all"
 	"github.com/outcrop/outcrop/internal/outcroptest"
+	"github.com/outcrop/outcrop/internal/provider"
+	"github.com/outcrop/outcrop/internal/provider/bedrock"
 	"github.com/outcrop/outcrop/internal/store/sqlite"
 	"github.com/outcrop/outcrop/internal/usage"
 )
@@ -491,5 +493,42 @@ func TestImageWireGolden(t *testing.T) {
 				t.Errorf("%s mismatch (-want +got):\n%s", c.name, diff)
 			}
 		})
+	}
+}
+
+// An Outcrop whose image model is served by a bedrock backend passes the
+// Titan body through to the upstream (here another Outcrop, on the fake
+// Images API) untouched, and its answer and errors back.
+func TestImagesThroughBedrockBackend(t *testing.T) {
+	up, _ := newImageServer(t, &imagesUpstream{png: smallPNG(t)})
+	front := outcroptest.NewServer(t, outcroptest.Options{
+		Families: familyall.Families,
+		Extra:    []provider.Spec{bedrock.Spec},
+		Mutate: func(c *config.Config) {
+			c.Backends["aws"] = config.Backend{Kind: "bedrock", Config: map[string]any{
+				"region": "us-east-1", "endpointURL": up.URL, "accessKeyId": up.Key.ID, "secretAccessKey": up.Key.Secret, "maxRetries": 0,
+			}}
+		},
+		Models: []catalog.Model{{ID: titanV2, Family: "titan-image-v2", Backend: "aws", BackendModel: "us." + titanV2,
+			Input: []string{"TEXT"}, Output: []string{"IMAGE"}}},
+	})
+	c := runtimeClient(front, front.Key.ID, front.Key.Secret)
+	out, err := c.InvokeModel(context.Background(), &bedrockruntime.InvokeModelInput{ModelId: aws.String(titanV2),
+		Body: []byte(`{"taskType":"TEXT_IMAGE","textToImageParams":{"text":"two servers"},"imageGenerationConfig":{"numberOfImages":2}}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m struct {
+		Images []string `json:"images"`
+	}
+	if err := json.Unmarshal(out.Body, &m); err != nil || len(m.Images) != 2 {
+		t.Fatalf("body %s: %v", out.Body, err)
+	}
+	decodeImage(t, m.Images[1], "png")
+	_, err = c.InvokeModel(context.Background(), &bedrockruntime.InvokeModelInput{ModelId: aws.String(titanV2),
+		Body: []byte(`{"taskType":"TEXT_IMAGE","textToImageParams":{"text":"x"},"imageGenerationConfig":{"numberOfImages":9}}`)})
+	var ve *rt.ValidationException
+	if !errors.As(err, &ve) || !strings.Contains(ve.ErrorMessage(), "numberOfImages: 9 is not less or equal to 5") {
+		t.Errorf("err = %v, want the upstream's ValidationException", err)
 	}
 }
