@@ -38,7 +38,7 @@ func Parse(name, mimeType string, data []byte) (string, error) {
 	if kind == "" {
 		kind = map[string]string{"text/plain": ".txt", "text/markdown": ".md", "text/html": ".html",
 			"text/csv": ".csv", "application/json": ".json",
-			"application/vnd.openxmlformats-officedocument.wordprocessingml.document": ".docx"}[strings.ToLower(strings.TrimSpace(strings.Split(mimeType, ";")[0]))]
+			"application/vnd.openxmlformats-officedocument.wordprocessingml.document": ".docx", "application/pdf": ".pdf"}[strings.ToLower(strings.TrimSpace(strings.Split(mimeType, ";")[0]))]
 	}
 	switch kind {
 	case ".txt", ".text", "":
@@ -58,6 +58,8 @@ func Parse(name, mimeType string, data []byte) (string, error) {
 		return parseJSON(data)
 	case ".docx":
 		return parseDOCX(data)
+	case ".pdf":
+		return parsePDF(data)
 	}
 	return "", fmt.Errorf("%w %s", ErrUnsupported, kind)
 }

@@ -3,6 +3,7 @@ package kb
 import (
 	"archive/zip"
 	"bytes"
+	"os"
 	"testing"
 	"unicode/utf8"
 
@@ -80,5 +81,59 @@ func FuzzParse(f *testing.F) {
 		}
 		_, _ = ParseMetadata([]byte(data))
 		SplitText(data, Chunking{Strategy: "FIXED_SIZE", MaxTokens: 3, Overlap: 50})
+	})
+}
+
+// TestParsePDF reads testdata/pdf/sample.pdf, written by gen.py: two
+// pages in a nested page tree, a plain and a compressed content stream,
+// Tj, TJ and ' operators, and a line drawn in two pieces.
+func TestParsePDF(t *testing.T) {
+	data, err := os.ReadFile("testdata/pdf/sample.pdf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `Skerry Point Lighthouse
+The lighthouse was lit in 1851 and its lamp burned whale oil.
+In 1904 the keepers switched to paraffin (kerosene).
+The tower is 38 metres tall and painted in red and white bands.
+Left part of a line, right part of the same line.
+
+Honey Bees
+A colony keeps one queen; workers forage within three kilometres.
+They tell each other where flowers are with a waggle dance.`
+	for _, tc := range []struct{ name, mime string }{{"sample.pdf", ""}, {"", "application/pdf"}} {
+		got, err := Parse(tc.name, tc.mime, data)
+		if err != nil {
+			t.Fatalf("Parse(%q, %q): %v", tc.name, tc.mime, err)
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("Parse(%q, %q) (-want +got):\n%s", tc.name, tc.mime, diff)
+		}
+	}
+	for _, tc := range []struct{ name, data string }{
+		{"not a PDF", "hello"},
+		{"truncated", string(data[:len(data)/2])},
+		{"no pages", "%PDF-1.4\n1 0 obj\n<< /Type /Catalog >>\nendobj\ntrailer\n<< /Root 1 0 R >>\n%%EOF\n"},
+	} {
+		if got, err := Parse("x.pdf", "", []byte(tc.data)); err == nil {
+			t.Errorf("%s: parsed as %q, want an error", tc.name, got)
+		}
+	}
+}
+
+// FuzzParsePDF feeds the PDF reader mutations of the sample: it must
+// return text or an error, never panic or hang.
+func FuzzParsePDF(f *testing.F) {
+	data, err := os.ReadFile("testdata/pdf/sample.pdf")
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(data)
+	f.Add([]byte("%PDF-1.4\ntrailer\n<< /Root << /Pages << /Type /Pages /Kids [] /Count 99999999 >> >> >>\n%%EOF"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		out, err := Parse("a.pdf", "", data)
+		if err == nil && !utf8.ValidString(out) {
+			t.Errorf("invalid UTF-8 output %q", out)
+		}
 	})
 }
