@@ -35,17 +35,26 @@ type Quirks struct {
 	TopK bool
 }
 
-// Client speaks Chat Completions and Embeddings over an HTTP upstream whose
-// BaseURL ends before /chat/completions (for OpenAI, https://api.openai.com/v1).
+// Client speaks Chat Completions, Embeddings and Images over an HTTP
+// upstream whose BaseURL ends before /chat/completions (for OpenAI,
+// https://api.openai.com/v1).
 type Client struct {
 	HTTP   *HTTP
 	Quirks Quirks
 }
 
 var (
-	_ provider.Adapter  = (*Client)(nil)
-	_ provider.Embedder = (*Client)(nil)
+	_ provider.Adapter        = (*Client)(nil)
+	_ provider.Embedder       = (*Client)(nil)
+	_ provider.ImageGenerator = (*Client)(nil)
 )
+
+// GenerateImages calls the upstream's /images/generations with the
+// defaults of Images (OpenAI itself and LocalAI serve it next to Chat
+// Completions; a server without it answers 404, reported as such).
+func (c *Client) GenerateImages(ctx context.Context, req *provider.ImageRequest) (*provider.ImageResponse, error) {
+	return (&Images{HTTP: c.HTTP}).GenerateImages(ctx, req)
+}
 
 // Wire types of the Chat Completions API.
 type (

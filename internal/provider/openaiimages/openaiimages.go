@@ -11,16 +11,9 @@
 package openaiimages
 
 import (
-	"bytes"
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"image"
-	_ "image/gif" // decoders for transcoding whatever the upstream sends
-	"image/jpeg"
-	"image/png"
-	"net/http"
 	"strings"
 
 	"github.com/outcrop/outcrop/internal/fault"
@@ -55,8 +48,7 @@ type Config struct {
 
 // Adapter is an openai-images backend. It is safe for concurrent use.
 type Adapter struct {
-	http *openaicompat.HTTP // nil when no baseURL is configured
-	cfg  Config
+	images *openaicompat.Images // nil when no baseURL is configured
 }
 
 var (
@@ -78,20 +70,15 @@ func New(raw json.RawMessage, env provider.Env) (*Adapter, error) {
 	if c.MaxImagesPerRequest < 0 {
 		return nil, fmt.Errorf("%s backend config: maxImagesPerRequest must not be negative", Kind)
 	}
-	if c.Quality == nil {
-		c.Quality = map[string]string{"standard": "standard", "high": "hd"}
-	}
-	a := &Adapter{cfg: c}
 	if strings.TrimSpace(c.BaseURL) == "" {
-		return a, nil
+		return &Adapter{}, nil
 	}
 	h, err := c.NewHTTP(Kind, "", env, openaicompat.Bearer)
 	if err != nil {
 		return nil, err
 	}
 	h.ErrorInfo = openaicompat.ErrorInfo
-	a.http = h
-	return a, nil
+	return &Adapter{images: &openaicompat.Images{HTTP: h, NegativePrompt: c.NegativePrompt, Quality: c.Quality, MaxPerRequest: c.MaxImagesPerRequest}}, nil
 }
 
 // errUnconfigured is what every call of a backend without a baseURL
@@ -110,131 +97,10 @@ func (a *Adapter) ConverseStream(ctx context.Context, req *provider.Request, _ f
 	return err
 }
 
-type (
-	generateRequest struct {
-		Model          string `json:"model,omitempty"`
-		Prompt         string `json:"prompt"`
-		NegativePrompt string `json:"negative_prompt,omitempty"`
-		N              int    `json:"n"`
-		Size           string `json:"size,omitempty"`
-		Quality        string `json:"quality,omitempty"`
-		Style          string `json:"style,omitempty"`
-		ResponseFormat string `json:"response_format"`
-	}
-	generateResponse struct {
-		Created int64 `json:"created"`
-		Data    []struct {
-			B64JSON       string `json:"b64_json"`
-			URL           string `json:"url"`
-			RevisedPrompt string `json:"revised_prompt"`
-		} `json:"data"`
-	}
-)
-
-// maxResponse bounds an upstream answer: a few large base64 PNGs.
-const maxResponse = 256 << 20
-
-// GenerateImages calls /images/generations, in several calls when the
-// request asks for more images than MaxImagesPerRequest, and returns the
-// images in the format req asks for (transcoding PNG, JPEG or GIF when
-// the upstream sent another).
+// GenerateImages runs req on the upstream (openaicompat.Images).
 func (a *Adapter) GenerateImages(ctx context.Context, req *provider.ImageRequest) (*provider.ImageResponse, error) {
-	if a.http == nil {
+	if a.images == nil {
 		return nil, errUnconfigured
 	}
-	if strings.TrimSpace(req.Prompt) == "" {
-		return nil, fault.New(fault.Invalid, "The prompt is empty.")
-	}
-	want := req.Format
-	if want == "" {
-		want = "png"
-	}
-	if want != "png" && want != "jpeg" {
-		return nil, fault.Newf(fault.Invalid, "The %s backend returns png or jpeg images, not %s.", Kind, want)
-	}
-	body := generateRequest{Model: req.Model, Prompt: req.Prompt, Size: size(req), Quality: a.cfg.Quality[req.Quality], ResponseFormat: "b64_json"}
-	if req.Style == "vivid" || req.Style == "natural" {
-		body.Style = req.Style // OpenAI's only styles; others are the family's own vocabulary
-	}
-	if req.NegativePrompt != "" {
-		switch a.cfg.NegativePrompt {
-		case "", "append":
-			body.Prompt += "\n\nAvoid: " + req.NegativePrompt
-		case "field":
-			body.NegativePrompt = req.NegativePrompt
-		}
-	}
-	out := &provider.ImageResponse{}
-	for left := max(req.Count, 1); left > 0; {
-		body.N = left
-		if m := a.cfg.MaxImagesPerRequest; m > 0 && body.N > m {
-			body.N = m
-		}
-		b, err := json.Marshal(body)
-		if err != nil {
-			return nil, fault.Wrap(fault.Invalid, err, "The request cannot be encoded for the backend.")
-		}
-		var gr generateResponse
-		if err := a.http.PostJSON(ctx, "/images/generations", b, maxResponse, &gr, "images"); err != nil {
-			return nil, err
-		}
-		if len(gr.Data) != body.N {
-			return nil, fault.Newf(fault.ModelFailed, "The %s backend sent %d images for %d requested.", Kind, len(gr.Data), body.N)
-		}
-		for _, d := range gr.Data {
-			if d.B64JSON == "" {
-				return nil, fault.Newf(fault.ModelFailed, "The %s backend sent an image without b64_json (it must honour response_format b64_json).", Kind)
-			}
-			raw, err := base64.StdEncoding.DecodeString(d.B64JSON)
-			if err != nil {
-				return nil, fault.Wrap(fault.ModelFailed, err, fmt.Sprintf("The %s backend sent an image that is not valid base64.", Kind))
-			}
-			im, err := convert(raw, want)
-			if err != nil {
-				return nil, err
-			}
-			out.Images = append(out.Images, im)
-			if out.RevisedPrompt == "" {
-				out.RevisedPrompt = d.RevisedPrompt
-			}
-		}
-		left -= body.N
-	}
-	return out, nil
-}
-
-func size(req *provider.ImageRequest) string {
-	if req.Width > 0 && req.Height > 0 {
-		return fmt.Sprintf("%dx%d", req.Width, req.Height)
-	}
-	return ""
-}
-
-// formats maps sniffed content types to canonical image formats.
-var formats = map[string]string{"image/png": "png", "image/jpeg": "jpeg", "image/gif": "gif", "image/webp": "webp"}
-
-// convert returns raw as an image in format want, re-encoding it when the
-// upstream sent another format.
-func convert(raw []byte, want string) (provider.Image, error) {
-	got := formats[http.DetectContentType(raw)]
-	if got == "" {
-		return provider.Image{}, fault.Newf(fault.ModelFailed, "The %s backend sent data that is not an image.", Kind)
-	}
-	if got == want {
-		return provider.Image{Format: want, Data: raw}, nil
-	}
-	img, _, err := image.Decode(bytes.NewReader(raw))
-	if err != nil {
-		return provider.Image{}, fault.Wrap(fault.ModelFailed, err, fmt.Sprintf("The %s backend sent a %s image that cannot be converted to %s.", Kind, got, want))
-	}
-	var buf bytes.Buffer
-	if want == "jpeg" {
-		err = jpeg.Encode(&buf, img, &jpeg.Options{Quality: 90})
-	} else {
-		err = png.Encode(&buf, img)
-	}
-	if err != nil {
-		return provider.Image{}, fault.Wrap(fault.Internal, err, "")
-	}
-	return provider.Image{Format: want, Data: buf.Bytes()}, nil
+	return a.images.GenerateImages(ctx, req)
 }
