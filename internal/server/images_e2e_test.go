@@ -279,6 +279,15 @@ func TestInvokeModelImages(t *testing.T) {
 		if len(rows) != 1 || rows[0].Requests != 1 || rows[0].Images != 3 || rows[0].CostMicros != 30000 {
 			t.Errorf("usage rows for %s = %+v, want 1 request, 3 images, 30000 micro-dollars", titanV1, rows)
 		}
+		metrics := scrape(t, srv.URL)
+		for _, want := range []string{
+			`outcrop_model_output_images_total{model_id="` + titanV1 + `"} 3`,
+			`outcrop_model_invocations_total{model_id="` + titanV1 + `",outcome="success"} 1`,
+		} {
+			if !strings.Contains(metrics, want) {
+				t.Errorf("/metrics lacks %s", want)
+			}
+		}
 	})
 }
 
@@ -389,6 +398,9 @@ func TestOpenAIImages(t *testing.T) {
 	}
 	if len(res.Data) != 2 || res.Created == 0 || res.Data[0].RevisedPrompt != "revised: a watercolor fox" {
 		t.Fatalf("response %+v", res)
+	}
+	if m := scrape(t, srv.URL); !strings.Contains(m, `outcrop_model_output_images_total{model_id="`+titanV2+`"} 2`) {
+		t.Errorf("/metrics lacks the 2 images of %s", titanV2)
 	}
 	for _, d := range res.Data {
 		decodeImage(t, d.B64JSON, "png")

@@ -47,6 +47,7 @@ type Admitter interface {
 type Recorder interface {
 	Record(modelID string, err error, d time.Duration, in, out int)
 	FirstToken(modelID string, d time.Duration)
+	Images(modelID string, n int)
 }
 
 // Options configures Models.
@@ -297,6 +298,9 @@ func (m *Models) GenerateImages(ctx context.Context, t *Target, req *provider.Im
 		return nil, err
 	}
 	reqctx.AddImages(ctx, len(resp.Images))
+	if m.opts.Metrics != nil {
+		m.opts.Metrics.Images(t.Model.ID, len(resp.Images))
+	}
 	return resp, nil
 }
 

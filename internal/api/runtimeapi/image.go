@@ -25,5 +25,6 @@ func (h *Handler) generateImages(ctx context.Context, inv *invocation) ([]byte, 
 		h.opts.Metrics.record(inv.t.model.ID, err, 0, 0, 0)
 		return nil, err
 	}
+	h.opts.Metrics.Images(inv.t.model.ID, len(resp.Images))
 	return inv.image.EncodeImage(inv.ireq, resp)
 }
