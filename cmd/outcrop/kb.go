@@ -111,6 +111,14 @@ func (c *kbClient) linkFolder(bucket, dir string) error {
 	return os.Symlink(dir, link)
 }
 
+// unlinkFolder removes bucket's link, if it is one; the folder stays.
+func (c *kbClient) unlinkFolder(bucket string) {
+	link := c.bucketDir(bucket)
+	if st, err := os.Lstat(link); err == nil && st.Mode()&os.ModeSymlink != 0 {
+		_ = os.Remove(link)
+	}
+}
+
 // folderOf returns the folder linked as bucket, or "".
 func (c *kbClient) folderOf(bucket string) string {
 	dir, err := os.Readlink(c.bucketDir(bucket))
@@ -256,16 +264,22 @@ as a bucket, so it needs the server on this machine with the same --data-dir.`}
 
 // chunkingFlags are the data source's chunking strategy and its knobs.
 type chunkingFlags struct {
-	strategy  string
-	maxTokens int32
-	overlap   int32
+	strategy                      string
+	maxTokens, overlap            int32
+	parentMax, childMax, overlapT int32
+	buffer, breakpoint            int32
 }
 
 func (c *chunkingFlags) register(cmd *cobra.Command) {
 	fl := cmd.Flags()
-	fl.StringVar(&c.strategy, "chunking", "FIXED_SIZE", "chunking strategy: FIXED_SIZE or NONE")
-	fl.Int32Var(&c.maxTokens, "max-tokens", 300, "FIXED_SIZE: tokens (words) per chunk")
+	fl.StringVar(&c.strategy, "chunking", "FIXED_SIZE", "chunking strategy: FIXED_SIZE, HIERARCHICAL, SEMANTIC or NONE")
+	fl.Int32Var(&c.maxTokens, "max-tokens", 300, "FIXED_SIZE, SEMANTIC: tokens (words) per chunk")
 	fl.Int32Var(&c.overlap, "overlap", 20, "FIXED_SIZE: overlap between chunks, percent")
+	fl.Int32Var(&c.parentMax, "parent-max-tokens", 1500, "HIERARCHICAL: tokens per parent chunk (what retrieval returns)")
+	fl.Int32Var(&c.childMax, "child-max-tokens", 300, "HIERARCHICAL: tokens per child chunk (what is searched)")
+	fl.Int32Var(&c.overlapT, "overlap-tokens", 60, "HIERARCHICAL: tokens repeated between neighbouring chunks")
+	fl.Int32Var(&c.buffer, "buffer-size", 0, "SEMANTIC: neighbouring sentences (0 or 1) embedded with each sentence")
+	fl.Int32Var(&c.breakpoint, "breakpoint", 95, "SEMANTIC: breakpoint percentile threshold (50-99); higher cuts less often")
 }
 
 func (c *chunkingFlags) config() (*at.VectorIngestionConfiguration, error) {
@@ -273,9 +287,15 @@ func (c *chunkingFlags) config() (*at.VectorIngestionConfiguration, error) {
 	switch cc.ChunkingStrategy {
 	case at.ChunkingStrategyFixedSize:
 		cc.FixedSizeChunkingConfiguration = &at.FixedSizeChunkingConfiguration{MaxTokens: aws.Int32(c.maxTokens), OverlapPercentage: aws.Int32(c.overlap)}
+	case at.ChunkingStrategyHierarchical:
+		cc.HierarchicalChunkingConfiguration = &at.HierarchicalChunkingConfiguration{OverlapTokens: aws.Int32(c.overlapT),
+			LevelConfigurations: []at.HierarchicalChunkingLevelConfiguration{{MaxTokens: aws.Int32(c.parentMax)}, {MaxTokens: aws.Int32(c.childMax)}}}
+	case at.ChunkingStrategySemantic:
+		cc.SemanticChunkingConfiguration = &at.SemanticChunkingConfiguration{MaxTokens: aws.Int32(c.maxTokens),
+			BufferSize: aws.Int32(c.buffer), BreakpointPercentileThreshold: aws.Int32(c.breakpoint)}
 	case at.ChunkingStrategyNone:
 	default:
-		return nil, fmt.Errorf("--chunking %q: want FIXED_SIZE or NONE", c.strategy)
+		return nil, fmt.Errorf("--chunking %q: want FIXED_SIZE, HIERARCHICAL, SEMANTIC or NONE", c.strategy)
 	}
 	return &at.VectorIngestionConfiguration{ChunkingConfiguration: cc}, nil
 }
@@ -289,7 +309,9 @@ func kbCreateCmd(g *globalFlags, f *kbFlags) *cobra.Command {
 		Use:   "create NAME --folder DIR",
 		Short: "Create a knowledge base over a local folder and ingest it",
 		Example: `  outcrop kb create handbook --folder ./docs
-  outcrop kb create notes --folder ~/notes --chunking FIXED_SIZE --max-tokens 200 --overlap 10`,
+  outcrop kb create notes --folder ~/notes --chunking FIXED_SIZE --max-tokens 200 --overlap 10
+  outcrop kb create manuals --folder ./manuals --chunking HIERARCHICAL --parent-max-tokens 1000 --child-max-tokens 200
+  outcrop kb create essays --folder ./essays --chunking SEMANTIC --breakpoint 90`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
@@ -323,10 +345,19 @@ func kbCreateCmd(g *globalFlags, f *kbFlags) *cobra.Command {
 				return err
 			}
 			kbID := aws.ToString(k.KnowledgeBase.KnowledgeBaseId)
-			fmt.Fprintf(out, "created knowledge base %s (%s)\n", args[0], kbID)
 			bucket := bucketName(kbID)
+			// Until the data source exists, a failure undoes the
+			// knowledge base: the one-line create either works or
+			// leaves nothing behind.
+			undo := func(err error) error {
+				if _, derr := c.ag.DeleteKnowledgeBase(ctx, &bedrockagent.DeleteKnowledgeBaseInput{KnowledgeBaseId: &kbID}); derr != nil {
+					return fmt.Errorf("%w (and deleting knowledge base %s failed: %v)", err, kbID, derr)
+				}
+				c.unlinkFolder(bucket)
+				return err
+			}
 			if err := c.linkFolder(bucket, dir); err != nil {
-				return fmt.Errorf("link %s into the data directory: %w", dir, err)
+				return undo(fmt.Errorf("link %s into the data directory: %w", dir, err))
 			}
 			ds, err := c.ag.CreateDataSource(ctx, &bedrockagent.CreateDataSourceInput{
 				KnowledgeBaseId: &kbID,
@@ -337,8 +368,9 @@ func kbCreateCmd(g *globalFlags, f *kbFlags) *cobra.Command {
 				VectorIngestionConfiguration: vic,
 			})
 			if err != nil {
-				return err
+				return undo(err)
 			}
+			fmt.Fprintf(out, "created knowledge base %s (%s) over %s\n", args[0], kbID, dir)
 			j, err := c.ingest(ctx, cmd.ErrOrStderr(), f.poll, kbID, *ds.DataSource, countDocuments(dir))
 			if j != nil {
 				printStats(out, j)
@@ -471,12 +503,7 @@ func kbRmCmd(g *globalFlags, f *kbFlags) *cobra.Command {
 			if _, err := c.ag.DeleteKnowledgeBase(ctx, &bedrockagent.DeleteKnowledgeBaseInput{KnowledgeBaseId: &id}); err != nil {
 				return err
 			}
-			link := c.bucketDir(bucketName(id))
-			if st, err := os.Lstat(link); err == nil && st.Mode()&os.ModeSymlink != 0 {
-				if err := os.Remove(link); err != nil {
-					return err
-				}
-			}
+			c.unlinkFolder(bucketName(id))
 			fmt.Fprintf(cmd.OutOrStdout(), "deleted knowledge base %s (%s)\n", args[0], id)
 			return nil
 		},

@@ -104,6 +104,28 @@ func TestKBCommands(t *testing.T) {
 		t.Errorf("ask after sync:\n%s", out)
 	}
 
+	// The other strategies, as flags.
+	out = kb("create", "layered", "--folder", folder, "--chunking", "hierarchical", "--parent-max-tokens", "30", "--child-max-tokens", "8", "--overlap-tokens", "2")
+	if !strings.Contains(out, "2 scanned, 2 new") {
+		t.Errorf("create HIERARCHICAL printed:\n%s", out)
+	}
+	out = kb("ask", "layered", "How long does rye bread keep?", "--model", "outcrop.echo-v1:0", "--prompt", "$search_results$", "--results", "1")
+	if !strings.Contains(out, "Rye bread is dense and keeps for a week. It rises with a sour starter.") {
+		t.Errorf("HIERARCHICAL ask did not answer with the parent chunk:\n%s", out)
+	}
+	out = kb("create", "topical", "--folder", folder, "--chunking", "SEMANTIC", "--max-tokens", "50", "--breakpoint", "60", "--buffer-size", "1")
+	if !strings.Contains(out, "2 scanned, 2 new") {
+		t.Errorf("create SEMANTIC printed:\n%s", out)
+	}
+	if _, err := kbErr("create", "wrong", "--folder", folder, "--chunking", "SEMANTIC", "--breakpoint", "20"); err == nil || !strings.Contains(err.Error(), "ValidationException") {
+		t.Errorf("create with a bad breakpoint: %v", err)
+	}
+	if out = kb("list"); strings.Contains(out, "wrong") {
+		t.Errorf("a failed create left its knowledge base:\n%s", out)
+	}
+	kb("rm", "layered")
+	kb("rm", "topical")
+
 	out = kb("rm", "handbook")
 	if !strings.Contains(out, "deleted knowledge base handbook") {
 		t.Errorf("rm printed %q", out)

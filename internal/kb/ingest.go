@@ -26,6 +26,14 @@ const (
 	MetaDocumentID   = "x-amz-bedrock-kb-document-id" // custom documents
 )
 
+// Chunk metadata keys Outcrop keeps for itself, which Retrieve removes:
+// a HIERARCHICAL child chunk's parent text and the parent's number in
+// its document.
+const (
+	metaParentText = "x-outcrop-kb-parent-text"
+	metaParentSeq  = "x-outcrop-kb-parent-seq"
+)
+
 // maxFailureReasons bounds the reasons a job keeps.
 const maxFailureReasons = 20
 
@@ -325,7 +333,13 @@ func (s *Service) syncObject(ctx context.Context, kb *KnowledgeBase, ds *DataSou
 			return err
 		}
 		for i := range chunks {
-			chunks[i].Meta = chunkMeta(attrs, ds, uri, chunks[i].Seq, doc.Hash)
+			m := chunkMeta(attrs, ds, uri, chunks[i].Seq, doc.Hash)
+			for _, k := range []string{metaParentText, metaParentSeq} {
+				if v, ok := chunks[i].Meta[k]; ok {
+					m[k] = v
+				}
+			}
+			chunks[i].Meta = m
 		}
 		j.Stats.MetadataModified++
 		defer s.invalidate(kb.ID)
@@ -382,18 +396,30 @@ func (s *Service) chunkDocument(ctx context.Context, kb *KnowledgeBase, ds *Data
 	if err != nil {
 		return nil, err
 	}
-	parts := SplitText(text, ds.Chunking)
-	if len(parts) == 0 {
-		return nil, errors.New("the document has no text")
-	}
-	vecs, err := s.embed(ctx, kb, parts, "search_document")
+	pieces, err := Split(ctx, text, ds.Chunking, func(ctx context.Context, texts []string) ([][]float32, error) {
+		return s.embed(ctx, kb, texts, "search_document")
+	})
 	if err != nil {
 		return nil, err
 	}
-	chunks := make([]Chunk, len(parts))
-	for i, p := range parts {
-		chunks[i] = Chunk{KBID: kb.ID, DSID: ds.ID, DocID: docID, Seq: i, Text: p, Vector: vecs[i],
-			Meta: chunkMeta(attrs, ds, docID, i, hash)}
+	if len(pieces) == 0 {
+		return nil, errors.New("the document has no text")
+	}
+	texts := make([]string, len(pieces))
+	for i, p := range pieces {
+		texts[i] = p.Text
+	}
+	vecs, err := s.embed(ctx, kb, texts, "search_document")
+	if err != nil {
+		return nil, err
+	}
+	chunks := make([]Chunk, len(pieces))
+	for i, p := range pieces {
+		meta := chunkMeta(attrs, ds, docID, i, hash)
+		if p.Parent != "" {
+			meta[metaParentText], meta[metaParentSeq] = p.Parent, float64(p.ParentSeq)
+		}
+		chunks[i] = Chunk{KBID: kb.ID, DSID: ds.ID, DocID: docID, Seq: i, Text: p.Text, Vector: vecs[i], Meta: meta}
 	}
 	return chunks, nil
 }

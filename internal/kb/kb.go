@@ -82,12 +82,26 @@ type KnowledgeBase struct {
 	Updated           time.Time       `json:"updatedAt"`
 }
 
-// Chunking is a chunking strategy: FIXED_SIZE (MaxTokens, Overlap percent)
-// or NONE (one chunk per document). Tokens are counted as words.
+// Chunking is a chunking strategy and its settings, named as in
+// Bedrock's ChunkingConfiguration. Tokens are counted as words.
+//
+//   - FIXED_SIZE: windows of MaxTokens, overlapping by Overlap percent.
+//   - NONE: one chunk per document.
+//   - HIERARCHICAL: parents of ParentMaxTokens cut into children of
+//     ChildMaxTokens, both layers overlapping by OverlapTokens; children
+//     are searched, parents returned.
+//   - SEMANTIC: sentences grouped by meaning (embedded with BufferSize
+//     neighbours each side, cut at the pairs more distant than
+//     BreakpointPercentile percent of pairs), groups cut to MaxTokens.
 type Chunking struct {
-	Strategy  string `json:"strategy"`
-	MaxTokens int    `json:"maxTokens,omitempty"`
-	Overlap   int    `json:"overlapPercentage,omitempty"`
+	Strategy             string `json:"strategy"`
+	MaxTokens            int    `json:"maxTokens,omitempty"`
+	Overlap              int    `json:"overlapPercentage,omitempty"`
+	ParentMaxTokens      int    `json:"parentMaxTokens,omitempty"`
+	ChildMaxTokens       int    `json:"childMaxTokens,omitempty"`
+	OverlapTokens        int    `json:"overlapTokens,omitempty"`
+	BufferSize           int    `json:"bufferSize,omitempty"`
+	BreakpointPercentile int    `json:"breakpointPercentileThreshold,omitempty"`
 }
 
 // DefaultChunking is Bedrock's default: fixed size, 300 tokens, 20% overlap.
@@ -420,16 +434,8 @@ func (s *Service) checkDS(ctx context.Context, ds *DataSource, self string) erro
 	default:
 		return invalidf("Outcrop does not support data sources of type %s yet; use S3 or CUSTOM.", ds.Type)
 	}
-	switch ds.Chunking.Strategy {
-	case "":
-		ds.Chunking = DefaultChunking
-	case "FIXED_SIZE":
-		if ds.Chunking.MaxTokens < 1 || ds.Chunking.MaxTokens > 8192 || ds.Chunking.Overlap < 1 || ds.Chunking.Overlap > 99 {
-			return invalidf("fixedSizeChunkingConfiguration needs maxTokens in [1, 8192] and overlapPercentage in [1, 99].")
-		}
-	case "NONE":
-	default:
-		return invalidf("Outcrop does not support the %s chunking strategy yet; use FIXED_SIZE or NONE.", ds.Chunking.Strategy)
+	if err := checkChunking(&ds.Chunking); err != nil {
+		return err
 	}
 	if ds.DeletionPolicy == "" {
 		ds.DeletionPolicy = "DELETE"
@@ -442,6 +448,41 @@ func (s *Service) checkDS(ctx context.Context, ds *DataSource, self string) erro
 		if o.Name == ds.Name && o.ID != self {
 			return fault.Newf(fault.Conflict, "A data source with the name %s already exists in knowledge base %s.", ds.Name, ds.KBID)
 		}
+	}
+	return nil
+}
+
+// checkChunking fills in the default strategy and checks the settings
+// against Bedrock's limits.
+func checkChunking(c *Chunking) error {
+	switch c.Strategy {
+	case "":
+		*c = DefaultChunking
+	case ChunkFixedSize:
+		if c.MaxTokens < 1 || c.MaxTokens > maxChunkTokens || c.Overlap < 1 || c.Overlap > 99 {
+			return invalidf("fixedSizeChunkingConfiguration needs maxTokens in [1, 8192] and overlapPercentage in [1, 99].")
+		}
+	case ChunkNone:
+	case ChunkHierarchical:
+		switch {
+		case c.ParentMaxTokens < 1 || c.ParentMaxTokens > maxChunkTokens || c.ChildMaxTokens < 1 || c.ChildMaxTokens > maxChunkTokens:
+			return invalidf("hierarchicalChunkingConfiguration.levelConfigurations needs maxTokens in [1, 8192] for both levels.")
+		case c.ChildMaxTokens > c.ParentMaxTokens:
+			return invalidf("In hierarchicalChunkingConfiguration the child level's maxTokens (%d) must not exceed the parent level's (%d).", c.ChildMaxTokens, c.ParentMaxTokens)
+		case c.OverlapTokens < 1 || c.OverlapTokens >= c.ChildMaxTokens:
+			return invalidf("hierarchicalChunkingConfiguration.overlapTokens must be at least 1 and less than the child level's maxTokens (%d).", c.ChildMaxTokens)
+		}
+	case ChunkSemantic:
+		switch {
+		case c.MaxTokens < 1 || c.MaxTokens > maxChunkTokens:
+			return invalidf("semanticChunkingConfiguration.maxTokens must be in [1, 8192].")
+		case c.BufferSize < 0 || c.BufferSize > 1:
+			return invalidf("semanticChunkingConfiguration.bufferSize must be 0 or 1.")
+		case c.BreakpointPercentile < 50 || c.BreakpointPercentile > 99:
+			return invalidf("semanticChunkingConfiguration.breakpointPercentileThreshold must be in [50, 99].")
+		}
+	default:
+		return invalidf("Value '%s' at 'chunkingStrategy' failed to satisfy constraint: Member must satisfy enum value set: [FIXED_SIZE, NONE, HIERARCHICAL, SEMANTIC]", c.Strategy)
 	}
 	return nil
 }

@@ -269,3 +269,49 @@ func TestResumeAfterRestart(t *testing.T) {
 	}
 	t.Logf("crashed after %d of 12 documents", mid.Stats.NewIndexed)
 }
+
+// TestHierarchicalSync indexes a bucket with HIERARCHICAL chunking and
+// checks that retrieval returns parents, and still does after a change to
+// a document's metadata only (which rewrites chunk metadata, not vectors).
+func TestHierarchicalSync(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	k, err := e.svc.CreateKnowledgeBase(ctx, kb.KnowledgeBase{Name: "kb", RoleARN: "arn:aws:iam::000000000000:role/x", EmbeddingModelARN: "arn:aws:bedrock:us-east-1::foundation-model/test.embed"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ds, err := e.svc.CreateDataSource(ctx, kb.DataSource{KBID: k.ID, Name: "docs", Type: kb.TypeS3, Bucket: "docs",
+		Chunking: kb.Chunking{Strategy: kb.ChunkHierarchical, ParentMaxTokens: 12, ChildMaxTokens: 4, OverlapTokens: 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.write("a.txt", "one two three four five six seven eight nine ten eleven twelve zebra quokka wombat")
+	e.write("a.txt.metadata.json", `{"metadataAttributes":{"v":1}}`)
+	check := func(when string) {
+		t.Helper()
+		res, err := e.svc.Retrieve(ctx, kb.Query{KBID: k.ID, Text: "seven eight", N: 10, SearchType: kb.SearchSemantic})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, r := range res {
+			got = append(got, r.Text)
+			if _, ok := r.Meta["x-outcrop-kb-parent-text"]; ok {
+				t.Errorf("%s: internal metadata returned", when)
+			}
+		}
+		want := []string{"one two three four five six seven eight nine ten eleven twelve", "twelve zebra quokka wombat"}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("%s: retrieved (-want +got):\n%s", when, diff)
+		}
+	}
+	if j := e.sync(k, ds); j.Stats.NewIndexed != 1 {
+		t.Fatalf("sync: %+v %v", j.Stats, j.FailureReasons)
+	}
+	check("after the first sync")
+	e.write("a.txt.metadata.json", `{"metadataAttributes":{"v":2}}`)
+	if j := e.sync(k, ds); j.Stats.MetadataModified != 1 {
+		t.Fatalf("metadata sync: %+v", j.Stats)
+	}
+	check("after a metadata change")
+}

@@ -356,40 +356,22 @@ func UnmarshalMeta(b []byte) map[string]any {
 	return m
 }
 
-// SplitText splits text by the strategy. FIXED_SIZE makes windows of at most
-// MaxTokens words (a word approximates a token), each starting Overlap
-// percent of a window before the previous one ended; windows prefer to
-// end at a sentence end in their last fifth. NONE keeps the whole text.
+// SplitText splits text by the FIXED_SIZE or NONE strategy. FIXED_SIZE
+// makes windows of at most MaxTokens words (a word approximates a token),
+// each starting Overlap percent of a window before the previous one
+// ended; windows prefer to end at a sentence end in their last fifth.
+// NONE keeps the whole text.
 func SplitText(text string, c Chunking) []string {
 	words := strings.Fields(text)
 	if len(words) == 0 {
 		return nil
 	}
-	if c.Strategy == "NONE" || len(words) <= c.MaxTokens {
+	if c.Strategy == ChunkNone || len(words) <= c.MaxTokens {
 		return []string{strings.Join(words, " ")}
 	}
-	size := c.MaxTokens
-	overlap := size * c.Overlap / 100
 	var out []string
-	for start := 0; start < len(words); {
-		end := min(start+size, len(words))
-		if end < len(words) {
-			for e := end; e > start+size*4/5; e-- {
-				if w := words[e-1]; strings.HasSuffix(w, ".") || strings.HasSuffix(w, "?") || strings.HasSuffix(w, "!") {
-					end = e
-					break
-				}
-			}
-		}
-		out = append(out, strings.Join(words[start:end], " "))
-		if end == len(words) {
-			break
-		}
-		next := end - overlap
-		if next <= start {
-			next = start + 1
-		}
-		start = next
+	for _, w := range windows(words, c.MaxTokens, c.MaxTokens*c.Overlap/100) {
+		out = append(out, strings.Join(words[w[0]:w[1]], " "))
 	}
 	return out
 }

@@ -2,6 +2,7 @@ package kb
 
 import (
 	"context"
+	"fmt"
 	"strings"
 
 	"github.com/outcrop/outcrop/internal/kb/vector"
@@ -64,7 +65,9 @@ func (s *Service) load(ctx context.Context, kbID string) (*slab, error) {
 
 // Retrieve returns the chunks that best answer q: exact cosine similarity
 // over every chunk passing the filter and, for HYBRID, BM25 ranking fused
-// with it by reciprocal rank fusion.
+// with it by reciprocal rank fusion. A HIERARCHICAL child chunk that
+// matches is returned as its parent chunk, and a parent only once (the
+// best-scoring child's place), so fewer than N results may come back.
 func (s *Service) Retrieve(ctx context.Context, q Query) ([]Result, error) {
 	kb, err := s.opts.Store.KnowledgeBase(ctx, q.KBID)
 	if err != nil {
@@ -113,16 +116,41 @@ func (s *Service) Retrieve(ctx context.Context, q Query) ([]Result, error) {
 		if len(kept) > pool {
 			kept = kept[:pool]
 		}
-		hits = vector.Fuse([][]vector.Scored{sem, kept}, []float64{1, 1}, q.N)
+		hits = vector.Fuse([][]vector.Scored{sem, kept}, []float64{1, 1}, pool)
 	}
-	if len(hits) > q.N {
-		hits = hits[:q.N]
-	}
-	out := make([]Result, 0, len(hits))
+	out := make([]Result, 0, q.N)
+	parents := map[string]bool{}
 	for _, h := range hits {
-		if i, ok := sl.byID[h.ID]; ok {
-			out = append(out, Result{Chunk: sl.chunks[i], Score: h.Score})
+		i, ok := sl.byID[h.ID]
+		if !ok {
+			continue
+		}
+		c := sl.chunks[i]
+		if p, ok := c.Meta[metaParentText].(string); ok {
+			// A HIERARCHICAL child: return its parent, once.
+			key := fmt.Sprintf("%s\x00%s\x00%v", c.DSID, c.DocID, c.Meta[metaParentSeq])
+			if parents[key] {
+				continue
+			}
+			parents[key] = true
+			c.Text = p
+			c.Meta = publicMeta(c.Meta)
+		}
+		out = append(out, Result{Chunk: c, Score: h.Score})
+		if len(out) == q.N {
+			break
 		}
 	}
 	return out, nil
+}
+
+// publicMeta returns a copy of m without the keys Outcrop keeps for itself.
+func publicMeta(m map[string]any) map[string]any {
+	out := make(map[string]any, len(m))
+	for k, v := range m {
+		if k != metaParentText && k != metaParentSeq {
+			out[k] = v
+		}
+	}
+	return out
 }

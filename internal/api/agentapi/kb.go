@@ -324,28 +324,97 @@ func (in *dsInput) toDS(kbID string) (kb.DataSource, error) {
 	}
 	if len(in.VectorIngestion) > 0 {
 		var v struct {
-			Chunking *struct {
-				Strategy string `json:"chunkingStrategy"`
-				Fixed    *struct {
-					MaxTokens int `json:"maxTokens"`
-					Overlap   int `json:"overlapPercentage"`
-				} `json:"fixedSizeChunkingConfiguration"`
-			} `json:"chunkingConfiguration"`
+			Chunking *chunkingConfig `json:"chunkingConfiguration"`
 		}
 		if err := json.Unmarshal(in.VectorIngestion, &v); err != nil {
 			return ds, validationf("vectorIngestionConfiguration is not valid: %v", err)
 		}
 		if v.Chunking != nil {
-			ds.Chunking.Strategy = v.Chunking.Strategy
-			if v.Chunking.Strategy == "FIXED_SIZE" {
-				if v.Chunking.Fixed == nil {
-					return ds, validationf("Chunking strategy FIXED_SIZE needs fixedSizeChunkingConfiguration.")
-				}
-				ds.Chunking.MaxTokens, ds.Chunking.Overlap = v.Chunking.Fixed.MaxTokens, v.Chunking.Fixed.Overlap
+			c, err := v.Chunking.toChunking()
+			if err != nil {
+				return ds, err
 			}
+			ds.Chunking = c
 		}
 	}
 	return ds, nil
+}
+
+// chunkingConfig is ChunkingConfiguration.
+type chunkingConfig struct {
+	Strategy string `json:"chunkingStrategy"`
+	Fixed    *struct {
+		MaxTokens *int `json:"maxTokens"`
+		Overlap   *int `json:"overlapPercentage"`
+	} `json:"fixedSizeChunkingConfiguration"`
+	Hierarchical *struct {
+		Levels []struct {
+			MaxTokens *int `json:"maxTokens"`
+		} `json:"levelConfigurations"`
+		OverlapTokens *int `json:"overlapTokens"`
+	} `json:"hierarchicalChunkingConfiguration"`
+	Semantic *struct {
+		MaxTokens  *int `json:"maxTokens"`
+		BufferSize *int `json:"bufferSize"`
+		Breakpoint *int `json:"breakpointPercentileThreshold"`
+	} `json:"semanticChunkingConfiguration"`
+}
+
+const chunkingPath = "vectorIngestionConfiguration.chunkingConfiguration"
+
+// toChunking checks that the strategy comes with its configuration, and
+// only its own, with every required member; kb checks the values.
+func (c *chunkingConfig) toChunking() (kb.Chunking, error) {
+	out := kb.Chunking{Strategy: c.Strategy}
+	given := map[string]bool{kb.ChunkFixedSize: c.Fixed != nil, kb.ChunkHierarchical: c.Hierarchical != nil, kb.ChunkSemantic: c.Semantic != nil}
+	member := map[string]string{kb.ChunkFixedSize: "fixedSizeChunkingConfiguration", kb.ChunkHierarchical: "hierarchicalChunkingConfiguration", kb.ChunkSemantic: "semanticChunkingConfiguration"}
+	if c.Strategy == "" {
+		return out, validationf("Value null at '%s.chunkingStrategy' failed to satisfy constraint: Member must not be null", chunkingPath)
+	}
+	for s, ok := range given {
+		if ok && s != c.Strategy {
+			return out, validationf("Chunking strategy %s does not take %s.", c.Strategy, member[s])
+		}
+	}
+	if m, ok := member[c.Strategy]; ok && !given[c.Strategy] {
+		return out, validationf("Chunking strategy %s needs %s.", c.Strategy, m)
+	}
+	need := func(name string, v *int) (int, error) {
+		if v == nil {
+			return 0, validationf("Value null at '%s.%s' failed to satisfy constraint: Member must not be null", chunkingPath, name)
+		}
+		return *v, nil
+	}
+	var err error
+	switch c.Strategy {
+	case kb.ChunkFixedSize:
+		if out.MaxTokens, err = need("fixedSizeChunkingConfiguration.maxTokens", c.Fixed.MaxTokens); err != nil {
+			return out, err
+		}
+		out.Overlap, err = need("fixedSizeChunkingConfiguration.overlapPercentage", c.Fixed.Overlap)
+	case kb.ChunkHierarchical:
+		h := c.Hierarchical
+		if len(h.Levels) != 2 {
+			return out, validationf("Value at '%s.hierarchicalChunkingConfiguration.levelConfigurations' failed to satisfy constraint: Member must have length less than or equal to 2 and greater than or equal to 2", chunkingPath)
+		}
+		if out.ParentMaxTokens, err = need("hierarchicalChunkingConfiguration.levelConfigurations.1.member.maxTokens", h.Levels[0].MaxTokens); err != nil {
+			return out, err
+		}
+		if out.ChildMaxTokens, err = need("hierarchicalChunkingConfiguration.levelConfigurations.2.member.maxTokens", h.Levels[1].MaxTokens); err != nil {
+			return out, err
+		}
+		out.OverlapTokens, err = need("hierarchicalChunkingConfiguration.overlapTokens", h.OverlapTokens)
+	case kb.ChunkSemantic:
+		sc := c.Semantic
+		if out.MaxTokens, err = need("semanticChunkingConfiguration.maxTokens", sc.MaxTokens); err != nil {
+			return out, err
+		}
+		if out.BufferSize, err = need("semanticChunkingConfiguration.bufferSize", sc.BufferSize); err != nil {
+			return out, err
+		}
+		out.BreakpointPercentile, err = need("semanticChunkingConfiguration.breakpointPercentileThreshold", sc.Breakpoint)
+	}
+	return out, err
 }
 
 type dsOut struct {
