@@ -14,6 +14,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -74,6 +76,9 @@ func (u *imagesUpstream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	u.bodies = append(u.bodies, body)
 	status := u.status
 	u.mu.Unlock()
+	if body["prompt"] == "fail:throttled" {
+		status = http.StatusTooManyRequests
+	}
 	w.Header().Set("Content-Type", "application/json")
 	if status != 0 {
 		w.WriteHeader(status)
@@ -543,4 +548,26 @@ func TestImagesThroughBedrockBackend(t *testing.T) {
 	if !errors.As(err, &ve) || !strings.Contains(ve.ErrorMessage(), "numberOfImages: 9 is not less or equal to 5") {
 		t.Errorf("err = %v, want the upstream's ValidationException", err)
 	}
+}
+
+// TestJSImages drives /v1/images/generations with the openai npm package
+// (test/js-dialects/images.test.mjs).
+func TestJSImages(t *testing.T) {
+	if _, err := exec.LookPath("node"); err != nil {
+		t.Skip("node is not installed")
+	}
+	if _, err := os.Stat(filepath.Join(moduleRoot, "test", "js-dialects", "node_modules")); err != nil {
+		t.Skip("the openai package is not installed: run `npm ci --prefix test/js-dialects`")
+	}
+	hs := httptest.NewServer(&imagesUpstream{png: smallPNG(t)})
+	defer hs.Close()
+	opts := outcroptest.Options{
+		Families: familyall.Families, Models: append(imageModels(t), outcroptest.EchoModels...),
+		Mutate: func(c *config.Config) {
+			c.Backends["images"] = config.Backend{Kind: "openai-images", Config: map[string]any{
+				"baseURL": hs.URL + "/v1", "apiKey": "sk-upstream", "maxRetries": 0,
+			}}
+		},
+	}
+	runClientSuiteOn(t, opts, []string{"OUTCROP_TEST_IMAGE_MODEL=" + titanV2}, "node", "--test", "test/js-dialects/images.test.mjs")
 }
