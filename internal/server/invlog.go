@@ -11,6 +11,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws/protocol/eventstream"
 	"gocloud.dev/secrets"
+	_ "gocloud.dev/secrets/awskms"     // awskms:// keepers
+	_ "gocloud.dev/secrets/hashivault" // hashivault:// keepers
 
 	"github.com/outcrop/outcrop/internal/awsapi"
 	"github.com/outcrop/outcrop/internal/awsapi/restjson"
@@ -30,8 +32,8 @@ func (s *Server) openInvocationLog(ctx context.Context) (*invlog.Logger, error) 
 	var err error
 	if u := c.InvocationLogging.Keeper; u != "" {
 		if keeper, err = secrets.OpenKeeper(ctx, u); err != nil {
-			return nil, fmt.Errorf("invocationLogging.keeper: %w (this build has the base64key:// keeper; "+
-				"awskms://, hashivault://, gcpkms:// and azurekeyvault:// need their gocloud.dev drivers compiled in)", err)
+			return nil, fmt.Errorf("invocationLogging.keeper: %w (this build has the base64key://, awskms:// "+
+				"and hashivault:// keepers)", err)
 		}
 	} else if keeper, err = invlog.LocalKeeper(filepath.Join(c.DataDir, "invocation-logs.key")); err != nil {
 		return nil, err
