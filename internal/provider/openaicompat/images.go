@@ -40,7 +40,7 @@ var DefaultImageQuality = map[string]string{"standard": "standard", "high": "hd"
 var _ provider.ImageGenerator = (*Images)(nil)
 
 type (
-	generateRequest struct {
+	imagesRequest struct {
 		Model          string `json:"model,omitempty"`
 		Prompt         string `json:"prompt"`
 		NegativePrompt string `json:"negative_prompt,omitempty"`
@@ -50,7 +50,7 @@ type (
 		Style          string `json:"style,omitempty"`
 		ResponseFormat string `json:"response_format"`
 	}
-	generateResponse struct {
+	imagesResponse struct {
 		Created int64 `json:"created"`
 		Data    []struct {
 			B64JSON       string `json:"b64_json"`
@@ -60,8 +60,8 @@ type (
 	}
 )
 
-// maxResponse bounds an upstream answer: a few large base64 PNGs.
-const maxResponse = 256 << 20
+// maxImagesResponse bounds an upstream answer: a few large base64 PNGs.
+const maxImagesResponse = 256 << 20
 
 // GenerateImages calls /images/generations, in several calls when the
 // request asks for more images than MaxPerRequest, and returns the images
@@ -83,7 +83,7 @@ func (im *Images) GenerateImages(ctx context.Context, req *provider.ImageRequest
 	if quality == nil {
 		quality = DefaultImageQuality
 	}
-	body := generateRequest{Model: req.Model, Prompt: req.Prompt, Size: size(req), Quality: quality[req.Quality], ResponseFormat: "b64_json"}
+	body := imagesRequest{Model: req.Model, Prompt: req.Prompt, Size: imageSize(req), Quality: quality[req.Quality], ResponseFormat: "b64_json"}
 	if req.Style == "vivid" || req.Style == "natural" {
 		body.Style = req.Style // OpenAI's only styles; others are the family's own vocabulary
 	}
@@ -105,8 +105,8 @@ func (im *Images) GenerateImages(ctx context.Context, req *provider.ImageRequest
 		if err != nil {
 			return nil, fault.Wrap(fault.Invalid, err, "The request cannot be encoded for the backend.")
 		}
-		var gr generateResponse
-		if err := im.HTTP.PostJSON(ctx, "/images/generations", b, maxResponse, &gr, "images"); err != nil {
+		var gr imagesResponse
+		if err := im.HTTP.PostJSON(ctx, "/images/generations", b, maxImagesResponse, &gr, "images"); err != nil {
 			return nil, err
 		}
 		if len(gr.Data) != body.N {
@@ -134,7 +134,7 @@ func (im *Images) GenerateImages(ctx context.Context, req *provider.ImageRequest
 	return out, nil
 }
 
-func size(req *provider.ImageRequest) string {
+func imageSize(req *provider.ImageRequest) string {
 	if req.Width > 0 && req.Height > 0 {
 		return fmt.Sprintf("%dx%d", req.Width, req.Height)
 	}
