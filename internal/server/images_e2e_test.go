@@ -16,6 +16,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -28,6 +29,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/openai/openai-go/v3"
 
+	"github.com/outcrop/outcrop/internal/audit"
 	"github.com/outcrop/outcrop/internal/catalog"
 	"github.com/outcrop/outcrop/internal/config"
 	familyall "github.com/outcrop/outcrop/internal/family/all"
@@ -570,4 +572,57 @@ func TestJSImages(t *testing.T) {
 		},
 	}
 	runClientSuiteOn(t, opts, []string{"OUTCROP_TEST_IMAGE_MODEL=" + titanV2}, "node", "--test", "test/js-dialects/images.test.mjs")
+}
+
+// Image calls are charged to the same request quota whichever door they
+// come in by, and recorded in the audit trail as InvokeModel.
+func TestImagesQuotaAndAudit(t *testing.T) {
+	hs := httptest.NewServer(&imagesUpstream{png: smallPNG(t)})
+	defer hs.Close()
+	srv := outcroptest.NewServer(t, outcroptest.Options{
+		Families: familyall.Families, Models: imageModels(t),
+		Mutate: func(c *config.Config) {
+			c.Backends["images"] = config.Backend{Kind: "openai-images", Config: map[string]any{"baseURL": hs.URL + "/v1", "apiKey": "sk-upstream", "maxRetries": 0}}
+			c.Quotas.Models = map[string]config.QuotaLimit{titanV2: {RequestsPerMinute: 2}}
+		},
+	})
+	token, _, err := srv.Srv.IAM().CreateAPIKey(context.Background(), "root", time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	rc, oc := runtimeClient(srv, srv.Key.ID, srv.Key.Secret), openAIClient(srv.URL, token)
+	invoke := func() error {
+		_, err := rc.InvokeModel(ctx, &bedrockruntime.InvokeModelInput{ModelId: aws.String(titanV2),
+			Body: []byte(`{"taskType":"TEXT_IMAGE","textToImageParams":{"text":"x"}}`)})
+		return err
+	}
+	generate := func() error {
+		_, err := oc.Images.Generate(ctx, openai.ImageGenerateParams{Prompt: "x", Model: titanV2})
+		return err
+	}
+	if err := invoke(); err != nil {
+		t.Fatal(err)
+	}
+	if err := generate(); err != nil {
+		t.Fatal(err)
+	}
+	var te *rt.ThrottlingException
+	if err := invoke(); !errors.As(err, &te) {
+		t.Errorf("third call by InvokeModel: %v, want ThrottlingException", err)
+	}
+	var oe *openai.Error
+	if err := generate(); !errors.As(err, &oe) || oe.StatusCode != 429 || oe.Type != "rate_limit_error" {
+		t.Errorf("third call by /v1/images/generations: %v, want 429 rate_limit_error", err)
+	}
+	evs := lookup(t, srv, audit.Filter{Resource: titanV2})
+	var names []string
+	for _, e := range evs {
+		names = append(names, e.EventName+"/"+e.ErrorCode)
+	}
+	sort.Strings(names)
+	want := []string{"InvokeModel/", "InvokeModel/", "InvokeModel/ThrottlingException", "InvokeModel/ThrottlingException"}
+	if diff := cmp.Diff(want, names); diff != "" {
+		t.Errorf("audit events for %s (-want +got):\n%s", titanV2, diff)
+	}
 }
