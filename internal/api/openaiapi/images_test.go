@@ -66,3 +66,34 @@ func TestImageCanonicalErrors(t *testing.T) {
 		})
 	}
 }
+
+// FuzzImageRequest checks that any body either maps to a canonical image
+// request or fails as a client error.
+func FuzzImageRequest(f *testing.F) {
+	for _, s := range []string{
+		`{"model":"m","prompt":"a cat"}`,
+		`{"model":"m","prompt":"a cat","n":3,"size":"1792x1024","quality":"hd","style":"vivid","response_format":"url"}`,
+		`{"model":"m","prompt":"x","size":"0x-1","output_format":"webp","background":"transparent"}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var ir ImageRequest
+		if err := dialect.DecodeJSON(b, &ir); err != nil {
+			if fault.KindOf(err) != fault.Invalid {
+				t.Fatalf("DecodeJSON(%q): %v", b, err)
+			}
+			return
+		}
+		req, err := ir.Canonical()
+		if err != nil {
+			if fault.KindOf(err) != fault.Invalid {
+				t.Fatalf("Canonical(%q) error kind %v: %v", b, fault.KindOf(err), err)
+			}
+			return
+		}
+		if req.Count < 1 || req.Count > maxImages || req.Width < 0 || req.Height < 0 || (req.Format != "png" && req.Format != "jpeg") {
+			t.Fatalf("Canonical(%q) = %+v", b, req)
+		}
+	})
+}
