@@ -3,9 +3,12 @@ package server_test
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"math"
+	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -385,4 +388,44 @@ func BenchmarkLocalConverseStream(b *testing.B) {
 	b.ReportMetric(ttft.Seconds()/float64(b.N), "ttft_s")
 	b.ReportMetric(float64(decoded)/decode.Seconds(), "decode_tok/s")
 	b.ReportMetric(float64(prompt), "prompt_tokens")
+}
+
+// TestLocalEngineMetrics checks the built-in engine's gauges on /metrics:
+// nothing loaded at start, then the chat model loaded with its booked
+// memory and no request running.
+func TestLocalEngineMetrics(t *testing.T) {
+	srv := newLocalServer(t)
+	scrape := func() string {
+		t.Helper()
+		resp, err := http.Get(srv.URL + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return string(b)
+	}
+	if m := scrape(); !strings.Contains(m, `outcrop_engine_loaded_models{backend="local"} 0`) {
+		t.Errorf("before any call, /metrics lacks outcrop_engine_loaded_models 0")
+	}
+	if _, err := runtimeClient(srv, srv.Key.ID, srv.Key.Secret).Converse(context.Background(), &bedrockruntime.ConverseInput{
+		ModelId: aws.String(smolModel), Messages: userText("Hi"), InferenceConfig: &rt.InferenceConfiguration{MaxTokens: aws.Int32(2)}}); err != nil {
+		t.Fatal(err)
+	}
+	m := scrape()
+	for _, want := range []string{
+		`outcrop_engine_loaded_models{backend="local"} 1`,
+		`outcrop_engine_active_sequences{backend="local",model="SmolLM2-135M-Instruct.Q4_1.gguf"} 0`,
+		`outcrop_engine_waiting_requests{backend="local",model="SmolLM2-135M-Instruct.Q4_1.gguf"} 0`,
+	} {
+		if !strings.Contains(m, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+	re := regexp.MustCompile(`outcrop_engine_model_memory_bytes\{backend="local",model="SmolLM2-135M-Instruct.Q4_1.gguf"\} ([0-9.e+]+)`)
+	if g := re.FindStringSubmatch(m); g == nil {
+		t.Errorf("/metrics lacks the model's memory")
+	} else if v, _ := strconv.ParseFloat(g[1], 64); v < 90<<20 {
+		t.Errorf("model memory %v bytes, want at least the 94 MB file", v)
+	}
 }

@@ -177,6 +177,13 @@ func (s *Server) build(ctx context.Context) error {
 		}
 		s.backends[name] = a
 		backendNames[name] = true
+		// Backends that measure themselves (the built-in engine) export
+		// their metrics labelled with the backend's name.
+		if col, ok := a.(prometheus.Collector); ok {
+			if err := prometheus.WrapRegistererWith(prometheus.Labels{"backend": name}, s.reg).Register(col); err != nil {
+				return fmt.Errorf("backend %q: metrics: %w", name, err)
+			}
+		}
 	}
 	fams, err := family.NewRegistry(s.opts.Families...)
 	if err != nil {
