@@ -43,6 +43,27 @@ type Config struct {
 	Prices            map[string]Price   `yaml:"prices"`
 	Budgets           []Budget           `yaml:"budgets"`
 	InvocationLogging InvocationLogging  `yaml:"invocationLogging"`
+	Telemetry         Telemetry          `yaml:"telemetry"`
+}
+
+// Telemetry configures OpenTelemetry traces (docs/metrics.md, Traces).
+// Tracing is on when an OTLP endpoint is configured here or in the
+// environment (OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_EXPORTER_OTLP_TRACES_ENDPOINT);
+// otherwise it is off and costs nothing.
+type Telemetry struct {
+	// OTLPEndpoint is the collector's URL, e.g. http://localhost:4318
+	// (http/protobuf; /v1/traces is added when the path is empty) or
+	// http://localhost:4317 (grpc). An https URL uses TLS.
+	OTLPEndpoint string `yaml:"otlpEndpoint"`
+	// Protocol is "http/protobuf" (default) or "grpc"; empty takes
+	// OTEL_EXPORTER_OTLP_PROTOCOL.
+	Protocol string `yaml:"protocol"`
+	// SampleRatio is the fraction of new traces recorded, 0 to 1 (default
+	// 1). A request that carries a traceparent follows its sampled flag.
+	SampleRatio *float64 `yaml:"sampleRatio"`
+	// ServiceName is service.name (default "outcrop"); OTEL_SERVICE_NAME
+	// overrides it.
+	ServiceName string `yaml:"serviceName"`
 }
 
 // Price is a model's on-demand price in US dollars (docs/usage.md).
@@ -362,6 +383,17 @@ func (c *Config) Validate() error {
 	}
 	if err := c.validateCost(); err != nil {
 		return err
+	}
+	switch c.Telemetry.Protocol {
+	case "", "http/protobuf", "grpc":
+	default:
+		return fmt.Errorf("telemetry.protocol %q: want http/protobuf or grpc", c.Telemetry.Protocol)
+	}
+	if r := c.Telemetry.SampleRatio; r != nil && (*r < 0 || *r > 1) {
+		return fmt.Errorf("telemetry.sampleRatio %v: want 0 to 1", *r)
+	}
+	if u := c.Telemetry.OTLPEndpoint; u != "" && !strings.HasPrefix(u, "http://") && !strings.HasPrefix(u, "https://") {
+		return fmt.Errorf("telemetry.otlpEndpoint %q: want an http:// or https:// URL", u)
 	}
 	for name, b := range c.Backends {
 		if b.Kind == "" {

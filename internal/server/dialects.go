@@ -156,7 +156,7 @@ func (s *Server) wrapDialect(d dialectKind, pattern string, h handlerFunc, m *ap
 	if event == "" {
 		event = "InvokeModel"
 	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return s.traced(dialectSpanName(svc, pattern), http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := s.opts.Now()
 		id := newRequestID()
 		if d == anthropicDialect {
@@ -165,6 +165,7 @@ func (s *Server) wrapDialect(d dialectKind, pattern string, h handlerFunc, m *ap
 			w.Header().Set("x-request-id", id)
 		}
 		ctx := reqctx.WithRequestID(r.Context(), id)
+		traceRequest(ctx, id)
 		rec := &recorder{ResponseWriter: w}
 		call := new(dialectCall)
 		r = r.WithContext(ctx)
@@ -189,6 +190,7 @@ func (s *Server) wrapDialect(d dialectKind, pattern string, h handlerFunc, m *ap
 			call.ticket.Settle(context.WithoutCancel(ctx), in+out)
 		}
 		if err != nil {
+			traceDialectError(ctx, err)
 			k := fault.KindOf(err)
 			if k == fault.Internal {
 				s.log.ErrorContext(ctx, "request failed", "service", svc, "operation", op, "err", err)
@@ -208,7 +210,7 @@ func (s *Server) wrapDialect(d dialectKind, pattern string, h handlerFunc, m *ap
 			m.duration.WithLabelValues(svc, op).Observe(s.opts.Now().Sub(start).Seconds())
 			s.auditDialect(ctx, r, d, pattern, event, call, err, start)
 		}
-	})
+	}), dialectSpanAttrs(svc)...)
 }
 
 // auditDialect records a dialect call in the audit trail as the Bedrock

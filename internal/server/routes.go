@@ -171,11 +171,12 @@ func (s *Server) wrap(svc awsapi.Service, op awsapi.Operation, h handlerFunc, v 
 	if v != nil && s.audit != nil {
 		aop = newAuditOp(op)
 	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return s.traced(spanName(svcName, op.Name), http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := s.opts.Now()
 		id := newRequestID()
 		w.Header().Set(restjson.RequestIDHeader, id)
 		ctx := reqctx.WithRequestID(r.Context(), id)
+		traceRequest(ctx, id)
 		rec := &recorder{ResponseWriter: w, capture: newCapture(aop)}
 		err := func() (err error) {
 			defer func() {
@@ -213,10 +214,11 @@ func (s *Server) wrap(svc awsapi.Service, op awsapi.Operation, h handlerFunc, v 
 		}
 		s.logInvocation(ctx, r, svc, op.Name, rec, err, start)
 		s.meterInvocation(ctx, r, op.Name, err)
-	})
+	}), apiSpanAttrs(genAISystem(svc), svcName, op.Name)...)
 }
 
 func (s *Server) writeError(ctx context.Context, rec *recorder, svc awsapi.Service, op string, err error) {
+	traceError(ctx, svc, err)
 	k := fault.KindOf(err)
 	if k == fault.Internal {
 		s.log.ErrorContext(ctx, "request failed", "operation", op, "err", err)

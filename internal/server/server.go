@@ -70,6 +70,7 @@ type Server struct {
 	quota    *quota.Limiter // nil without configured quotas
 	invlog   *invlog.Logger // model invocation logging (docs/invocation-logging.md)
 	meter    *usage.Meter   // usage, cost and budgets (docs/usage.md)
+	tracing  *tracing       // OpenTelemetry, nil when off (tracing.go)
 
 	// invocations are the per-model metrics, shared by every front door.
 	invocations *runtimeapi.Metrics
@@ -122,7 +123,13 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 		st.Close()
 		return nil, err
 	}
+	if err := s.setupTracing(ctx); err != nil {
+		s.audit.Close()
+		st.Close()
+		return nil, err
+	}
 	if err := s.build(ctx); err != nil {
+		s.closeTracing()
 		s.audit.Close()
 		st.Close()
 		return nil, err
@@ -159,7 +166,7 @@ func (s *Server) build(ctx context.Context) error {
 		return err
 	}
 	env := provider.Env{
-		HTTPClient: &http.Client{Timeout: time.Duration(c.InvocationTimeout)},
+		HTTPClient: &http.Client{Timeout: time.Duration(c.InvocationTimeout), Transport: s.tracedTransport()},
 		Logger:     s.log.With("component", "provider"),
 		Now:        s.opts.Now,
 		ModelsDir:  c.ModelsPath(),
@@ -312,5 +319,6 @@ func (s *Server) Close() error {
 		errs = append(errs, s.kb.Close())
 	}
 	errs = append(errs, s.invlog.Close(), s.meter.Close(), s.quota.Close(), s.audit.Close(), s.store.Close())
+	errs = append(errs, s.closeTracing()) // the spans of the last requests
 	return errors.Join(errs...)
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/outcrop/outcrop/internal/fault"
 	"github.com/outcrop/outcrop/internal/provider"
 	"github.com/outcrop/outcrop/internal/reqctx"
+	"github.com/outcrop/outcrop/internal/span"
 )
 
 // Authorizer decides whether a principal may perform an action on a resource.
@@ -199,12 +200,15 @@ func (m *Models) Converse(ctx context.Context, t *Target, req *provider.Request)
 	start := m.opts.Now()
 	ctx, cancel := context.WithTimeout(ctx, m.opts.InvocationTimeout)
 	defer cancel()
+	ctx, tr := traceCall(ctx, span.OpChat, t)
 	resp, err := t.Adapter.Converse(ctx, req)
 	err = backendError(ctx, err)
 	var u provider.Usage
+	var stop provider.StopReason
 	if resp != nil {
-		u = resp.Usage
+		u, stop = resp.Usage, resp.StopReason
 	}
+	tr.End(err, u.InputTokens, u.OutputTokens, string(stop))
 	m.record(ctx, t, err, start, u)
 	return resp, err
 }
@@ -222,7 +226,9 @@ func (m *Models) Stream(ctx context.Context, t *Target, req *provider.Request, e
 	ctx, cancel := context.WithTimeout(ctx, m.opts.InvocationTimeout)
 	defer cancel()
 	var usage provider.Usage
+	var stop provider.StopReason
 	first := true
+	ctx, tr := traceCall(ctx, span.OpChat, t)
 	err := t.Adapter.ConverseStream(ctx, req, func(ev provider.Event) error {
 		if first && (ev.Type == provider.TextDeltaEvent || ev.Type == provider.ToolInputDeltaEvent || ev.Type == provider.ReasoningDeltaEvent) {
 			first = false
@@ -230,12 +236,16 @@ func (m *Models) Stream(ctx context.Context, t *Target, req *provider.Request, e
 				m.opts.Metrics.FirstToken(t.Model.ID, m.opts.Now().Sub(start))
 			}
 		}
-		if ev.Type == provider.MetadataEvent {
+		switch ev.Type {
+		case provider.MetadataEvent:
 			usage = ev.Usage
+		case provider.MessageStopEvent:
+			stop = ev.StopReason
 		}
 		return emit(ev)
 	})
 	err = backendError(ctx, err)
+	tr.End(err, usage.InputTokens, usage.OutputTokens, string(stop))
 	m.record(ctx, t, err, start, usage)
 	return err
 }
@@ -260,12 +270,14 @@ func (m *Models) Embed(ctx context.Context, t *Target, req *provider.EmbedReques
 	start := m.opts.Now()
 	ctx, cancel := context.WithTimeout(ctx, m.opts.InvocationTimeout)
 	defer cancel()
+	ctx, tr := traceCall(ctx, span.OpEmbeddings, t)
 	resp, err := e.Embed(ctx, req)
 	err = backendError(ctx, err)
 	var u provider.Usage
 	if resp != nil {
 		u.InputTokens = resp.InputTokens
 	}
+	tr.End(err, u.InputTokens, 0, "")
 	m.record(ctx, t, err, start, u)
 	return resp, err
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/outcrop/outcrop/internal/fault"
 	"github.com/outcrop/outcrop/internal/provider"
 	"github.com/outcrop/outcrop/internal/reqctx"
+	"github.com/outcrop/outcrop/internal/span"
 )
 
 // decodeConverse resolves the model, authorizes action on it and decodes a
@@ -73,8 +74,10 @@ func (h *Handler) converse(w http.ResponseWriter, r *http.Request) error {
 	}
 	ctx, cancel := h.timeout(r.Context())
 	defer cancel()
+	ctx, tr := traceCall(ctx, span.OpChat, t.model)
 	resp, err := t.adapter.Converse(ctx, req)
 	err = backendError(ctx, err)
+	endConverse(tr, err, resp)
 	d := h.opts.Now().Sub(start)
 	if err != nil {
 		h.opts.Metrics.record(t.model.ID, err, d, 0, 0)
@@ -103,15 +106,20 @@ func (h *Handler) converseStream(w http.ResponseWriter, r *http.Request) error {
 	fields := adapt.ResponseFields(t.adapted)
 	es := eventstream.NewWriter(w)
 	var usage provider.Usage
+	var stop provider.StopReason
 	first := true
+	ctx, tr := traceCall(ctx, span.OpChat, t.model)
 	err = t.adapter.ConverseStream(ctx, req, func(ev provider.Event) error {
 		now := h.opts.Now()
 		if first && (ev.Type == provider.TextDeltaEvent || ev.Type == provider.ToolInputDeltaEvent) {
 			first = false
 			h.opts.Metrics.firstToken(t.model.ID, now.Sub(start))
 		}
-		if ev.Type == provider.MetadataEvent {
+		switch ev.Type {
+		case provider.MetadataEvent:
 			usage = ev.Usage
+		case provider.MessageStopEvent:
+			stop = ev.StopReason
 		}
 		se := converse.EncodeEvent(ev, now.Sub(start).Milliseconds())
 		if ev.Type == provider.MessageStopEvent && fields != nil {
@@ -120,6 +128,7 @@ func (h *Handler) converseStream(w http.ResponseWriter, r *http.Request) error {
 		return es.Event(se.Type, se.Payload)
 	})
 	err = backendError(ctx, err)
+	tr.End(err, usage.InputTokens, usage.OutputTokens, string(stop))
 	h.opts.Metrics.record(t.model.ID, err, h.opts.Now().Sub(start), usage.InputTokens, usage.OutputTokens)
 	reqctx.AddUsage(r.Context(), usage.InputTokens, usage.OutputTokens)
 	if err == nil {

@@ -12,6 +12,7 @@ import (
 	"github.com/outcrop/outcrop/internal/fault"
 	"github.com/outcrop/outcrop/internal/provider"
 	"github.com/outcrop/outcrop/internal/reqctx"
+	"github.com/outcrop/outcrop/internal/span"
 )
 
 // checkJSON accepts a missing media type (boto3 sends none on InvokeModel),
@@ -117,7 +118,13 @@ func (h *Handler) invokeModel(w http.ResponseWriter, r *http.Request) error {
 		if !ok {
 			return fault.Newf(fault.Invalid, "The backend serving %s cannot produce embeddings.", inv.t.model.ID)
 		}
+		ctx, tr := traceCall(ctx, span.OpEmbeddings, inv.t.model)
 		resp, err := e.Embed(ctx, inv.ereq)
+		if resp != nil {
+			tr.End(backendError(ctx, err), resp.InputTokens, 0, "")
+		} else {
+			tr.End(backendError(ctx, err), 0, 0, "")
+		}
 		if err = backendError(ctx, err); err != nil {
 			h.opts.Metrics.record(inv.t.model.ID, err, 0, 0, 0)
 			return err
@@ -127,7 +134,9 @@ func (h *Handler) invokeModel(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 	default:
+		ctx, tr := traceCall(ctx, span.OpChat, inv.t.model)
 		resp, err := inv.t.adapter.Converse(ctx, inv.req)
+		endConverse(tr, backendError(ctx, err), resp)
 		if err = backendError(ctx, err); err != nil {
 			h.opts.Metrics.record(inv.t.model.ID, err, 0, 0, 0)
 			return err
@@ -195,9 +204,14 @@ func (h *Handler) invokeModelStream(w http.ResponseWriter, r *http.Request) erro
 	var pending []byte // the last chunk is held back to carry the invocation metrics
 	var usage provider.Usage
 	var firstByte int64 = -1
+	var stop provider.StopReason
+	ctx, tr := traceCall(ctx, span.OpChat, inv.t.model)
 	err = inv.t.adapter.ConverseStream(ctx, inv.req, func(ev provider.Event) error {
-		if ev.Type == provider.MetadataEvent {
+		switch ev.Type {
+		case provider.MetadataEvent:
 			usage = ev.Usage
+		case provider.MessageStopEvent:
+			stop = ev.StopReason
 		}
 		chunks, err := enc.Chunks(ev)
 		if err != nil {
@@ -218,6 +232,7 @@ func (h *Handler) invokeModelStream(w http.ResponseWriter, r *http.Request) erro
 		return nil
 	})
 	err = backendError(ctx, err)
+	tr.End(err, usage.InputTokens, usage.OutputTokens, string(stop))
 	d := h.opts.Now().Sub(start)
 	h.opts.Metrics.record(inv.t.model.ID, err, d, usage.InputTokens, usage.OutputTokens)
 	reqctx.AddUsage(r.Context(), usage.InputTokens, usage.OutputTokens)

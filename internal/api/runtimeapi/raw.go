@@ -7,6 +7,7 @@ import (
 	"github.com/outcrop/outcrop/internal/awsapi/eventstream"
 	"github.com/outcrop/outcrop/internal/provider"
 	"github.com/outcrop/outcrop/internal/reqctx"
+	"github.com/outcrop/outcrop/internal/span"
 )
 
 // rawInvoker is the backend, when it reads the model family's native
@@ -24,13 +25,16 @@ func (h *Handler) invokeRaw(w http.ResponseWriter, r *http.Request, inv *invocat
 	start := h.opts.Now()
 	ctx, cancel := h.timeout(r.Context())
 	defer cancel()
+	ctx, tr := traceCall(ctx, span.OpChat, inv.t.model)
 	resp, err := inv.raw.InvokeRaw(ctx, inv.t.model.BackendModel, inv.body)
 	if err = backendError(ctx, err); err != nil {
+		tr.End(err, 0, 0, "")
 		h.opts.Metrics.record(inv.t.model.ID, err, 0, 0, 0)
 		return err
 	}
 	d := h.opts.Now().Sub(start)
 	in, out := resp.Usage.InputTokens, resp.Usage.OutputTokens
+	tr.End(nil, in, out, "")
 	h.opts.Metrics.record(inv.t.model.ID, nil, d, in, out)
 	reqctx.AddUsage(r.Context(), in, out)
 	hd := w.Header()
@@ -55,6 +59,7 @@ func (h *Handler) invokeRawStream(w http.ResponseWriter, r *http.Request, inv *i
 	es.Header.Set("X-Amzn-Bedrock-Content-Type", "application/json")
 	echoHeaders(r, es.Header)
 	first := true
+	ctx, tr := traceCall(ctx, span.OpChat, inv.t.model)
 	usage, err := inv.raw.InvokeRawStream(ctx, inv.t.model.BackendModel, inv.body, func(chunk []byte) error {
 		if first {
 			first = false
@@ -63,6 +68,7 @@ func (h *Handler) invokeRawStream(w http.ResponseWriter, r *http.Request, inv *i
 		return es.Event("chunk", chunkEvent{chunk})
 	})
 	err = backendError(ctx, err)
+	tr.End(err, usage.InputTokens, usage.OutputTokens, "")
 	h.opts.Metrics.record(inv.t.model.ID, err, h.opts.Now().Sub(start), usage.InputTokens, usage.OutputTokens)
 	reqctx.AddUsage(r.Context(), usage.InputTokens, usage.OutputTokens)
 	if err != nil {

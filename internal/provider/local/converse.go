@@ -15,6 +15,7 @@ import (
 	"github.com/outcrop/outcrop/internal/engine/sample"
 	"github.com/outcrop/outcrop/internal/fault"
 	"github.com/outcrop/outcrop/internal/provider"
+	"github.com/outcrop/outcrop/internal/span"
 )
 
 // Converse runs a request to the end and collects the stream.
@@ -51,6 +52,11 @@ func (a *Adapter) ConverseStream(ctx context.Context, req *provider.Request, emi
 	}
 	var prompt []int32
 	var window int
+	// Engine phases are child spans of the backend call when tracing is on
+	// (docs/metrics.md): tokenize (which waits for the model to load),
+	// queue (for a free sequence slot), prefill (to the first token) and
+	// decode.
+	_, tok := span.Start(ctx, "engine.tokenize")
 	err = a.sched.Use(ctx, req.Model, func(m *model) error {
 		if m.chat == nil {
 			return fault.Newf(fault.Invalid, "Model %s is an embedding model; it cannot generate text.", req.Model)
@@ -59,13 +65,16 @@ func (a *Adapter) ConverseStream(ctx context.Context, req *provider.Request, emi
 		prompt, err = m.promptTokens(req)
 		return err
 	})
+	tok.End(err)
 	if err != nil {
 		return err
 	}
 	if p.MaxTokens, err = outputLimit(len(prompt), req.MaxTokens, window); err != nil {
 		return err
 	}
+	_, queue := span.Start(ctx, "engine.queue")
 	lease, err := a.sched.Acquire(ctx, req.Model, longestPrefix(prompt))
+	queue.End(err)
 	if err != nil {
 		return err
 	}
@@ -78,9 +87,16 @@ func (a *Adapter) ConverseStream(ctx context.Context, req *provider.Request, emi
 	start := time.Now()
 	var first time.Duration
 	var emitErr error
+	_, prefill := span.Start(ctx, "engine.prefill")
+	if prefill.Recording() {
+		prefill.Set(span.Int("outcrop.engine.prompt_tokens", len(prompt)))
+	}
+	var decode span.Span
 	res, err := lease.Session.Generate(ctx, prompt, p, func(tk llm.Token) bool {
 		if first == 0 {
 			first = time.Since(start)
+			prefill.End(nil)
+			_, decode = span.Start(ctx, "engine.decode")
 		}
 		if tk.Text == "" {
 			return true
@@ -88,6 +104,13 @@ func (a *Adapter) ConverseStream(ctx context.Context, req *provider.Request, emi
 		emitErr = emit(provider.Event{Type: provider.TextDeltaEvent, Text: tk.Text})
 		return emitErr == nil
 	})
+	if first == 0 {
+		prefill.End(err) // no token was sampled
+	}
+	if decode.Recording() {
+		decode.Set(span.Int("outcrop.engine.cached_tokens", res.CachedTokens), span.Int("outcrop.engine.output_tokens", res.OutputTokens))
+	}
+	decode.End(errors.Join(emitErr, err))
 	if emitErr != nil {
 		return emitErr
 	}
