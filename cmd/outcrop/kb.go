@@ -515,6 +515,7 @@ func kbAskCmd(g *globalFlags, f *kbFlags) *cobra.Command {
 		model, session, prompt string
 		results                int32
 		maxTokens              int32
+		stream                 bool
 	)
 	cmd := &cobra.Command{
 		Use:   `ask NAME "QUESTION"`,
@@ -548,12 +549,13 @@ func kbAskCmd(g *globalFlags, f *kbFlags) *cobra.Command {
 			if gen.PromptTemplate != nil || gen.InferenceConfig != nil {
 				kbc.GenerationConfiguration = gen
 			}
+			rag := &rtt.RetrieveAndGenerateConfiguration{Type: rtt.RetrieveAndGenerateTypeKnowledgeBase, KnowledgeBaseConfiguration: kbc}
+			if stream {
+				return askStream(ctx, cmd.OutOrStdout(), c, &bedrockagentruntime.RetrieveAndGenerateStreamInput{
+					Input: &rtt.RetrieveAndGenerateInput{Text: aws.String(args[1])}, SessionId: optional(session), RetrieveAndGenerateConfiguration: rag})
+			}
 			out, err := c.rt.RetrieveAndGenerate(ctx, &bedrockagentruntime.RetrieveAndGenerateInput{
-				Input:     &rtt.RetrieveAndGenerateInput{Text: aws.String(args[1])},
-				SessionId: optional(session),
-				RetrieveAndGenerateConfiguration: &rtt.RetrieveAndGenerateConfiguration{Type: rtt.RetrieveAndGenerateTypeKnowledgeBase,
-					KnowledgeBaseConfiguration: kbc},
-			})
+				Input: &rtt.RetrieveAndGenerateInput{Text: aws.String(args[1])}, SessionId: optional(session), RetrieveAndGenerateConfiguration: rag})
 			if err != nil {
 				return err
 			}
@@ -561,6 +563,7 @@ func kbAskCmd(g *globalFlags, f *kbFlags) *cobra.Command {
 			return nil
 		},
 	}
+	cmd.Flags().BoolVar(&stream, "stream", false, "print the answer as the model writes it (RetrieveAndGenerateStream)")
 	fl := cmd.Flags()
 	fl.StringVar(&model, "model", "outcrop.smollm2-135m-instruct", "text model ID or ARN that writes the answer")
 	fl.StringVar(&session, "session", "", "session ID of an earlier answer, to continue the conversation")
@@ -568,6 +571,35 @@ func kbAskCmd(g *globalFlags, f *kbFlags) *cobra.Command {
 	fl.Int32Var(&results, "results", 5, "passages to retrieve")
 	fl.Int32Var(&maxTokens, "max-tokens", 0, "longest answer in tokens (default: the server's)")
 	return cmd
+}
+
+// askStream prints the answer's text as it streams in, then the
+// citations the stream carried, like printAnswer.
+func askStream(ctx context.Context, w io.Writer, c *kbClient, in *bedrockagentruntime.RetrieveAndGenerateStreamInput) error {
+	out, err := c.rt.RetrieveAndGenerateStream(ctx, in)
+	if err != nil {
+		return err
+	}
+	es := out.GetStream()
+	defer es.Close()
+	var text strings.Builder
+	var cites []rtt.Citation
+	for ev := range es.Events() {
+		switch v := ev.(type) {
+		case *rtt.RetrieveAndGenerateStreamResponseOutputMemberOutput:
+			t := aws.ToString(v.Value.Text)
+			text.WriteString(t)
+			fmt.Fprint(w, t)
+		case *rtt.RetrieveAndGenerateStreamResponseOutputMemberCitation:
+			cites = append(cites, rtt.Citation{GeneratedResponsePart: v.Value.GeneratedResponsePart, RetrievedReferences: v.Value.RetrievedReferences})
+		}
+	}
+	fmt.Fprintln(w)
+	if err := es.Err(); err != nil {
+		return err
+	}
+	printAnswer(w, &bedrockagentruntime.RetrieveAndGenerateOutput{Citations: cites, SessionId: out.SessionId})
+	return nil
 }
 
 // printAnswer prints the answer, then each citation: the span of the

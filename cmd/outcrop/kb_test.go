@@ -84,6 +84,10 @@ func TestKBCommands(t *testing.T) {
 			t.Errorf("ask printed no %q:\n%s", want, out)
 		}
 	}
+	streamed := kb("ask", "handbook", "What fuel did the lighthouse lamp burn?", "--model", "outcrop.echo-v1:0", "--prompt", "$search_results$", "--results", "2", "--stream")
+	if cut := func(s string) string { return s[:strings.Index(s, "session: ")] }; cut(streamed) != cut(out) {
+		t.Errorf("ask --stream printed\n%s\nwant as without --stream:\n%s", streamed, out)
+	}
 	if _, err := kbErr("ask", "nosuch", "Why?"); err == nil || !strings.Contains(err.Error(), `no knowledge base named "nosuch"`) {
 		t.Errorf("ask an unknown knowledge base: %v", err)
 	}
