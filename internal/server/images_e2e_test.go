@@ -268,6 +268,38 @@ func TestInvokeModelImages(t *testing.T) {
 			t.Errorf("upstream size %v, want 1344x768", up.last()["size"])
 		}
 	})
+	t.Run("sdxl stream", func(t *testing.T) {
+		// Stability's pages document InvokeModelWithResponseStream: the
+		// whole body arrives in one chunk with the invocation metrics.
+		out, err := c.InvokeModelWithResponseStream(ctx, &bedrockruntime.InvokeModelWithResponseStreamInput{ModelId: aws.String(sdxl),
+			Body: []byte(`{"text_prompts":[{"text":"a lighthouse"}],"seed":9}`)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		st := out.GetStream()
+		defer st.Close()
+		var chunks [][]byte
+		for ev := range st.Events() {
+			chunks = append(chunks, ev.(*rt.ResponseStreamMemberChunk).Value.Bytes)
+		}
+		if err := st.Err(); err != nil || len(chunks) != 1 {
+			t.Fatalf("%d chunks, err %v", len(chunks), err)
+		}
+		var m struct {
+			Result    string `json:"result"`
+			Artifacts []struct {
+				Seed   int64  `json:"seed"`
+				Base64 string `json:"base64"`
+			} `json:"artifacts"`
+			Metrics *struct {
+				InputTokenCount int `json:"inputTokenCount"`
+			} `json:"amazon-bedrock-invocationMetrics"`
+		}
+		if err := json.Unmarshal(chunks[0], &m); err != nil || m.Result != "success" || len(m.Artifacts) != 1 || m.Artifacts[0].Seed != 9 || m.Metrics == nil {
+			t.Fatalf("chunk %.200s: %v", chunks[0], err)
+		}
+		decodeImage(t, m.Artifacts[0].Base64, "png")
+	})
 	// Usage accounting counts the images and prices them per image
 	// (default prices: Titan v1 $0.01 an image).
 	t.Run("usage", func(t *testing.T) {
@@ -331,7 +363,8 @@ func TestInvokeModelImageErrors(t *testing.T) {
 		wantStatus int
 		wantMsg    string
 	}{"converse", err, "ValidationException", 400, ""})
-	_, err = c.InvokeModelWithResponseStream(ctx, &bedrockruntime.InvokeModelWithResponseStreamInput{ModelId: aws.String(imageCore), Body: []byte(`{"prompt":"x"}`)})
+	_, err = c.InvokeModelWithResponseStream(ctx, &bedrockruntime.InvokeModelWithResponseStreamInput{ModelId: aws.String(titanV2),
+		Body: []byte(`{"taskType":"TEXT_IMAGE","textToImageParams":{"text":"x"}}`)})
 	tests = append(tests, struct {
 		name       string
 		err        error
@@ -485,6 +518,7 @@ func TestImageWireGolden(t *testing.T) {
 			`{"text_prompts":[{"text":"a lighthouse"}],"cfg_scale":7,"seed":3,"steps":30}`},
 		{"wire", "invoke_stable_image", "POST", "/model/" + imageCore + "/invoke", `{"prompt":"a lighthouse","seed":3}`},
 		{"wire", "invoke_image_stream", "POST", "/model/" + imageCore + "/invoke-with-response-stream", `{"prompt":"a lighthouse"}`},
+		{"wire", "invoke_titan_image_stream", "POST", "/model/" + titanV2 + "/invoke-with-response-stream", `{"taskType":"TEXT_IMAGE","textToImageParams":{"text":"x"}}`},
 		{"dialects", "openai_images", "POST", "/v1/images/generations",
 			`{"model":"` + titanV2 + `","prompt":"a lighthouse","n":2,"size":"512x512","response_format":"b64_json"}`},
 		{"dialects", "openai_images_url", "POST", "/v1/images/generations", `{"model":"` + sd35Large + `","prompt":"a lighthouse","response_format":"url"}`},

@@ -192,6 +192,9 @@ func (h *Handler) invokeModelStream(w http.ResponseWriter, r *http.Request) erro
 	if inv.raw != nil && inv.t.model.Caps.Streaming {
 		return h.invokeRawStream(w, r, inv)
 	}
+	if inv.image != nil && inv.t.model.Caps.Streaming {
+		return h.invokeImageStream(w, r, inv, start)
+	}
 	if inv.chat == nil || !inv.t.model.Caps.Streaming {
 		return fault.New(fault.Invalid, "The model is unsupported for streaming.")
 	}
