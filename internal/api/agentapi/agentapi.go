@@ -1,5 +1,6 @@
-// Package agentapi serves bedrock-agent over HTTP: knowledge bases, data
-// sources, ingestion jobs and direct document ingestion (kb.go), and the
+// Package agentapi serves bedrock-agent over HTTP: knowledge bases,
+// ingestion jobs and direct document ingestion (kb.go), data sources and
+// their chunking configuration (datasource.go), and the
 // resource tag operations on /tags/{resourceArn} (TagResource,
 // UntagResource, ListTagsForResource), which bedrock-agent-runtime shares:
 // the route belongs to bedrock-agent, so session ARNs of
