@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"sort"
@@ -21,9 +22,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime"
 	rt "github.com/aws/aws-sdk-go-v2/service/bedrockruntime/types"
 	"github.com/google/go-cmp/cmp"
+	oai "github.com/openai/openai-go/v3"
+	oaioption "github.com/openai/openai-go/v3/option"
 	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
+	"google.golang.org/grpc"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/outcrop/outcrop/internal/catalog"
@@ -393,4 +397,75 @@ func BenchmarkPipelineServeHTTPTraced(b *testing.B) {
 		r.Header.Set("traceparent", "00-"+clientTraceID+"-"+clientSpanID+"-01")
 		return r
 	})
+}
+
+// grpcReceiver is an OTLP/gRPC trace receiver.
+type grpcReceiver struct {
+	coltracepb.UnimplementedTraceServiceServer
+	rc *otlpReceiver
+}
+
+func (g *grpcReceiver) Export(_ context.Context, req *coltracepb.ExportTraceServiceRequest) (*coltracepb.ExportTraceServiceResponse, error) {
+	g.rc.mu.Lock()
+	defer g.rc.mu.Unlock()
+	for _, rs := range req.ResourceSpans {
+		g.rc.services = append(g.rc.services, attrString(rs.Resource.GetAttributes(), "service.name"))
+		for _, ss := range rs.ScopeSpans {
+			g.rc.spans = append(g.rc.spans, ss.Spans...)
+		}
+	}
+	return &coltracepb.ExportTraceServiceResponse{}, nil
+}
+
+// TestTracesDialectGRPCEnv configures tracing through the standard
+// environment variables only (endpoint, gRPC protocol, service name) and
+// traces an OpenAI SDK chat completion through the OpenAI dialect.
+func TestTracesDialectGRPCEnv(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc := &otlpReceiver{}
+	gs := grpc.NewServer()
+	coltracepb.RegisterTraceServiceServer(gs, &grpcReceiver{rc: rc})
+	go gs.Serve(ln)
+	t.Cleanup(gs.Stop)
+	t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://"+ln.Addr().String())
+	t.Setenv("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")
+	t.Setenv("OTEL_SERVICE_NAME", "outcrop-env")
+
+	srv, key := newDialectServer(t)
+	ctx := context.Background()
+	c := openAIClient(srv.URL, key)
+	_, err = c.Chat.Completions.New(ctx, oai.ChatCompletionNewParams{
+		Model: echoModel, Messages: []oai.ChatCompletionMessageParamUnion{oai.UserMessage("hello there world")},
+	}, oaioption.WithHeader("traceparent", "00-"+clientTraceID+"-"+clientSpanID+"-01"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Srv.FlushTraces(ctx); err != nil {
+		t.Fatal(err)
+	}
+	spans, services := rc.received()
+	byName := map[string]*tracepb.Span{}
+	for _, s := range spans {
+		byName[s.Name] = s
+	}
+	server, call := byName["openai.ChatCompletions"], byName["chat echo"]
+	if server == nil || call == nil {
+		t.Fatalf("spans %v, want openai.ChatCompletions and chat echo", keysOf(byName))
+	}
+	if hexID(server.TraceId) != clientTraceID || hexID(server.ParentSpanId) != clientSpanID || !bytes.Equal(call.ParentSpanId, server.SpanId) {
+		t.Errorf("trace %x parent %x, call parent %x", server.TraceId, server.ParentSpanId, call.ParentSpanId)
+	}
+	want := map[string]string{
+		"gen_ai.system": "openai", "gen_ai.operation.name": "chat", "gen_ai.request.model": echoModel,
+		"gen_ai.usage.output_tokens": "3", "gen_ai.response.finish_reasons": "[end_turn]",
+	}
+	if diff := cmp.Diff(want, attrs(server, keys(want)...)); diff != "" {
+		t.Errorf("server span attributes (-want +got):\n%s", diff)
+	}
+	if len(services) == 0 || services[0] != "outcrop-env" {
+		t.Errorf("service.name = %v, want outcrop-env", services)
+	}
 }
