@@ -71,3 +71,27 @@ func BenchmarkPrefill(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkJSONMask measures one JSON constraint's Mask over SmolLM2's
+// 49152-token vocabulary, inside a string (where almost every token may
+// come next, the worst case) and between values.
+func BenchmarkJSONMask(b *testing.B) {
+	m := benchModel(b, 1)
+	logits := make([]float32, m.Tokenizer().VocabSize())
+	for _, tc := range []struct{ name, prefix string }{
+		{"in-string", `{"name": "Par`},
+		{"after-value", `{"name": "Paris"`},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			c := m.JSONConstraint(true)
+			for _, id := range m.Tokenizer().Encode(tc.prefix, false) {
+				if !c.Accept(id) {
+					b.Fatalf("prefix %q refused", tc.prefix)
+				}
+			}
+			for b.Loop() {
+				c.Mask(logits)
+			}
+		})
+	}
+}

@@ -75,11 +75,17 @@ func (s *Session) Generate(ctx context.Context, prompt []int32, p sample.Params,
 		if err := ctx.Err(); err != nil {
 			return res, err
 		}
+		if p.Constraint != nil {
+			p.Constraint.Mask(logits)
+		}
 		id := smp.Sample(logits, s.tokens)
 		res.OutputTokens++
 		if tok.IsEndOfGeneration(id) {
 			res.StopReason = sample.EndTurn
 			break
+		}
+		if p.Constraint != nil && !p.Constraint.Accept(id) {
+			return res, fmt.Errorf("generate: token %d breaks the output constraint", id)
 		}
 		text, stopped := stop.Push(dec.Add(id))
 		if !emit(Token{ID: id, Text: text}) {

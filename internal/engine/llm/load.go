@@ -1,6 +1,8 @@
 package llm
 
 import (
+	"sync"
+
 	"errors"
 	"fmt"
 	"math"
@@ -9,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/outcrop/outcrop/internal/engine/gguf"
+	"github.com/outcrop/outcrop/internal/engine/grammar"
 	"github.com/outcrop/outcrop/internal/engine/tensor"
 	"github.com/outcrop/outcrop/internal/engine/tokenizer"
 )
@@ -74,6 +77,9 @@ type Model struct {
 	ropeFactors  []float32 // rope_freqs.weight, or nil
 	ropeStyle    RopeStyle
 	layers       []layer
+
+	jsonOnce  sync.Once
+	jsonVocab *grammar.Vocab // the tokenizer's trie for JSON output, built on first use
 }
 
 // Load opens a GGUF model file, checks that every tensor its architecture
@@ -304,6 +310,25 @@ func (m *Model) Info() Info { return m.info }
 
 // Tokenizer returns the model's tokenizer.
 func (m *Model) Tokenizer() *tokenizer.Tokenizer { return m.tok }
+
+// JSONConstraint returns a constraint (for sample.Params) that makes one
+// generation's output a JSON text, an object with objectOnly. The
+// vocabulary's trie is built on the first call and shared.
+func (m *Model) JSONConstraint(objectOnly bool) *grammar.Constraint {
+	m.jsonOnce.Do(func() {
+		n := m.tok.VocabSize()
+		pieces, text := make([]string, n), make([]bool, n)
+		var eog []int32
+		for id := range int32(n) {
+			pieces[id], text[id] = m.tok.Piece(id), m.tok.IsText(id)
+			if m.tok.IsEndOfGeneration(id) {
+				eog = append(eog, id)
+			}
+		}
+		m.jsonVocab = grammar.NewVocab(pieces, text, eog)
+	})
+	return m.jsonVocab.JSON(objectOnly, m.tok.Piece)
+}
 
 // ChatTemplate returns the Jinja chat template stored in the file
 // (tokenizer.chat_template), or "".

@@ -2,6 +2,7 @@ package llm
 
 import (
 	"context"
+	"encoding/json"
 	"slices"
 	"strings"
 	"testing"
@@ -98,5 +99,40 @@ func TestSmolLM2Deterministic(t *testing.T) {
 	first, second := run(), run()
 	if !slices.Equal(first, second) {
 		t.Errorf("greedy rerun with a cached prefix gave %v, first run %v", second, first)
+	}
+}
+
+// TestSmolLM2JSON checks on the real model that a JSON constraint makes
+// its answer a JSON object that encoding/json parses, ending with an
+// end-of-turn token, greedy and sampled, where the free answer is prose.
+func TestSmolLM2JSON(t *testing.T) {
+	m, err := Load(smolPath(t), Options{Archs: testArchs, Threads: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	s, err := m.NewSession(512)
+	if err != nil {
+		t.Fatal(err)
+	}
+	prompt := m.Tokenizer().Encode(chatML("Give the name and the country of the capital of France, as JSON."), true)
+	for _, p := range []sample.Params{
+		{MaxTokens: 120},
+		{MaxTokens: 120, Temperature: 0.8, TopP: 0.95, Seed: 7},
+	} {
+		var out strings.Builder
+		p.Constraint = m.JSONConstraint(true)
+		res, err := s.Generate(context.Background(), prompt, p, func(tk Token) bool {
+			out.WriteString(tk.Text)
+			return true
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var v map[string]any
+		if err := json.Unmarshal([]byte(out.String()), &v); err != nil || res.StopReason != sample.EndTurn {
+			t.Errorf("temperature %v: output %q (%s): %v", p.Temperature, out.String(), res.StopReason, err)
+		}
+		t.Logf("temperature %v: %s (%d tokens)", p.Temperature, out.String(), res.OutputTokens)
 	}
 }

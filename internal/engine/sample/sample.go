@@ -44,6 +44,19 @@ type Params struct {
 	// Stop lists stop sequences: generation ends before the first
 	// occurrence of any of them, and its text is never emitted.
 	Stop []string
+	// Constraint, when set, limits which tokens may be sampled (a
+	// grammar such as JSON); the generation loop masks the logits with
+	// it before each sample and passes it each sampled token.
+	Constraint Constraint
+}
+
+// Constraint limits which tokens may come next.
+type Constraint interface {
+	// Mask sets the logits of the tokens that may not come next to -Inf.
+	Mask(logits []float32)
+	// Accept advances past a sampled token; false means the token broke
+	// the constraint.
+	Accept(id int32) bool
 }
 
 // DefaultRepeatWindow is the repetition-penalty window used when

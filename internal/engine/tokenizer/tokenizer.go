@@ -280,6 +280,28 @@ func (t *Tokenizer) TokenText(id int32) string {
 	return t.v.Tokens[id]
 }
 
+// Piece returns the bytes token id adds to the output (what Decode writes
+// for it), or "" when out of range.
+func (t *Tokenizer) Piece(id int32) string {
+	if id < 0 || int(id) >= len(t.pieces) {
+		return ""
+	}
+	return t.pieces[id]
+}
+
+// IsText reports whether id is an ordinary token of text (normal or a
+// byte), as opposed to a control, user-defined, unused or unknown token.
+func (t *Tokenizer) IsText(id int32) bool {
+	if id < 0 || int(id) >= len(t.v.Tokens) {
+		return false
+	}
+	if t.types == nil {
+		return true
+	}
+	ty := t.types[id]
+	return ty == TypeNormal || ty == TypeByte
+}
+
 // VocabSize returns the number of tokens.
 func (t *Tokenizer) VocabSize() int { return len(t.v.Tokens) }
 
