@@ -111,11 +111,13 @@ func (c *kbClient) linkFolder(bucket, dir string) error {
 	return os.Symlink(dir, link)
 }
 
-// unlinkFolder removes bucket's link, if it is one; the folder stays.
+// unlinkFolder removes bucket's link, if it is one (the folder stays), or
+// the empty directory the server made for it when it could not see the
+// link.
 func (c *kbClient) unlinkFolder(bucket string) {
 	link := c.bucketDir(bucket)
-	if st, err := os.Lstat(link); err == nil && st.Mode()&os.ModeSymlink != 0 {
-		_ = os.Remove(link)
+	if st, err := os.Lstat(link); err == nil && (st.Mode()&os.ModeSymlink != 0 || st.IsDir()) {
+		_ = os.Remove(link) // fails, harmlessly, on a directory that is not empty
 	}
 }
 
@@ -371,9 +373,14 @@ func kbCreateCmd(g *globalFlags, f *kbFlags) *cobra.Command {
 				return undo(err)
 			}
 			fmt.Fprintf(out, "created knowledge base %s (%s) over %s\n", args[0], kbID, dir)
-			j, err := c.ingest(ctx, cmd.ErrOrStderr(), f.poll, kbID, *ds.DataSource, countDocuments(dir))
+			files := countDocuments(dir)
+			j, err := c.ingest(ctx, cmd.ErrOrStderr(), f.poll, kbID, *ds.DataSource, files)
 			if j != nil {
 				printStats(out, j)
+				if s := j.Statistics; s != nil && s.NumberOfDocumentsScanned == 0 && files > 0 {
+					fmt.Fprintf(cmd.ErrOrStderr(), "warning: the server saw none of the %d files in %s; it reads the folder through %s, so it must run on this machine with the same --data-dir\n",
+						files, dir, c.bucketDir(bucket))
+				}
 			}
 			return err
 		},

@@ -71,6 +71,16 @@ func TestKBCommands(t *testing.T) {
 		t.Errorf("create with a bad name: %v", err)
 	}
 
+	// A data directory that is not the server's: the server cannot see
+	// the folder, and the command says so.
+	other := t.TempDir()
+	writeFile(t, other, "credentials", string(must(os.ReadFile(filepath.Join(srv.Config.DataDir, "credentials")))))
+	out = run(t, "--data-dir", other, "kb", "--endpoint-url", srv.URL, "--poll", "20ms", "create", "elsewhere", "--folder", folder)
+	if !strings.Contains(out, "0 scanned") || !strings.Contains(out, "warning: the server saw none of the 3 files") {
+		t.Errorf("create with another data directory printed:\n%s", out)
+	}
+	kb("rm", "elsewhere")
+
 	out = kb("list")
 	if !strings.Contains(out, "handbook") || !strings.Contains(out, "ACTIVE") || !strings.Contains(out, folder) {
 		t.Errorf("list:\n%s", out)
@@ -143,4 +153,11 @@ func TestKBCommands(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(folder, "bees.md")); err != nil {
 		t.Errorf("rm touched the folder: %v", err)
 	}
+}
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
 }
