@@ -73,6 +73,11 @@ func TestDependencyDirection(t *testing.T) {
 		{"internal/adapt", "net/http", "adaptive Converse is domain code; runtimeapi reports adaptations in headers"},
 		{"internal/adapt", mod + "internal/awsapi", "adaptations refuse with fault.Invalid; AWS names live in awsapi"},
 		{"internal/adapt", mod + "internal/api", "adaptation sits below the front doors, which all call it"},
+		{"internal/span", mod + "internal/", "span is a leaf: domain code records through it"},
+		{"internal/span", "go.opentelemetry.io/", "span is the stdlib-only hook; the server fills it with OpenTelemetry"},
+		{"internal/engine", "go.opentelemetry.io/", "the engine imports no tracing library"},
+		{"internal/provider", "go.opentelemetry.io/", "adapters record spans through internal/span; the server instruments their HTTP client"},
+		{"internal/api", "go.opentelemetry.io/", "handlers record spans through internal/span; the server owns OpenTelemetry"},
 	}
 	for pkg, deps := range imports {
 		for _, r := range rules {
