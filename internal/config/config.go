@@ -265,6 +265,12 @@ func (c *Config) merge(o *Config) {
 	c.Converse.Strict = c.Converse.Strict || o.Converse.Strict
 	c.mergeCost(o)
 	set(&c.InvocationLogging.Keeper, o.InvocationLogging.Keeper)
+	set(&c.Telemetry.OTLPEndpoint, o.Telemetry.OTLPEndpoint)
+	set(&c.Telemetry.Protocol, o.Telemetry.Protocol)
+	set(&c.Telemetry.ServiceName, o.Telemetry.ServiceName)
+	if o.Telemetry.SampleRatio != nil {
+		c.Telemetry.SampleRatio = o.Telemetry.SampleRatio
+	}
 	for _, m := range []struct {
 		dst *map[string]QuotaLimit
 		src map[string]QuotaLimit
