@@ -199,6 +199,15 @@ func upstreamServer(t *testing.T, upstream string, telemetry config.Telemetry) *
 
 func hexID(b []byte) string { return hex.EncodeToString(b) }
 
+// clearOTelEnv unsets the OpenTelemetry variables that would override
+// the test's telemetry configuration.
+func clearOTelEnv(t *testing.T) {
+	for _, k := range []string{"OTEL_SDK_DISABLED", "OTEL_SERVICE_NAME", "OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+		"OTEL_EXPORTER_OTLP_PROTOCOL", "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL"} {
+		t.Setenv(k, "")
+	}
+}
+
 // TestTracesConverse sends a Converse call with a traceparent through the
 // running server to a fake OpenAI upstream, with the spans exported over
 // OTLP/HTTP to an in-test receiver: the server span continues the
@@ -206,6 +215,7 @@ func hexID(b []byte) string { return hex.EncodeToString(b) }
 // the backend call's child, and the upstream receives that span as its
 // parent in traceparent.
 func TestTracesConverse(t *testing.T) {
+	clearOTelEnv(t)
 	rc := newOTLPReceiver(t)
 	upstream, traceparents := fakeOpenAI(t)
 	ratio := 1.0
@@ -287,6 +297,7 @@ func keys(m map[string]string) []string {
 // traced or propagated: the upstream sees no traceparent, not even the
 // caller's.
 func TestTracesOff(t *testing.T) {
+	clearOTelEnv(t)
 	upstream, traceparents := fakeOpenAI(t)
 	srv := upstreamServer(t, upstream, config.Telemetry{})
 	_, err := tracedRuntimeClient(srv).Converse(context.Background(), &bedrockruntime.ConverseInput{ModelId: aws.String(upstreamModel), Messages: userText("hi")})
@@ -302,6 +313,7 @@ func TestTracesOff(t *testing.T) {
 // SmolLM2 weights and checks the engine's spans under the backend call:
 // tokenize, queue, prefill and decode, in that order.
 func TestTracesEngine(t *testing.T) {
+	clearOTelEnv(t)
 	dir := realModelsDir(t)
 	rc := newOTLPReceiver(t)
 	def, err := config.Default()
@@ -421,6 +433,7 @@ func (g *grpcReceiver) Export(_ context.Context, req *coltracepb.ExportTraceServ
 // environment variables only (endpoint, gRPC protocol, service name) and
 // traces an OpenAI SDK chat completion through the OpenAI dialect.
 func TestTracesDialectGRPCEnv(t *testing.T) {
+	clearOTelEnv(t)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
