@@ -143,9 +143,44 @@ type Request struct {
 	Tools      []Tool
 	ToolChoice ToolChoice
 
+	// Format, when set, asks for output in a format (JSON). Only adapters
+	// that are OutputFormatters honour it; callers refuse it for others.
+	Format *OutputFormat
+
 	// Extra carries model-specific fields (Converse's
 	// additionalModelRequestFields) for backends that understand them.
 	Extra json.RawMessage
+}
+
+// OutputFormat asks for a JSON object as the whole output: any object
+// (JSONObject), or one described by a JSON schema (JSONSchema).
+type OutputFormat struct {
+	Type   FormatType
+	Name   string          // the schema's name (JSONSchema)
+	Schema json.RawMessage // JSONSchema
+	Strict bool            // the caller asked for exact schema adherence
+}
+
+// FormatType names an output format.
+type FormatType string
+
+// Output formats.
+const (
+	JSONObject FormatType = "json_object"
+	JSONSchema FormatType = "json_schema"
+)
+
+// OutputFormatter is implemented by adapters that honour Request.Format:
+// the built-in engine constrains decoding to JSON, OpenAI-compatible and
+// Ollama servers are given the format.
+type OutputFormatter interface {
+	FormatsOutput() bool
+}
+
+// FormatsOutput reports whether a honours Request.Format.
+func FormatsOutput(a Adapter) bool {
+	f, ok := a.(OutputFormatter)
+	return ok && f.FormatsOutput()
 }
 
 // StopReason says why generation ended, in Converse's vocabulary.

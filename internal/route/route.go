@@ -196,6 +196,17 @@ func withModel(req *provider.Request, model string) *provider.Request {
 	return &cp
 }
 
+// FormatsOutput reports whether every candidate honours Request.Format,
+// so that a fallback cannot drop it.
+func (r *Router) FormatsOutput() bool {
+	for _, c := range r.cands {
+		if !provider.FormatsOutput(c.Adapter) {
+			return false
+		}
+	}
+	return len(r.cands) > 0
+}
+
 // Converse runs req on the first candidate that answers.
 func (r *Router) Converse(ctx context.Context, req *provider.Request) (*provider.Response, error) {
 	var resp *provider.Response

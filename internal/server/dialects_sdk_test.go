@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
@@ -582,4 +583,78 @@ func TestOpenAIResponses(t *testing.T) {
 	if done == nil || len(done.Output) != 1 || done.Output[0].Type != "function_call" || done.Output[0].Name != "lookup" || done.Output[0].Arguments.OfString != `{"q":"echo"}` {
 		t.Errorf("streamed response %+v", done)
 	}
+}
+
+// TestDialectsJSONOutput drives response formats through openai-go: on the
+// built-in engine (real weights) json_object and json_schema give a JSON
+// object, streamed or not, through Chat Completions and Responses; a model
+// whose backend cannot constrain its output refuses them with a 400.
+func TestDialectsJSONOutput(t *testing.T) {
+	ctx := context.Background()
+	t.Run("unsupported backend", func(t *testing.T) {
+		srv, key := newDialectServer(t)
+		c := openAIClient(srv.URL, key)
+		_, err := c.Chat.Completions.New(ctx, openai.ChatCompletionNewParams{
+			Model: echoModel, Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("hi")},
+			ResponseFormat: openai.ChatCompletionNewParamsResponseFormatUnion{OfJSONObject: &shared.ResponseFormatJSONObjectParam{}},
+		})
+		var ae *openai.Error
+		if !errors.As(err, &ae) || ae.StatusCode != 400 || !strings.Contains(ae.Message, "cannot constrain its output to JSON") {
+			t.Fatalf("json_object on the echo backend: %v", err)
+		}
+	})
+
+	srv := newLocalServer(t)
+	token, _, err := srv.Srv.IAM().CreateAPIKey(ctx, "root", time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	oc := openAIClient(srv.URL, token)
+	isObject := func(t *testing.T, what, s string) {
+		t.Helper()
+		var v map[string]any
+		if err := json.Unmarshal([]byte(s), &v); err != nil {
+			t.Errorf("%s: %q is not a JSON object: %v", what, s, err)
+		}
+	}
+	schema := map[string]any{"type": "object", "properties": map[string]any{
+		"city": map[string]any{"type": "string"}, "country": map[string]any{"type": "string"}}, "required": []string{"city", "country"}}
+	question := []openai.ChatCompletionMessageParamUnion{openai.UserMessage("Which city is the capital of France? Answer in JSON.")}
+
+	resp, err := oc.Chat.Completions.New(ctx, openai.ChatCompletionNewParams{
+		Model: smolModel, Messages: question, MaxTokens: openai.Int(80), Temperature: openai.Float(0),
+		ResponseFormat: openai.ChatCompletionNewParamsResponseFormatUnion{OfJSONObject: &shared.ResponseFormatJSONObjectParam{}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.Choices[0].FinishReason != "stop" {
+		t.Errorf("json_object finished with %q", resp.Choices[0].FinishReason)
+	}
+	isObject(t, "json_object", resp.Choices[0].Message.Content)
+
+	stream := oc.Chat.Completions.NewStreaming(ctx, openai.ChatCompletionNewParams{
+		Model: smolModel, Messages: question, MaxTokens: openai.Int(80), Temperature: openai.Float(0.7), Seed: openai.Int(3),
+		ResponseFormat: openai.ChatCompletionNewParamsResponseFormatUnion{OfJSONSchema: &shared.ResponseFormatJSONSchemaParam{
+			JSONSchema: shared.ResponseFormatJSONSchemaJSONSchemaParam{Name: "capital", Schema: schema, Strict: openai.Bool(true)}}},
+	})
+	var acc openai.ChatCompletionAccumulator
+	for stream.Next() {
+		acc.AddChunk(stream.Current())
+	}
+	if err := stream.Err(); err != nil {
+		t.Fatal(err)
+	}
+	isObject(t, "streamed json_schema", acc.Choices[0].Message.Content)
+
+	r, err := oc.Responses.New(ctx, responses.ResponseNewParams{
+		Model: smolModel, Input: responses.ResponseNewParamsInputUnion{OfString: openai.String("Which city is the capital of France?")},
+		MaxOutputTokens: openai.Int(80), Temperature: openai.Float(0),
+		Text: responses.ResponseTextConfigParam{Format: responses.ResponseFormatTextConfigParamOfJSONSchema("capital", schema)},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	isObject(t, "Responses json_schema", r.OutputText())
+	t.Logf("json_object %s; streamed json_schema %s; Responses %s", resp.Choices[0].Message.Content, acc.Choices[0].Message.Content, r.OutputText())
 }

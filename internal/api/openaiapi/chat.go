@@ -92,9 +92,24 @@ type (
 		Arguments string `json:"arguments"`
 	}
 	// ResponseFormat constrains the output format.
+	// Chat Completions nests the schema under json_schema; the
+	// Responses API's text.format has its members beside type.
 	ResponseFormat struct {
-		Type       string          `json:"type"`
-		JSONSchema json.RawMessage `json:"json_schema,omitempty"`
+		Type       string      `json:"type"`
+		JSONSchema *JSONSchema `json:"json_schema,omitempty"`
+		// The Responses API's members.
+		Name        string          `json:"name,omitempty"`
+		Description string          `json:"description,omitempty"`
+		Schema      json.RawMessage `json:"schema,omitempty"`
+		Strict      *bool           `json:"strict,omitempty"`
+	}
+
+	// JSONSchema is a json_schema response format's schema.
+	JSONSchema struct {
+		Name        string          `json:"name,omitempty"`
+		Description string          `json:"description,omitempty"`
+		Schema      json.RawMessage `json:"schema,omitempty"`
+		Strict      *bool           `json:"strict,omitempty"`
 	}
 
 	// ChatCompletion is the response of a call without streaming.
@@ -213,10 +228,11 @@ func (cr *ChatRequest) Canonical() (*provider.Request, error) {
 	if len(cr.Audio) > 0 && string(cr.Audio) != "null" {
 		return nil, dialect.Invalid("audio", "Audio output is not supported.")
 	}
-	if err := checkResponseFormat(cr.ResponseFormat); err != nil {
+	format, err := outputFormat(cr.ResponseFormat, "response_format")
+	if err != nil {
 		return nil, err
 	}
-	req := &provider.Request{Temperature: cr.Temperature, TopP: cr.TopP, Seed: cr.Seed, StopSequences: cr.Stop}
+	req := &provider.Request{Temperature: cr.Temperature, TopP: cr.TopP, Seed: cr.Seed, StopSequences: cr.Stop, Format: format}
 	if err := checkSampling(cr.Temperature, cr.TopP); err != nil {
 		return nil, err
 	}
@@ -261,17 +277,34 @@ func checkSampling(temp, topP *float64) error {
 	return nil
 }
 
-// checkResponseFormat accepts free text only: no Outcrop backend enforces a
-// JSON mode or schema yet, and an unenforced constraint would be a silent lie.
-func checkResponseFormat(rf *ResponseFormat) error {
+// outputFormat maps a response format to the canonical one: nil for free
+// text. Whether the model's backend can honour it is checked when the
+// model is resolved (dialect.CheckChat).
+func outputFormat(rf *ResponseFormat, field string) (*provider.OutputFormat, error) {
 	if rf == nil || rf.Type == "" || rf.Type == "text" {
-		return nil
+		return nil, nil
 	}
 	switch rf.Type {
-	case "json_object", "json_schema":
-		return dialect.Invalid("response_format", fmt.Sprintf("response_format %q is not supported: this model's backend cannot constrain its output to JSON. Describe the format in the prompt instead.", rf.Type))
+	case "json_object":
+		return &provider.OutputFormat{Type: provider.JSONObject}, nil
+	case "json_schema":
+		js := JSONSchema{Name: rf.Name, Description: rf.Description, Schema: rf.Schema, Strict: rf.Strict}
+		if rf.JSONSchema != nil { // Chat Completions' nesting
+			js = *rf.JSONSchema
+		}
+		if js.Name == "" {
+			return nil, dialect.Invalid(field+".json_schema.name", "Missing required parameter: '"+field+".json_schema.name'.")
+		}
+		f := &provider.OutputFormat{Type: provider.JSONSchema, Name: js.Name, Schema: js.Schema, Strict: js.Strict != nil && *js.Strict}
+		if len(js.Schema) > 0 {
+			var v map[string]any
+			if err := json.Unmarshal(js.Schema, &v); err != nil {
+				return nil, dialect.Invalid(field+".json_schema.schema", "Invalid schema for response_format '"+js.Name+"': the schema must be a JSON object.")
+			}
+		}
+		return f, nil
 	}
-	return dialect.Invalid("response_format.type", fmt.Sprintf("Invalid value for 'response_format.type': %q.", rf.Type))
+	return nil, dialect.Invalid(field+".type", fmt.Sprintf("Invalid value for '%s.type': %q. Supported values are: 'text', 'json_object' and 'json_schema'.", field, rf.Type))
 }
 
 // addMessage appends one Chat Completions message. System and developer

@@ -91,8 +91,10 @@ func (rr *ResponsesRequest) Canonical() (*provider.Request, error) {
 	if rr.PreviousResponseID != "" {
 		return nil, dialect.Invalid("previous_response_id", "Outcrop does not store responses; send the whole conversation in 'input'.")
 	}
+	var format *provider.OutputFormat
 	if rr.Text != nil {
-		if err := checkResponseFormat(rr.Text.Format); err != nil {
+		var err error
+		if format, err = outputFormat(rr.Text.Format, "text.format"); err != nil {
 			return nil, err
 		}
 	}
@@ -100,6 +102,7 @@ func (rr *ResponsesRequest) Canonical() (*provider.Request, error) {
 		return nil, err
 	}
 	req := &provider.Request{Temperature: rr.Temperature, TopP: rr.TopP}
+	req.Format = format
 	if rr.MaxOutputTokens != nil {
 		if *rr.MaxOutputTokens < 1 {
 			return nil, dialect.Invalid("max_output_tokens", "Invalid 'max_output_tokens': expected a value >= 1.")

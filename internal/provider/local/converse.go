@@ -62,7 +62,12 @@ func (a *Adapter) ConverseStream(ctx context.Context, req *provider.Request, emi
 			return fault.Newf(fault.Invalid, "Model %s is an embedding model; it cannot generate text.", req.Model)
 		}
 		window = m.ctx
-		prompt, err = m.promptTokens(req)
+		if req.Format != nil {
+			// The model is told what to write, and decoding is
+			// constrained so that what it writes is a JSON object.
+			p.Constraint = m.chat.JSONConstraint(true)
+		}
+		prompt, err = m.promptTokens(withFormat(req))
 		return err
 	})
 	tok.End(err)
@@ -142,6 +147,31 @@ func (a *Adapter) ConverseStream(ctx context.Context, req *provider.Request, emi
 	return nil
 }
 
+// FormatsOutput reports that the engine honours Request.Format: decoding
+// is constrained to a JSON object, and a json_schema's schema is given to
+// the model in the system prompt (the schema itself is not enforced token
+// by token).
+func (a *Adapter) FormatsOutput() bool { return true }
+
+// withFormat returns req with its output format's instruction appended to
+// the system prompt (req itself when it has no format or is a raw prompt).
+func withFormat(req *provider.Request) *provider.Request {
+	f := req.Format
+	if f == nil || req.Raw {
+		return req
+	}
+	instr := "Answer with a single JSON object and nothing else."
+	if f.Type == provider.JSONSchema && len(f.Schema) > 0 {
+		instr = "Answer with a single JSON object and nothing else. It must match this JSON schema:\n" + string(f.Schema)
+	}
+	if provider.TextOf(req.System) != "" {
+		instr = "\n\n" + instr
+	}
+	r := *req
+	r.System = append(append([]provider.Block(nil), req.System...), provider.Block{Type: provider.TextBlock, Text: instr})
+	return &r
+}
+
 // CountTokens returns the exact number of prompt tokens req becomes, chat
 // template included.
 func (a *Adapter) CountTokens(ctx context.Context, req *provider.Request) (int, error) {
@@ -154,7 +184,7 @@ func (a *Adapter) CountTokens(ctx context.Context, req *provider.Request) (int, 
 			}
 			return nil
 		}
-		toks, err := m.promptTokens(req)
+		toks, err := m.promptTokens(withFormat(req))
 		n = len(toks)
 		return err
 	})

@@ -78,6 +78,7 @@ type (
 		Model     string          `json:"model"`
 		Messages  []message       `json:"messages"`
 		Tools     []tool          `json:"tools,omitempty"`
+		Format    json.RawMessage `json:"format,omitempty"` // "json" or a JSON schema
 		Stream    bool            `json:"stream"`
 		Options   *options        `json:"options,omitempty"`
 		KeepAlive json.RawMessage `json:"keep_alive,omitempty"`
@@ -142,11 +143,21 @@ func unsupported(what string) error {
 	return fault.Newf(fault.Invalid, "The ollama backend does not accept %s.", what)
 }
 
+// FormatsOutput reports that Ollama takes Request.Format (its format
+// field: "json" or a JSON schema).
+func (a *Adapter) FormatsOutput() bool { return true }
+
 func (a *Adapter) buildRequest(req *provider.Request, stream bool) ([]byte, error) {
 	if req.Raw {
 		return nil, unsupported("raw text-completion prompts on /api/chat")
 	}
 	out := chatRequest{Model: req.Model, Stream: stream, KeepAlive: a.keepAlive}
+	if f := req.Format; f != nil {
+		out.Format = json.RawMessage(`"json"`)
+		if f.Type == provider.JSONSchema && len(f.Schema) > 0 {
+			out.Format = f.Schema
+		}
+	}
 	opt := options{Temperature: req.Temperature, TopP: req.TopP, TopK: req.TopK, NumPredict: req.MaxTokens, Stop: req.StopSequences, Seed: req.Seed, NumCtx: a.numCtx}
 	if opt.Temperature != nil || opt.TopP != nil || opt.TopK != nil || opt.NumPredict > 0 || len(opt.Stop) > 0 || opt.Seed != nil || opt.NumCtx > 0 {
 		out.Options = &opt

@@ -68,6 +68,21 @@ func TestCassettes(t *testing.T) {
 				Usage: provider.Usage{InputTokens: 26, OutputTokens: 298}},
 		},
 		{
+			Name: "json_schema",
+			Req: &provider.Request{Model: "llama3.1", Messages: []provider.Message{user(text("Ollama is 22 years old and busy saving the world. Return a JSON object with the age and availability."))},
+				Format: &provider.OutputFormat{Type: provider.JSONSchema, Name: "person", Schema: json.RawMessage(
+					`{"type":"object","properties":{"age":{"type":"integer"},"available":{"type":"boolean"}},"required":["age","available"]}`)}},
+			Want: &provider.Response{Message: assistant(text(`{"age": 22, "available": false}`)), StopReason: provider.EndTurn,
+				Usage: provider.Usage{InputTokens: 34, OutputTokens: 12}},
+		},
+		{
+			Name: "json_mode",
+			Req: &provider.Request{Model: "llama3.2", Messages: []provider.Message{user(text("What color is the sky at different times of the day? Respond using JSON"))},
+				Format: &provider.OutputFormat{Type: provider.JSONObject}},
+			Want: &provider.Response{Message: assistant(text(`{"morning": "blue", "noon": "blue", "evening": "orange"}`)), StopReason: provider.EndTurn,
+				Usage: provider.Usage{InputTokens: 36, OutputTokens: 180}},
+		},
+		{
 			Name: "stream_multiturn", Stream: true,
 			Req: &provider.Request{Model: "llama3.2", Messages: []provider.Message{
 				user(text("why is the sky blue?")), assistant(text("due to rayleigh scattering.")), user(text("how is that different than mie scattering?"))}},

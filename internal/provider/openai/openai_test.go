@@ -128,6 +128,20 @@ func TestCassettes(t *testing.T) {
 			Embed:     &provider.EmbedRequest{Model: "text-embedding-3-small", Texts: []string{"The food was delicious and the waiter...", "Second text"}, Dimensions: 3},
 			WantEmbed: &provider.EmbedResponse{Vectors: [][]float32{{0.0023064255, -0.009327292, -0.0028842222}, {0.5, 0.25, -0.25}}, InputTokens: 10},
 		},
+		{
+			Name: "json_schema",
+			Req: &provider.Request{Model: "gpt-4o-2024-08-06", System: []provider.Block{text("Extract the event information.")},
+				Messages: []provider.Message{user(text("Alice and Bob are going to a science fair on Friday."))},
+				Format: &provider.OutputFormat{Type: provider.JSONSchema, Name: "calendar_event", Strict: true, Schema: json.RawMessage(
+					`{"type":"object","properties":{"name":{"type":"string"},"date":{"type":"string"},"participants":{"type":"array","items":{"type":"string"}}},"required":["name","date","participants"],"additionalProperties":false}`)}},
+			Want: answer(provider.EndTurn, 81, 18, text(`{"name":"Science Fair","date":"Friday","participants":["Alice","Bob"]}`)),
+		},
+		{
+			Name: "json_object",
+			Req: &provider.Request{Model: "gpt-4.1", Messages: []provider.Message{user(text("List two colors as JSON."))},
+				Format: &provider.OutputFormat{Type: provider.JSONObject}},
+			Want: answer(provider.EndTurn, 15, 9, text(`{"colors": ["red", "blue"]}`)),
+		},
 		{Name: "error_400", Req: simple(), WantErr: providertest.Kind(fault.Invalid)},
 		{Name: "error_401", Req: simple(), WantErr: providertest.Kind(fault.Unavailable)},
 		{Name: "error_403", Req: simple(), WantErr: providertest.Kind(fault.Unavailable)},

@@ -72,7 +72,17 @@ type (
 		ToolChoice          any             `json:"tool_choice,omitempty"`
 		Stream              bool            `json:"stream,omitempty"`
 		StreamOptions       *streamOptions  `json:"stream_options,omitempty"`
+		ResponseFormat      *responseFormat `json:"response_format,omitempty"`
 		Extra               json.RawMessage `json:"-"`
+	}
+	responseFormat struct {
+		Type       string      `json:"type"`
+		JSONSchema *jsonSchema `json:"json_schema,omitempty"`
+	}
+	jsonSchema struct {
+		Name   string          `json:"name"`
+		Schema json.RawMessage `json:"schema,omitempty"`
+		Strict bool            `json:"strict,omitempty"`
 	}
 	streamOptions struct {
 		IncludeUsage bool `json:"include_usage"`
@@ -260,6 +270,12 @@ func (c *Client) buildRequest(req *provider.Request, stream bool) ([]byte, error
 			out.ToolChoice = map[string]any{"type": "function", "function": map[string]string{"name": req.ToolChoice.Name}}
 		}
 	}
+	if f := req.Format; f != nil {
+		out.ResponseFormat = &responseFormat{Type: string(f.Type)}
+		if f.Type == provider.JSONSchema {
+			out.ResponseFormat.JSONSchema = &jsonSchema{Name: f.Name, Schema: f.Schema, Strict: f.Strict}
+		}
+	}
 	b, err := json.Marshal(out)
 	if err != nil {
 		return nil, fault.Wrap(fault.Invalid, err, "The request cannot be encoded for the backend.")
@@ -395,6 +411,10 @@ func matchedStop(raw json.RawMessage, stops []string) string {
 	}
 	return ""
 }
+
+// FormatsOutput reports that the server is given Request.Format as
+// response_format (json_object or json_schema).
+func (c *Client) FormatsOutput() bool { return true }
 
 // Converse sends a non-streaming request.
 func (c *Client) Converse(ctx context.Context, req *provider.Request) (*provider.Response, error) {
