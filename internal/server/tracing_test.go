@@ -376,6 +376,33 @@ func TestTracesEngine(t *testing.T) {
 	if got := attrs(server, "gen_ai.usage.output_tokens", "gen_ai.response.finish_reasons"); got["gen_ai.usage.output_tokens"] != "8" || got["gen_ai.response.finish_reasons"] != "[max_tokens]" {
 		t.Errorf("server span usage = %v", got)
 	}
+
+	// An embedding through InvokeModel: queue and embed under the call.
+	body, _ := json.Marshal(map[string]string{"inputText": "A cat sits on the mat."})
+	if _, err := tracedRuntimeClient(srv).InvokeModel(ctx, &bedrockruntime.InvokeModelInput{ModelId: aws.String("amazon.titan-embed-text-v2:0"), Body: body}); err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Srv.FlushTraces(ctx); err != nil {
+		t.Fatal(err)
+	}
+	spans, _ = rc.received()
+	byName = map[string]*tracepb.Span{}
+	for _, s := range spans {
+		byName[s.Name] = s
+	}
+	inv, emb := byName["bedrock-runtime.InvokeModel"], byName["engine.embed"]
+	call = nil
+	for name, s := range byName {
+		if strings.HasPrefix(name, "embeddings ") {
+			call = s
+		}
+	}
+	if inv == nil || call == nil || emb == nil || !bytes.Equal(call.ParentSpanId, inv.SpanId) || !bytes.Equal(emb.ParentSpanId, call.SpanId) {
+		t.Fatalf("spans %v: want bedrock-runtime.InvokeModel > embeddings … > engine.embed", keysOf(byName))
+	}
+	if got := attrs(inv, "gen_ai.operation.name", "gen_ai.request.model"); got["gen_ai.operation.name"] != "embeddings" || got["gen_ai.request.model"] != "amazon.titan-embed-text-v2:0" {
+		t.Errorf("InvokeModel span = %v", got)
+	}
 }
 
 func keysOf(m map[string]*tracepb.Span) []string {

@@ -6,6 +6,7 @@ import (
 
 	"github.com/outcrop/outcrop/internal/fault"
 	"github.com/outcrop/outcrop/internal/provider"
+	"github.com/outcrop/outcrop/internal/span"
 )
 
 // Embed returns one vector per text from a sentence-transformers model.
@@ -14,7 +15,9 @@ import (
 // imitation. Models whose pipeline ends in a Normalize module always
 // return unit vectors; Normalize asks for them from any model.
 func (a *Adapter) Embed(ctx context.Context, req *provider.EmbedRequest) (*provider.EmbedResponse, error) {
+	_, queue := span.Start(ctx, "engine.queue")
 	lease, err := a.sched.Acquire(ctx, req.Model, nil)
+	queue.End(err)
 	if err != nil {
 		return nil, err
 	}
@@ -26,7 +29,12 @@ func (a *Adapter) Embed(ctx context.Context, req *provider.EmbedRequest) (*provi
 	if req.Dimensions != 0 && req.Dimensions != m.Dimensions() {
 		return nil, fault.Newf(fault.Invalid, "This model produces %d-dimensional embeddings; %d dimensions are not supported.", m.Dimensions(), req.Dimensions)
 	}
+	_, enc := span.Start(ctx, "engine.embed")
+	if enc.Recording() {
+		enc.Set(span.Int("outcrop.engine.texts", len(req.Texts)))
+	}
 	vecs, err := m.Embed(ctx, req.Texts)
+	enc.End(err)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
