@@ -618,7 +618,8 @@ func TestDialectsJSONOutput(t *testing.T) {
 		}
 	}
 	schema := map[string]any{"type": "object", "properties": map[string]any{
-		"city": map[string]any{"type": "string"}, "country": map[string]any{"type": "string"}}, "required": []string{"city", "country"}}
+		"city": map[string]any{"type": "string"}, "country": map[string]any{"type": "string"}},
+		"required": []string{"city", "country"}, "additionalProperties": false}
 	question := []openai.ChatCompletionMessageParamUnion{openai.UserMessage("Which city is the capital of France? Answer in JSON.")}
 
 	resp, err := oc.Chat.Completions.New(ctx, openai.ChatCompletionNewParams{
@@ -645,7 +646,20 @@ func TestDialectsJSONOutput(t *testing.T) {
 	if err := stream.Err(); err != nil {
 		t.Fatal(err)
 	}
-	isObject(t, "streamed json_schema", acc.Choices[0].Message.Content)
+	followsSchema := func(what, s string) {
+		t.Helper()
+		var v map[string]any
+		if err := json.Unmarshal([]byte(s), &v); err != nil {
+			t.Errorf("%s: %q is not a JSON object: %v", what, s, err)
+			return
+		}
+		_, city := v["city"].(string)
+		_, country := v["country"].(string)
+		if !city || !country || len(v) != 2 {
+			t.Errorf("%s: %q does not follow the schema (city and country, strings, required, no others)", what, s)
+		}
+	}
+	followsSchema("streamed json_schema", acc.Choices[0].Message.Content)
 
 	r, err := oc.Responses.New(ctx, responses.ResponseNewParams{
 		Model: smolModel, Input: responses.ResponseNewParamsInputUnion{OfString: openai.String("Which city is the capital of France?")},
@@ -655,6 +669,6 @@ func TestDialectsJSONOutput(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	isObject(t, "Responses json_schema", r.OutputText())
+	followsSchema("Responses json_schema", r.OutputText())
 	t.Logf("json_object %s; streamed json_schema %s; Responses %s", resp.Choices[0].Message.Content, acc.Choices[0].Message.Content, r.OutputText())
 }

@@ -105,11 +105,11 @@ func buildTrie(pieces []string, use []bool) trie {
 	return t
 }
 
-// Constraint restricts one generation to JSON. It is not safe for
-// concurrent use.
+// Constraint restricts one generation to JSON, or to JSON that follows a
+// schema. It is not safe for concurrent use.
 type Constraint struct {
 	v       *Vocab
-	state   JSON
+	state   State
 	allowed []bool // scratch, by token id
 	pieces  func(int32) string
 }
@@ -117,7 +117,14 @@ type Constraint struct {
 // JSON returns a constraint for one generation; piece gives a token's
 // bytes (the same pieces the Vocab was built from).
 func (v *Vocab) JSON(objectOnly bool, piece func(int32) string) *Constraint {
-	return &Constraint{v: v, state: NewJSON(objectOnly), allowed: make([]bool, v.n), pieces: piece}
+	return v.Schema(nil, objectOnly, piece)
+}
+
+// Schema returns a constraint for one generation whose output must be a
+// JSON text that sc accepts (an object with objectOnly); a nil sc is plain
+// JSON.
+func (v *Vocab) Schema(sc *Schema, objectOnly bool, piece func(int32) string) *Constraint {
+	return &Constraint{v: v, state: NewState(sc, objectOnly), allowed: make([]bool, v.n), pieces: piece}
 }
 
 // Complete reports whether the output so far is a whole JSON text.
@@ -139,7 +146,7 @@ func (c *Constraint) Mask(logits []float32) {
 		return
 	}
 	t := &c.v.all
-	if c.state.mode == mString {
+	if c.state.plainString() {
 		copy(c.allowed, c.v.plain)
 		t = &c.v.other
 	}
@@ -154,7 +161,7 @@ func (c *Constraint) Mask(logits []float32) {
 }
 
 // walk marks the tokens of t below node n whose bytes st accepts.
-func (c *Constraint) walk(t *trie, n int32, st JSON) {
+func (c *Constraint) walk(t *trie, n int32, st State) {
 	nd := t.nodes[n]
 	for _, e := range t.edges[nd.e0:nd.e1] {
 		s := st

@@ -83,7 +83,7 @@ func BenchmarkJSONMask(b *testing.B) {
 		{"after-value", `{"name": "Paris"`},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
-			c := m.JSONConstraint(true)
+			c := m.JSONConstraint(nil, true)
 			for _, id := range m.Tokenizer().Encode(tc.prefix, false) {
 				if !c.Accept(id) {
 					b.Fatalf("prefix %q refused", tc.prefix)

@@ -312,9 +312,10 @@ func (m *Model) Info() Info { return m.info }
 func (m *Model) Tokenizer() *tokenizer.Tokenizer { return m.tok }
 
 // JSONConstraint returns a constraint (for sample.Params) that makes one
-// generation's output a JSON text, an object with objectOnly. The
-// vocabulary's trie is built on the first call and shared.
-func (m *Model) JSONConstraint(objectOnly bool) *grammar.Constraint {
+// generation's output a JSON text, an object with objectOnly, that follows
+// sc when sc is not nil. The vocabulary's trie is built on the first call
+// and shared.
+func (m *Model) JSONConstraint(sc *grammar.Schema, objectOnly bool) *grammar.Constraint {
 	m.jsonOnce.Do(func() {
 		n := m.tok.VocabSize()
 		pieces, text := make([]string, n), make([]bool, n)
@@ -327,7 +328,7 @@ func (m *Model) JSONConstraint(objectOnly bool) *grammar.Constraint {
 		}
 		m.jsonVocab = grammar.NewVocab(pieces, text, eog)
 	})
-	return m.jsonVocab.JSON(objectOnly, m.tok.Piece)
+	return m.jsonVocab.Schema(sc, objectOnly, m.tok.Piece)
 }
 
 // ChatTemplate returns the Jinja chat template stored in the file

@@ -121,7 +121,7 @@ func TestSmolLM2JSON(t *testing.T) {
 		{MaxTokens: 120, Temperature: 0.8, TopP: 0.95, Seed: 7},
 	} {
 		var out strings.Builder
-		p.Constraint = m.JSONConstraint(true)
+		p.Constraint = m.JSONConstraint(nil, true)
 		res, err := s.Generate(context.Background(), prompt, p, func(tk Token) bool {
 			out.WriteString(tk.Text)
 			return true

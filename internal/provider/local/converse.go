@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/outcrop/outcrop/internal/engine/chat"
+	"github.com/outcrop/outcrop/internal/engine/grammar"
 	"github.com/outcrop/outcrop/internal/engine/llm"
 	"github.com/outcrop/outcrop/internal/engine/sample"
 	"github.com/outcrop/outcrop/internal/fault"
@@ -64,8 +65,15 @@ func (a *Adapter) ConverseStream(ctx context.Context, req *provider.Request, emi
 		window = m.ctx
 		if req.Format != nil {
 			// The model is told what to write, and decoding is
-			// constrained so that what it writes is a JSON object.
-			p.Constraint = m.chat.JSONConstraint(true)
+			// constrained so that what it writes is a JSON object that
+			// follows the schema, if there is one.
+			var sc *grammar.Schema
+			if req.Format.Type == provider.JSONSchema && len(req.Format.Schema) > 0 {
+				if sc, err = grammar.CompileSchema(req.Format.Schema); err != nil {
+					return fault.Wrap(fault.Invalid, err, "The response format's JSON schema must be a JSON object.")
+				}
+			}
+			p.Constraint = m.chat.JSONConstraint(sc, true)
 		}
 		prompt, err = m.promptTokens(withFormat(req))
 		return err
@@ -148,9 +156,9 @@ func (a *Adapter) ConverseStream(ctx context.Context, req *provider.Request, emi
 }
 
 // FormatsOutput reports that the engine honours Request.Format: decoding
-// is constrained to a JSON object, and a json_schema's schema is given to
-// the model in the system prompt (the schema itself is not enforced token
-// by token).
+// is constrained to a JSON object that follows the schema (the parts of
+// JSON Schema that grammar.Schema models), which is also given to the
+// model in the system prompt.
 func (a *Adapter) FormatsOutput() bool { return true }
 
 // withFormat returns req with its output format's instruction appended to

@@ -1,0 +1,171 @@
+package grammar
+
+import (
+	"encoding/json"
+	"math"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+const eventSchema = `{
+  "type": "object",
+  "properties": {
+    "name": {"type": "string"},
+    "day": {"enum": ["Monday", "Friday", 7, null]},
+    "guests": {"type": "array", "items": {"type": "integer"}},
+    "paid": {"type": ["boolean", "null"]},
+    "venue": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+    "extra": {"type": "object"},
+    "price": {"anyOf": [{"type": "number"}, {"type": "null"}]}
+  },
+  "required": ["name", "day"],
+  "additionalProperties": false
+}`
+
+func runSchema(t *testing.T, schema, in string) (int, bool) {
+	t.Helper()
+	sc, err := CompileSchema([]byte(schema))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := NewState(sc, true)
+	for i := 0; i < len(in); i++ {
+		if !st.Step(in[i]) {
+			return i, false
+		}
+	}
+	return len(in), st.Complete()
+}
+
+func TestSchema(t *testing.T) {
+	for _, tc := range []struct {
+		name, in string
+		took     int // bytes accepted; -1: all
+		complete bool
+	}{
+		{"all fields", `{"name": "Fair", "day": "Friday", "guests": [1, 20], "paid": true, "venue": {"city": "Oslo"}, "extra": {"any": [1, {"x": null}]}, "price": 12.5}`, -1, true},
+		{"required only, any order", `{"day": 7, "name": "x"}`, -1, true},
+		{"enum null", `{"name": "x", "day": null}`, -1, true},
+		{"nullable", `{"name": "x", "day": "Monday", "paid": null, "price": null}`, -1, true},
+		{"unknown key", `{"nam`, -1, false},
+		{"unknown key refused at its first wrong byte", `{"names"`, 6, false},
+		{"key not declared", `{"colour": 1}`, 2, false},
+		{"repeated key", `{"name": "a", "name"`, 15, false},
+		{"missing required", `{"name": "x"}`, 12, false},
+		{"wrong type", `{"name": 5}`, 9, false},
+		{"integer items", `{"guests": [1.5]}`, 13, false},
+		{"integer exponent", `{"guests": [1e3]}`, 13, false},
+		{"enum string mismatch", `{"day": "Sunday"}`, 9, false},
+		{"enum prefix is not a value", `{"day": "Mon", `, 12, false},
+		{"enum number must end exactly", `{"day": 70}`, 9, false},
+		{"nested required", `{"name": "x", "day": 7, "venue": {}}`, 34, false},
+		{"nested key", `{"venue": {"town"`, 12, false},
+		{"boolean not string", `{"paid": "yes"}`, 9, false},
+		{"whitespace in keys and values", "{\n  \"name\" : \"a\" ,\n  \"day\" : 7\n}", -1, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			want := tc.took
+			if want < 0 {
+				want = len(tc.in)
+			}
+			took, complete := runSchema(t, eventSchema, tc.in)
+			if took != want || complete != tc.complete {
+				t.Errorf("run(%q) = %d bytes, complete %v; want %d, %v", tc.in, took, complete, want, tc.complete)
+			}
+			if complete && !json.Valid([]byte(tc.in)) {
+				t.Errorf("complete but not valid JSON: %q", tc.in)
+			}
+		})
+	}
+}
+
+// TestSchemaUnsupportedIsFree checks that parts of a schema the compiler
+// does not model ($ref, alternatives with structure) leave the value free
+// JSON, and that a schema that is not an object is refused.
+func TestSchemaUnsupportedIsFree(t *testing.T) {
+	schema := `{"type":"object","properties":{"a":{"$ref":"#/$defs/x"},"b":{"oneOf":[{"type":"object","properties":{"k":{"type":"string"}}},{"type":"array"}]}},"required":["a"]}`
+	if took, complete := runSchema(t, schema, `{"a": {"anything": [1]}, "b": "text"}`); took != 37 || !complete {
+		t.Errorf("free values: took %d complete %v", took, complete)
+	}
+	if _, err := CompileSchema([]byte(`[1]`)); err == nil {
+		t.Error("CompileSchema accepted an array")
+	}
+}
+
+// TestSchemaMaskMatchesBruteForce compares Mask's allowed tokens under a
+// schema with trying every token from the same state, along a document.
+func TestSchemaMaskMatchesBruteForce(t *testing.T) {
+	pieces := []string{"{", "}", "[", "]", ",", ":", "\"", " ", "\"name", "\"day", "\":", "\": \"", "Fri", "day", "\",", "Mon", "7", "70", "null", "nu", "ll",
+		"true", "1", ".5", "e3", "\"guests\":", "[1", ", 2]", "\"paid\": ", "\"price\": 1", "2.5}", "}\n", "\"ven", "ue\": {\"city\": \"Oslo\"}", "<eot>"}
+	text := make([]bool, len(pieces))
+	for i := range text {
+		text[i] = pieces[i] != "<eot>"
+	}
+	v := NewVocab(pieces, text, []int32{int32(len(pieces) - 1)})
+	sc, err := CompileSchema([]byte(eventSchema))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := v.Schema(sc, true, func(id int32) string { return pieces[id] })
+	doc := `{"name": "Fri", "guests": [1, 2], "day": 7, "paid": true, "venue": {"city": "Oslo"}, "price": 12.5}`
+	for i := 0; i <= len(doc); i++ {
+		logits := make([]float32, len(pieces))
+		c.Mask(logits)
+		var got, want []int
+		for id, l := range logits {
+			if !math.IsInf(float64(l), -1) {
+				got = append(got, id)
+			}
+		}
+		if c.state.Complete() {
+			want = []int{len(pieces) - 1}
+		} else {
+			for id, p := range pieces {
+				if !text[id] {
+					continue
+				}
+				s, ok := c.state, true
+				for k := 0; k < len(p) && ok; k++ {
+					ok = s.Step(p[k])
+				}
+				if ok {
+					want = append(want, id)
+				}
+			}
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Fatalf("after %q: allowed tokens differ from brute force (-want +got):\n%s", doc[:i], diff)
+		}
+		if i < len(doc) && !c.state.Step(doc[i]) {
+			t.Fatalf("document refused at byte %d (%q)", i, doc[:i+1])
+		}
+	}
+	if !c.Complete() {
+		t.Error("document not complete")
+	}
+
+}
+
+// FuzzSchema checks that whatever the schema recognizer takes whole and
+// calls complete is valid JSON.
+func FuzzSchema(f *testing.F) {
+	for _, s := range []string{`{"name": "a", "day": 7}`, `{"day": null, "name": "x", "guests": [1]}`, `{"name":"x","day":"Monday","venue":{"city":"a"}}`} {
+		f.Add(s)
+	}
+	sc, err := CompileSchema([]byte(eventSchema))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, in string) {
+		st := NewState(sc, true)
+		for i := 0; i < len(in); i++ {
+			if !st.Step(in[i]) {
+				return
+			}
+		}
+		if st.Complete() && !json.Valid([]byte(in)) {
+			t.Fatalf("complete but not valid JSON: %q", in)
+		}
+	})
+}
