@@ -44,8 +44,8 @@ type snode struct {
 	types    uint8 // allowed types; 0: any
 	props    []sprop
 	required uint32
-	open     bool    // keys are not constrained (values of other keys are free)
-	items    int16   // array items' node; -1: free
+	open     bool     // keys are not constrained (values of other keys are free)
+	items    int16    // array items' node; -1: free
 	enum     [][]byte // compact JSON encodings of the allowed values; nil: none
 }
 
