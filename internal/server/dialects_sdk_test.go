@@ -290,7 +290,7 @@ func TestOpenAIErrors(t *testing.T) {
 		typ, code, param string
 	}{
 		{"unknown model", chat("amazon.nope-v1", "x", nil), 404, "invalid_request_error", "model_not_found", ""},
-		{"n>1", chat(echoModel, "x", func(p *openai.ChatCompletionNewParams) { p.N = openai.Int(2) }), 400, "invalid_request_error", "", "n"},
+		{"n too large", chat(echoModel, "x", func(p *openai.ChatCompletionNewParams) { p.N = openai.Int(9) }), 400, "invalid_request_error", "", "n"},
 		{"json mode", chat(echoModel, "x", func(p *openai.ChatCompletionNewParams) {
 			p.ResponseFormat = openai.ChatCompletionNewParamsResponseFormatUnion{OfJSONObject: &shared.ResponseFormatJSONObjectParam{}}
 		}), 400, "invalid_request_error", "", "response_format"},
@@ -548,6 +548,41 @@ func TestDialectsLocalEngine(t *testing.T) {
 	}
 	if len(msg.Content) == 0 || msg.Content[0].Text == "" || msg.Usage.InputTokens == 0 {
 		t.Errorf("messages: %+v", msg)
+	}
+}
+
+// TestOpenAIChoices asks for n choices, plain and streamed: n generations
+// with indexes 0…n-1, the prompt counted once in the usage.
+func TestOpenAIChoices(t *testing.T) {
+	srv, key := newDialectServer(t)
+	c := openAIClient(srv.URL, key)
+	ctx := context.Background()
+	resp, err := c.Chat.Completions.New(ctx, openai.ChatCompletionNewParams{Model: echoModel, N: openai.Int(3), Seed: openai.Int(5),
+		Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("three times")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(resp.Choices) != 3 || resp.Usage.CompletionTokens != 3*2 || resp.Usage.PromptTokens != 2 {
+		t.Fatalf("n=3: %d choices, usage %+v", len(resp.Choices), resp.Usage)
+	}
+	for i, ch := range resp.Choices {
+		if ch.Index != int64(i) || ch.Message.Content != "three times" || ch.FinishReason != "stop" {
+			t.Errorf("choice %d: %+v", i, ch)
+		}
+	}
+	stream := c.Chat.Completions.NewStreaming(ctx, openai.ChatCompletionNewParams{Model: echoModel, N: openai.Int(2),
+		Messages:      []openai.ChatCompletionMessageParamUnion{openai.UserMessage("twice over")},
+		StreamOptions: openai.ChatCompletionStreamOptionsParam{IncludeUsage: openai.Bool(true)}})
+	var acc openai.ChatCompletionAccumulator
+	for stream.Next() {
+		acc.AddChunk(stream.Current())
+	}
+	if err := stream.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if len(acc.Choices) != 2 || acc.Choices[0].Message.Content != "twice over" || acc.Choices[1].Message.Content != "twice over" ||
+		acc.Usage.CompletionTokens != 4 || acc.Usage.PromptTokens != 2 {
+		t.Errorf("streamed n=2: %+v usage %+v", acc.Choices, acc.Usage)
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"time"
@@ -186,7 +187,7 @@ func CheckChat(t *Target, req *provider.Request) error {
 		return fault.Newf(fault.Invalid, "The model `%s` is an image generation model and does not support this endpoint; use /v1/images/generations.", t.Model.ID)
 	}
 	if req.Format != nil && !provider.FormatsOutput(t.Adapter) {
-		return fault.Newf(fault.Invalid, "The model `%s` cannot constrain its output to JSON on the backend serving it; response_format %s is not supported. Describe the format in the prompt instead.", t.Model.ID, req.Format.Type)
+		return Invalid("response_format", fmt.Sprintf("The model `%s` cannot constrain its output to JSON on the backend serving it; response_format %s is not supported. Describe the format in the prompt instead.", t.Model.ID, req.Format.Type))
 	}
 	if c := t.Model.Caps.MaxOutputTokens; c > 0 && req.MaxTokens > c {
 		return fault.Newf(fault.Invalid, "max_tokens is too large: %d. This model supports at most %d completion tokens.", req.MaxTokens, c)

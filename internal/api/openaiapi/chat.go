@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strconv"
 
 	"github.com/outcrop/outcrop/internal/api/dialect"
 	"github.com/outcrop/outcrop/internal/fault"
@@ -195,6 +196,30 @@ func finishReason(r provider.StopReason) *FinishReason {
 	return &f
 }
 
+// MaxChoices bounds n: each choice is a generation of its own.
+const MaxChoices = 8
+
+// choices returns n, 1 when absent.
+func (cr *ChatRequest) choices() int {
+	if cr.N == nil {
+		return 1
+	}
+	return *cr.N
+}
+
+// choiceRequest is req for choice i of several: with a seed, choice i
+// samples with seed+i, so that the choices differ and each is
+// reproducible.
+func choiceRequest(req *provider.Request, i int) *provider.Request {
+	if i == 0 || req.Seed == nil {
+		return req
+	}
+	r := *req
+	seed := *req.Seed + int64(i)
+	r.Seed = &seed
+	return &r
+}
+
 // DecodeChat decodes a Chat Completions body into a canonical request.
 func DecodeChat(body []byte) (*ChatRequest, *provider.Request, error) {
 	var cr ChatRequest
@@ -214,8 +239,8 @@ func (cr *ChatRequest) Canonical() (*provider.Request, error) {
 	if len(cr.Messages) == 0 {
 		return nil, dialect.Invalid("messages", "Invalid 'messages': empty array. Expected an array with minimum length 1.")
 	}
-	if cr.N != nil && *cr.N != 1 {
-		return nil, dialect.Invalid("n", "n > 1 is not supported: the model's backend returns one choice per request.")
+	if cr.N != nil && (*cr.N < 1 || *cr.N > MaxChoices) {
+		return nil, dialect.Invalid("n", fmt.Sprintf("Invalid 'n': %d. Expected a value between 1 and %d.", *cr.N, MaxChoices))
 	}
 	if cr.Logprobs != nil && *cr.Logprobs || cr.TopLogprobs != nil && *cr.TopLogprobs > 0 {
 		return nil, dialect.Invalid("logprobs", "logprobs are not supported by this model's backend.")
@@ -312,7 +337,8 @@ func outputFormat(rf *ResponseFormat, field string) (*provider.OutputFormat, err
 // a user turn; consecutive turns of one role are merged, since Converse
 // backends require roles to alternate.
 func addMessage(req *provider.Request, m ChatMessage, i int) error {
-	at := fmt.Sprintf("messages[%d]", i)
+	// at is only needed in error messages: the common case makes no string.
+	at := func() string { return "messages[" + strconv.Itoa(i) + "]" }
 	switch m.Role {
 	case "system", "developer":
 		parts, err := contentParts(m.Content, at, false)
@@ -333,19 +359,19 @@ func addMessage(req *provider.Request, m ChatMessage, i int) error {
 			return err
 		}
 		for j, c := range m.ToolCalls {
-			tu, err := toolUse(c, fmt.Sprintf("%s.tool_calls[%d]", at, j))
+			tu, err := toolUse(c, fmt.Sprintf("%s.tool_calls[%d]", at(), j))
 			if err != nil {
 				return err
 			}
 			parts = append(parts, provider.Block{Type: provider.ToolUseBlock, ToolUse: tu})
 		}
 		if len(parts) == 0 {
-			return dialect.Invalid(at+".content", fmt.Sprintf("Invalid '%s': an assistant message must have content or tool_calls.", at))
+			return dialect.Invalid(at()+".content", fmt.Sprintf("Invalid '%s': an assistant message must have content or tool_calls.", at()))
 		}
 		appendTurn(req, provider.Assistant, parts)
 	case "tool":
 		if m.ToolCallID == "" {
-			return dialect.Invalid(at+".tool_call_id", fmt.Sprintf("Missing required parameter: '%s.tool_call_id'.", at))
+			return dialect.Invalid(at()+".tool_call_id", fmt.Sprintf("Missing required parameter: '%s.tool_call_id'.", at()))
 		}
 		parts, err := contentParts(m.Content, at, false)
 		if err != nil {
@@ -354,9 +380,9 @@ func addMessage(req *provider.Request, m ChatMessage, i int) error {
 		appendTurn(req, provider.User, []provider.Block{{Type: provider.ToolResultBlock,
 			ToolResult: &provider.ToolResult{ToolUseID: m.ToolCallID, Content: parts}}})
 	case "function":
-		return dialect.Invalid(at+".role", "The deprecated 'function' role is not supported; use tools and 'tool' messages.")
+		return dialect.Invalid(at()+".role", "The deprecated 'function' role is not supported; use tools and 'tool' messages.")
 	default:
-		return dialect.Invalid(at+".role", fmt.Sprintf("Invalid value: '%s'. Supported values are: 'system', 'developer', 'user', 'assistant' and 'tool'.", m.Role))
+		return dialect.Invalid(at()+".role", fmt.Sprintf("Invalid value: '%s'. Supported values are: 'system', 'developer', 'user', 'assistant' and 'tool'.", m.Role))
 	}
 	return nil
 }
@@ -371,10 +397,11 @@ func appendTurn(req *provider.Request, role provider.Role, bs []provider.Block) 
 
 // contentParts decodes a content field: a string, an array of parts or
 // null. Images and files are allowed in user messages only.
-func contentParts(raw json.RawMessage, at string, media bool) ([]provider.Block, error) {
+func contentParts(raw json.RawMessage, path func() string, media bool) ([]provider.Block, error) {
 	if bs, ok := provider.StringBlocks(raw); ok {
 		return bs, nil
 	}
+	at := path()
 	var parts []ContentPart
 	if err := json.Unmarshal(raw, &parts); err != nil {
 		return nil, dialect.Invalid(at+".content", fmt.Sprintf("Invalid type for '%s.content': expected a string or an array of content parts.", at))
@@ -526,20 +553,40 @@ func (h *Handler) chat(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	id, created := newID(r, "chatcmpl-"), h.m.Now().Unix()
+	// n choices are n generations, one after another, charged to the
+	// quotas as one request (as one request with n choices is on OpenAI).
+	n := cr.choices()
 	if cr.Stream {
 		cs := &chatStream{sse: dialect.NewSSE(w), id: id, model: cr.Model, created: created,
-			usage: cr.StreamOptions != nil && cr.StreamOptions.IncludeUsage, tool: -1}
-		err := h.m.Stream(r.Context(), t, req, cs.event)
+			usage: cr.StreamOptions != nil && cr.StreamOptions.IncludeUsage}
+		var err error
+		for i := 0; i < n && err == nil; i++ {
+			cs.begin(i)
+			err = h.m.Stream(r.Context(), t, choiceRequest(req, i), cs.event)
+		}
 		if err == nil {
 			err = cs.done()
 		}
 		return streamError(cs.sse, err)
 	}
-	resp, err := h.m.Converse(r.Context(), t, req)
-	if err != nil {
-		return err
+	var out *ChatCompletion
+	for i := range n {
+		resp, err := h.m.Converse(r.Context(), t, choiceRequest(req, i))
+		if err != nil {
+			return err
+		}
+		c := encodeChat(resp, id, cr.Model, created)
+		if out == nil {
+			out = c
+			continue
+		}
+		// The prompt is counted once, the completions of every choice.
+		c.Choices[0].Index = i
+		out.Choices = append(out.Choices, c.Choices[0])
+		out.Usage.CompletionTokens += c.Usage.CompletionTokens
+		out.Usage.TotalTokens += c.Usage.CompletionTokens
 	}
-	return writeJSON(w, http.StatusOK, encodeChat(resp, id, cr.Model, created))
+	return writeJSON(w, http.StatusOK, out)
 }
 
 func encodeChat(resp *provider.Response, id, model string, created int64) *ChatCompletion {
@@ -578,14 +625,22 @@ type chatStream struct {
 	model   string
 	created int64
 	usage   bool // stream_options.include_usage
-	began   bool // the role chunk is out
-	tools   int  // tool calls started so far
+	index   int  // the choice being streamed
+	began   bool // the choice's role chunk is out
+	tools   int  // tool calls started so far in the choice
 	tool    int  // index of the open tool call, or -1
+	total   *Usage
+}
+
+// begin starts choice i.
+func (c *chatStream) begin(i int) {
+	c.index, c.began, c.tools, c.tool = i, false, 0, -1
 }
 
 func (c *chatStream) chunk(ch ChatChoice, u *Usage) error {
 	out := ChatChunk{ID: c.id, Object: "chat.completion.chunk", Created: c.created, Model: c.model, Usage: u}
 	if u == nil {
+		ch.Index = c.index
 		out.Choices = []ChatChoice{ch}
 	} else {
 		out.Choices = []ChatChoice{}
@@ -630,10 +685,14 @@ func (c *chatStream) event(ev provider.Event) error {
 	case provider.MessageStopEvent:
 		return c.chunk(ChatChoice{Delta: &AnswerMsg{}, FinishReason: finishReason(ev.StopReason)}, nil)
 	case provider.MetadataEvent:
-		if c.usage {
-			u := ev.Usage
-			return c.chunk(ChatChoice{}, &Usage{PromptTokens: u.InputTokens, CompletionTokens: u.OutputTokens, TotalTokens: u.InputTokens + u.OutputTokens})
+		// The prompt is counted once, the completions of every choice;
+		// the usage chunk is the last one, after every choice.
+		u := ev.Usage
+		if c.total == nil {
+			c.total = &Usage{PromptTokens: u.InputTokens, TotalTokens: u.InputTokens}
 		}
+		c.total.CompletionTokens += u.OutputTokens
+		c.total.TotalTokens += u.OutputTokens
 	}
 	return nil
 }
@@ -641,6 +700,11 @@ func (c *chatStream) event(ev provider.Event) error {
 func (c *chatStream) done() error {
 	if !c.began {
 		return fault.New(fault.ModelFailed, "The model returned an empty stream.")
+	}
+	if c.usage && c.total != nil {
+		if err := c.chunk(ChatChoice{}, c.total); err != nil {
+			return err
+		}
 	}
 	return c.sse.Event("", "[DONE]")
 }
