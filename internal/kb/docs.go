@@ -82,7 +82,7 @@ func (s *Service) IngestDocuments(ctx context.Context, kbID, dsID string, in []D
 			if err := s.opts.Store.ReplaceDocument(ctx, doc, chunks, true, nil); err != nil {
 				return nil, err
 			}
-			s.invalidate(kbID)
+			s.refreshDoc(ctx, kbID, dsID, d.ID)
 		}
 		out = append(out, doc)
 	}
@@ -140,7 +140,7 @@ func (s *Service) DeleteDocuments(ctx context.Context, kbID, dsID string, ids []
 		if err := s.opts.Store.DeleteDocument(ctx, kbID, dsID, id, nil); err != nil {
 			return nil, err
 		}
-		s.invalidate(kbID)
+		s.refreshDoc(ctx, kbID, dsID, id)
 		d.Status, d.Updated = DocDeleting, s.opts.Now().UTC()
 		out = append(out, d)
 	}

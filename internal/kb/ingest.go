@@ -237,7 +237,7 @@ func (s *Service) run(ctx context.Context, j IngestionJob) {
 			fail(err)
 			return
 		}
-		s.invalidate(j.KBID)
+		s.refreshDoc(ctx, j.KBID, j.DSID, d.ID)
 	}
 	if ctx.Err() != nil {
 		return
@@ -342,8 +342,11 @@ func (s *Service) syncObject(ctx context.Context, kb *KnowledgeBase, ds *DataSou
 			chunks[i].Meta = m
 		}
 		j.Stats.MetadataModified++
-		defer s.invalidate(kb.ID)
-		return s.opts.Store.ReplaceDocument(ctx, doc, chunks, true, j)
+		if err := s.opts.Store.ReplaceDocument(ctx, doc, chunks, true, j); err != nil {
+			return err
+		}
+		s.refreshDoc(ctx, kb.ID, ds.ID, uri)
+		return nil
 	}
 	var chunks []Chunk
 	if docErr == nil {
@@ -369,8 +372,11 @@ func (s *Service) syncObject(ctx context.Context, kb *KnowledgeBase, ds *DataSou
 		j.Stats.NewIndexed++
 	}
 	doc.Status = DocIndexed
-	defer s.invalidate(kb.ID)
-	return s.opts.Store.ReplaceDocument(ctx, doc, chunks, true, j)
+	if err := s.opts.Store.ReplaceDocument(ctx, doc, chunks, true, j); err != nil {
+		return err
+	}
+	s.refreshDoc(ctx, kb.ID, ds.ID, uri)
+	return nil
 }
 
 func chunkMeta(attrs map[string]any, ds *DataSource, docID string, seq int, hash string) map[string]any {

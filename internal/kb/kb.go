@@ -243,6 +243,10 @@ type Options struct {
 	Now        func() time.Time
 	// EmbedBatch is how many chunks go to the embedder at once (default 32).
 	EmbedBatch int
+	// ANNMinChunks is the number of chunks from which a knowledge base is
+	// searched through an ANN index (DefaultANNMinChunks when 0); negative
+	// turns the index off, so every search is exact.
+	ANNMinChunks int
 }
 
 // Service runs knowledge bases.
@@ -255,6 +259,7 @@ type Service struct {
 	mu      sync.Mutex
 	running map[string]context.CancelFunc // data source key → running job's stop
 	cache   map[string]*slab              // knowledge base ID → chunks in memory
+	ann     annSettings
 	sess    *sessions
 }
 
@@ -270,9 +275,13 @@ func New(opts Options) *Service {
 	if opts.EmbedBatch <= 0 {
 		opts.EmbedBatch = 32
 	}
+	ann := annSettings{minChunks: opts.ANNMinChunks}
+	if ann.minChunks == 0 {
+		ann.minChunks = DefaultANNMinChunks
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Service{opts: opts, ctx: ctx, cancel: cancel, running: map[string]context.CancelFunc{},
-		cache: map[string]*slab{}, sess: newSessions(opts.Now)}
+		cache: map[string]*slab{}, ann: ann, sess: newSessions(opts.Now)}
 }
 
 // Start resumes ingestion jobs that a previous process left unfinished.

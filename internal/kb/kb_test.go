@@ -67,10 +67,14 @@ type env struct {
 	svc    *kb.Service
 	emb    *bowEmbedder
 	bucket string
+	ann    int // kb.Options.ANNMinChunks
 }
 
-func newEnv(t *testing.T) *env {
-	e := &env{t: t, dir: t.TempDir(), emb: &bowEmbedder{}}
+func newEnv(t *testing.T) *env { return newEnvOpts(t, 0) }
+
+// newEnvOpts is newEnv with an ANN index from ann chunks.
+func newEnvOpts(t *testing.T, ann int) *env {
+	e := &env{t: t, dir: t.TempDir(), emb: &bowEmbedder{}, ann: ann}
 	e.bucket = filepath.Join(e.dir, "buckets", "docs")
 	if err := os.MkdirAll(e.bucket, 0o755); err != nil {
 		t.Fatal(err)
@@ -86,7 +90,7 @@ func (e *env) open() {
 		e.t.Fatal(err)
 	}
 	e.store = st
-	e.svc = kb.New(kb.Options{Store: st, Models: models{e.emb}, Region: "us-east-1", AccountID: "000000000000", EmbedBatch: 2,
+	e.svc = kb.New(kb.Options{Store: st, Models: models{e.emb}, Region: "us-east-1", AccountID: "000000000000", EmbedBatch: 2, ANNMinChunks: e.ann,
 		OpenBucket: func(ctx context.Context, name string) (*blob.Bucket, error) {
 			return fileblob.OpenBucket(filepath.Join(e.dir, "buckets", name), nil)
 		}})

@@ -29,42 +29,9 @@ type Result struct {
 	Score float64
 }
 
-// slab is a knowledge base's chunks held in memory for the exact scan;
-// the store stays the source of truth and writes drop the slab.
-type slab struct {
-	chunks []Chunk
-	byID   map[int64]int
-}
-
-func (s *Service) invalidate(kbID string) {
-	s.mu.Lock()
-	delete(s.cache, kbID)
-	s.mu.Unlock()
-}
-
-func (s *Service) load(ctx context.Context, kbID string) (*slab, error) {
-	s.mu.Lock()
-	sl := s.cache[kbID]
-	s.mu.Unlock()
-	if sl != nil {
-		return sl, nil
-	}
-	chunks, err := s.opts.Store.KBChunks(ctx, kbID)
-	if err != nil {
-		return nil, err
-	}
-	sl = &slab{chunks: chunks, byID: make(map[int64]int, len(chunks))}
-	for i, c := range chunks {
-		sl.byID[c.ID] = i
-	}
-	s.mu.Lock()
-	s.cache[kbID] = sl
-	s.mu.Unlock()
-	return sl, nil
-}
-
-// Retrieve returns the chunks that best answer q: exact cosine similarity
-// over every chunk passing the filter and, for HYBRID, BM25 ranking fused
+// Retrieve returns the chunks that best answer q: cosine similarity over
+// the chunks passing the filter (exact, or through the knowledge base's
+// ANN index when it has one; see slab.search) and, for HYBRID, BM25 ranking fused
 // with it by reciprocal rank fusion. A HIERARCHICAL child chunk that
 // matches is returned as its parent chunk, and a parent only once (the
 // best-scoring child's place), so fewer than N results may come back.
@@ -89,18 +56,14 @@ func (s *Service) Retrieve(ctx context.Context, q Query) ([]Result, error) {
 		return nil, err
 	}
 	qv := vecs[0]
-	sl, err := s.load(ctx, q.KBID)
+	pool := max(q.N*4, 50)
+	sl, err := s.slab(ctx, q.KBID)
 	if err != nil {
 		return nil, err
 	}
-	var sem []vector.Scored
-	for _, c := range sl.chunks {
-		if vector.Match(q.Filter, c.Meta) {
-			sem = append(sem, vector.Scored{ID: c.ID, Score: float64(vector.Dot(qv, c.Vector))})
-		}
-	}
-	pool := max(q.N*4, 50)
-	sem = vector.TopK(sem, pool)
+	sl.mu.RLock()
+	defer sl.mu.RUnlock()
+	sem := sl.search(qv, pool, q.Filter, s.ann)
 	hits := sem
 	if q.SearchType != SearchSemantic {
 		lex, err := s.opts.Store.SearchText(ctx, q.KBID, q.Text, 4*pool)
@@ -109,7 +72,7 @@ func (s *Service) Retrieve(ctx context.Context, q Query) ([]Result, error) {
 		}
 		kept := lex[:0]
 		for _, h := range lex {
-			if i, ok := sl.byID[h.ID]; ok && vector.Match(q.Filter, sl.chunks[i].Meta) {
+			if r, ok := sl.byID[h.ID]; ok && vector.Match(q.Filter, sl.rows[r].Meta) {
 				kept = append(kept, h)
 			}
 		}
@@ -121,11 +84,11 @@ func (s *Service) Retrieve(ctx context.Context, q Query) ([]Result, error) {
 	out := make([]Result, 0, q.N)
 	parents := map[string]bool{}
 	for _, h := range hits {
-		i, ok := sl.byID[h.ID]
+		r, ok := sl.byID[h.ID]
 		if !ok {
 			continue
 		}
-		c := sl.chunks[i]
+		c := sl.rows[r]
 		if p, ok := c.Meta[metaParentText].(string); ok {
 			// A HIERARCHICAL child: return its parent, once.
 			key := fmt.Sprintf("%s\x00%s\x00%v", c.DSID, c.DocID, c.Meta[metaParentSeq])

@@ -1,0 +1,247 @@
+package kb
+
+import (
+	"context"
+	"math"
+	"sync"
+
+	"github.com/outcrop/outcrop/internal/kb/vector"
+)
+
+// DefaultANNMinChunks is the size from which a knowledge base gets an IVF
+// index (see docs/performance.md, "Knowledge base retrieval", for the
+// measurements behind it): below it the exact scan costs under about
+// 3 ms, which an index would not beat by enough to pay for its recall.
+const DefaultANNMinChunks = 20000
+
+// annProbeFraction is the share of IVF lists a query scans (at least
+// annMinProbe lists); measured to give recall@10 ≥ 0.98 on clustered
+// 384-dimensional vectors (docs/performance.md).
+const (
+	annProbeFraction = 1.0 / 12
+	annMinProbe      = 8
+)
+
+// annSettings are the ANN parameters of a Service.
+type annSettings struct {
+	minChunks int // 0: never
+}
+
+// slab is a knowledge base's chunks held in memory for search, and its
+// ANN index once it is large enough. The store stays the source of truth:
+// a slab is loaded from it on first use and kept in step by refreshDoc
+// after each committed write, which replaces one document's rows with
+// what the store then holds; deleting a data source or knowledge base
+// drops the whole slab. mu guards everything below it: searches hold it
+// for reading, loads and updates for writing.
+type slab struct {
+	mu     sync.RWMutex
+	loaded bool
+	rows   []Chunk // row → chunk; ID 0 marks a free row
+	free   []int32
+	byID   map[int64]int32
+	byDoc  map[string][]int32 // docKey → rows
+	live   int
+	ivf    *vector.IVF
+}
+
+func docKey(dsID, docID string) string { return dsID + "\x00" + docID }
+
+func (s *Service) invalidate(kbID string) {
+	s.mu.Lock()
+	delete(s.cache, kbID)
+	s.mu.Unlock()
+}
+
+// slab returns the knowledge base's slab, loading it from the store on
+// first use.
+func (s *Service) slab(ctx context.Context, kbID string) (*slab, error) {
+	s.mu.Lock()
+	sl := s.cache[kbID]
+	if sl == nil {
+		sl = &slab{}
+		s.cache[kbID] = sl
+	}
+	s.mu.Unlock()
+	sl.mu.RLock()
+	loaded := sl.loaded
+	sl.mu.RUnlock()
+	if loaded {
+		return sl, nil
+	}
+	sl.mu.Lock()
+	defer sl.mu.Unlock()
+	if sl.loaded {
+		return sl, nil
+	}
+	chunks, err := s.opts.Store.KBChunks(ctx, kbID)
+	if err != nil {
+		return nil, err
+	}
+	sl.rows = chunks
+	sl.byID = make(map[int64]int32, len(chunks))
+	sl.byDoc = map[string][]int32{}
+	for i, c := range chunks {
+		sl.byID[c.ID] = int32(i)
+		k := docKey(c.DSID, c.DocID)
+		sl.byDoc[k] = append(sl.byDoc[k], int32(i))
+	}
+	sl.live = len(chunks)
+	sl.reindex(s.ann)
+	sl.loaded = true
+	return sl, nil
+}
+
+// refreshDoc brings a loaded slab in step with the store after a write to
+// one document: its rows are replaced by the chunks the store now holds
+// (none after a delete), and the ANN index follows. Holding the slab's
+// lock while reading the store orders concurrent refreshes, so the last
+// one applies the latest committed state. If the store cannot be read,
+// the slab is dropped and reloaded on next use.
+func (s *Service) refreshDoc(ctx context.Context, kbID, dsID, docID string) {
+	s.mu.Lock()
+	sl := s.cache[kbID]
+	s.mu.Unlock()
+	if sl == nil {
+		return
+	}
+	sl.mu.Lock()
+	defer sl.mu.Unlock()
+	if !sl.loaded {
+		return // it will load the committed state
+	}
+	chunks, err := s.opts.Store.DocumentChunks(context.WithoutCancel(ctx), kbID, dsID, docID)
+	if err != nil {
+		s.opts.Logger.Warn("dropping the search cache of a knowledge base", "knowledge_base", kbID, "err", err)
+		s.invalidate(kbID)
+		return
+	}
+	key := docKey(dsID, docID)
+	for _, r := range sl.byDoc[key] {
+		if sl.ivf != nil {
+			sl.ivf.Remove(r)
+		}
+		delete(sl.byID, sl.rows[r].ID)
+		sl.rows[r] = Chunk{}
+		sl.free = append(sl.free, r)
+		sl.live--
+	}
+	delete(sl.byDoc, key)
+	for _, c := range chunks {
+		var r int32
+		if n := len(sl.free); n > 0 {
+			r, sl.free = sl.free[n-1], sl.free[:n-1]
+			sl.rows[r] = c
+		} else {
+			r = int32(len(sl.rows))
+			sl.rows = append(sl.rows, c)
+		}
+		sl.byID[c.ID] = r
+		sl.byDoc[key] = append(sl.byDoc[key], r)
+		sl.live++
+		if sl.ivf != nil {
+			sl.ivf.Add(r, c.Vector)
+		}
+	}
+	if sl.ivf == nil || sl.ivf.Stale() {
+		sl.reindex(s.ann)
+	}
+}
+
+// reindex builds the ANN index when the slab has reached the threshold,
+// or drops it when the slab has shrunk well below it.
+func (sl *slab) reindex(ann annSettings) {
+	if ann.minChunks <= 0 || sl.live < ann.minChunks {
+		if sl.ivf != nil && 2*sl.live < ann.minChunks {
+			sl.ivf = nil
+		}
+		if sl.ivf == nil {
+			return
+		}
+	}
+	rows := make([]int32, 0, sl.live)
+	dim := 0
+	for i, c := range sl.rows {
+		if c.ID != 0 {
+			rows = append(rows, int32(i))
+			dim = len(c.Vector)
+		}
+	}
+	sl.ivf = vector.BuildIVF(dim, int(math.Round(math.Sqrt(float64(len(rows))))), rows, sl.vec)
+}
+
+func (sl *slab) vec(r int32) []float32 { return sl.rows[r].Vector }
+
+// search returns the best chunks for the unit vector qv among those
+// passing the filter, best first, at most k. Without an index it scans
+// exactly. With one, an unfiltered query probes the nearest lists; a
+// filtered query first evaluates the filter on every chunk and, when
+// fewer than the index threshold pass, scans those exactly (a selective
+// filter gets exact results), otherwise probes proportionally more lists,
+// skipping chunks the filter rejects. Either way only chunks passing the
+// filter are returned.
+func (sl *slab) search(qv []float32, k int, f *vector.Filter, ann annSettings) []vector.Scored {
+	var hits []vector.Hit
+	var accept []bool
+	matched := sl.live
+	if f != nil {
+		accept = make([]bool, len(sl.rows))
+		matched = 0
+		for i, c := range sl.rows {
+			if c.ID != 0 && vector.Match(f, c.Meta) {
+				accept[i] = true
+				matched++
+			}
+		}
+	}
+	if sl.ivf == nil || matched < ann.minChunks {
+		top := vector.NewTop(k)
+		for i, c := range sl.rows {
+			if c.ID != 0 && (accept == nil || accept[i]) {
+				top.Push(int32(i), vector.Dot(qv, c.Vector))
+			}
+		}
+		hits = top.Sorted()
+	} else {
+		probe := max(annMinProbe, int(math.Ceil(float64(sl.ivf.Lists())*annProbeFraction)))
+		var ok func(int32) bool
+		if accept != nil {
+			probe = int(math.Ceil(float64(probe) * float64(sl.live) / float64(matched)))
+			ok = func(r int32) bool { return accept[r] }
+		}
+		hits, _ = sl.ivf.Search(qv, k, probe, sl.vec, ok)
+	}
+	out := make([]vector.Scored, len(hits))
+	for i, h := range hits {
+		out[i] = vector.Scored{ID: sl.rows[h.Row].ID, Score: float64(h.Score)}
+	}
+	return out
+}
+
+// IndexStats describes a knowledge base's search cache.
+type IndexStats struct {
+	Loaded     bool // the chunks are in memory
+	Chunks     int  // chunks in memory
+	ANN        bool // an ANN index is built
+	Indexed    int  // chunks in the index
+	Lists      int  // the index's IVF lists
+	IndexBytes int  // memory held by the index beyond the chunks themselves
+}
+
+// IndexStats reports the search cache of a knowledge base without
+// loading it.
+func (s *Service) IndexStats(kbID string) IndexStats {
+	s.mu.Lock()
+	sl := s.cache[kbID]
+	s.mu.Unlock()
+	if sl == nil {
+		return IndexStats{}
+	}
+	sl.mu.RLock()
+	defer sl.mu.RUnlock()
+	st := IndexStats{Loaded: sl.loaded, Chunks: sl.live}
+	if sl.ivf != nil {
+		st.ANN, st.Indexed, st.Lists, st.IndexBytes = true, sl.ivf.Len(), sl.ivf.Lists(), sl.ivf.Bytes()
+	}
+	return st
+}
