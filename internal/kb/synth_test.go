@@ -139,4 +139,6 @@ func (m dimModels) Embedder(arn string) (provider.Embedder, string, int, error) 
 	}
 	return m.e, "synthetic", m.dim, nil
 }
-func (m dimModels) Chat(string) (provider.Adapter, string, error) { return nil, "", errors.New("no chat") }
+func (m dimModels) Chat(string) (provider.Adapter, string, error) {
+	return nil, "", errors.New("no chat")
+}

@@ -1,7 +1,9 @@
 // Package vector holds the search primitives of knowledge bases: float32
-// vector encoding, exact cosine scoring, reciprocal rank fusion of ranked
-// lists, and evaluation of Bedrock's metadata filters. It keeps no state;
-// the store is the source of truth and the kb package drives the search.
+// vector encoding, exact cosine scoring and top-k selection, an IVF
+// approximate index, reciprocal rank fusion of ranked lists, and
+// evaluation of Bedrock's metadata filters. The store is the source of
+// truth; the kb package owns the in-memory state (an IVF points into its
+// vectors by row) and drives the search.
 package vector
 
 import (
