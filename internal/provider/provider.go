@@ -13,7 +13,9 @@ import (
 	"log/slog"
 	"net/http"
 	"sort"
+	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Role is the author of a message.
@@ -147,6 +149,13 @@ type Request struct {
 	// that are OutputFormatters honour it; callers refuse it for others.
 	Format *OutputFormat
 
+	// Logprobs asks for each output token's log probability, and
+	// TopLogprobs (0–20) for that many most likely alternatives at each
+	// position. Only LogprobsReporters honour it; callers refuse it for
+	// others.
+	Logprobs    bool
+	TopLogprobs int
+
 	// Extra carries model-specific fields (Converse's
 	// additionalModelRequestFields) for backends that understand them.
 	Extra json.RawMessage
@@ -208,6 +217,7 @@ type Response struct {
 	StopReason   StopReason
 	StopSequence string // the stop sequence that ended generation, if any
 	Usage        Usage
+	Logprobs     []TokenLogprob // when the request asked for them
 }
 
 // EventType says which fields of an Event are set. Stream event types come
@@ -237,6 +247,36 @@ type Event struct {
 	StopReason   StopReason
 	StopSequence string
 	Usage        Usage
+	// Logprobs, on a TextDeltaEvent of a request with Logprobs, are the
+	// tokens whose text the delta completes.
+	Logprobs []TokenLogprob
+}
+
+// TokenLogprob is one output token's log probability and, when asked for,
+// the most likely tokens at its position (the chosen one among them if it
+// is one of them).
+type TokenLogprob struct {
+	Token   string // the token's bytes (possibly part of a UTF-8 character)
+	Logprob float64
+	Top     []TopLogprob
+}
+
+// TopLogprob is one alternative at a position.
+type TopLogprob struct {
+	Token   string
+	Logprob float64
+}
+
+// LogprobsReporter is implemented by adapters that honour
+// Request.Logprobs.
+type LogprobsReporter interface {
+	ReportsLogprobs() bool
+}
+
+// ReportsLogprobs reports whether a honours Request.Logprobs.
+func ReportsLogprobs(a Adapter) bool {
+	r, ok := a.(LogprobsReporter)
+	return ok && r.ReportsLogprobs()
 }
 
 // Adapter runs canonical chat requests against one backend.
@@ -384,21 +424,31 @@ func (r *Registry) New(kind string, raw json.RawMessage, env Env) (Adapter, erro
 	return s.New(raw, env)
 }
 
-// TextOf concatenates the text blocks of bs.
+// TextOf concatenates the text blocks of bs. With at most one text block
+// (the common case) it returns that block's text without copying.
 func TextOf(bs []Block) string {
-	n := 0
-	for _, b := range bs {
+	n, count, last := 0, 0, -1
+	for i, b := range bs {
 		if b.Type == TextBlock {
 			n += len(b.Text)
+			count++
+			last = i
 		}
 	}
-	out := make([]byte, 0, n)
+	switch count {
+	case 0:
+		return ""
+	case 1:
+		return bs[last].Text
+	}
+	var sb strings.Builder
+	sb.Grow(n)
 	for _, b := range bs {
 		if b.Type == TextBlock {
-			out = append(out, b.Text...)
+			sb.WriteString(b.Text)
 		}
 	}
-	return string(out)
+	return sb.String()
 }
 
 // StringBlocks decodes the common "string or list of blocks" content field
@@ -409,12 +459,34 @@ func StringBlocks(raw json.RawMessage) (blocks []Block, ok bool) {
 	if len(raw) == 0 || string(raw) == "null" {
 		return nil, true
 	}
-	var s string
-	if json.Unmarshal(raw, &s) != nil {
-		return nil, false
+	s, plain := plainJSONString(raw)
+	if !plain {
+		if json.Unmarshal(raw, &s) != nil {
+			return nil, false
+		}
 	}
 	if s == "" {
 		return nil, true
 	}
 	return []Block{{Type: TextBlock, Text: s}}, true
+}
+
+// plainJSONString returns the value of raw when it is a JSON string with
+// no escapes, control characters or invalid UTF-8, whose value is then its
+// bytes between the quotes (what json.Unmarshal would give, without a
+// second pass over the text); ok is false for anything else.
+func plainJSONString(raw []byte) (s string, ok bool) {
+	if len(raw) < 2 || raw[0] != '"' || raw[len(raw)-1] != '"' {
+		return "", false
+	}
+	in := raw[1 : len(raw)-1]
+	for _, c := range in {
+		if c < 0x20 || c == '"' || c == '\\' {
+			return "", false
+		}
+	}
+	if !utf8.Valid(in) {
+		return "", false
+	}
+	return string(in), true
 }

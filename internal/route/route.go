@@ -207,6 +207,17 @@ func (r *Router) FormatsOutput() bool {
 	return len(r.cands) > 0
 }
 
+// ReportsLogprobs reports whether every candidate honours
+// Request.Logprobs.
+func (r *Router) ReportsLogprobs() bool {
+	for _, c := range r.cands {
+		if !provider.ReportsLogprobs(c.Adapter) {
+			return false
+		}
+	}
+	return len(r.cands) > 0
+}
+
 // Converse runs req on the first candidate that answers.
 func (r *Router) Converse(ctx context.Context, req *provider.Request) (*provider.Response, error) {
 	var resp *provider.Response

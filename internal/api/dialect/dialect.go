@@ -189,6 +189,9 @@ func CheckChat(t *Target, req *provider.Request) error {
 	if req.Format != nil && !provider.FormatsOutput(t.Adapter) {
 		return Invalid("response_format", fmt.Sprintf("The model `%s` cannot constrain its output to JSON on the backend serving it; response_format %s is not supported. Describe the format in the prompt instead.", t.Model.ID, req.Format.Type))
 	}
+	if req.Logprobs && !provider.ReportsLogprobs(t.Adapter) {
+		return Invalid("logprobs", fmt.Sprintf("The model `%s` cannot report log probabilities on the backend serving it.", t.Model.ID))
+	}
 	if c := t.Model.Caps.MaxOutputTokens; c > 0 && req.MaxTokens > c {
 		return fault.Newf(fault.Invalid, "max_tokens is too large: %d. This model supports at most %d completion tokens.", req.MaxTokens, c)
 	}

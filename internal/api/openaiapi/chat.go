@@ -3,8 +3,10 @@ package openaiapi
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/outcrop/outcrop/internal/api/dialect"
 	"github.com/outcrop/outcrop/internal/fault"
@@ -125,11 +127,24 @@ type (
 	}
 	// ChatChoice is one choice of a response or chunk.
 	ChatChoice struct {
-		Index        int           `json:"index"`
-		Message      *AnswerMsg    `json:"message,omitempty"`
-		Delta        *AnswerMsg    `json:"delta,omitempty"`
-		Logprobs     *struct{}     `json:"logprobs"`
-		FinishReason *FinishReason `json:"finish_reason"`
+		Index        int             `json:"index"`
+		Message      *AnswerMsg      `json:"message,omitempty"`
+		Delta        *AnswerMsg      `json:"delta,omitempty"`
+		Logprobs     *ChoiceLogprobs `json:"logprobs"`
+		FinishReason *FinishReason   `json:"finish_reason"`
+	}
+	// ChoiceLogprobs are the log probabilities of a choice's tokens (or,
+	// in a chunk, of the delta's).
+	ChoiceLogprobs struct {
+		Content []LogprobEntry `json:"content"`
+		Refusal []LogprobEntry `json:"refusal"`
+	}
+	// LogprobEntry is one token's log probability.
+	LogprobEntry struct {
+		Token       string         `json:"token"`
+		Logprob     float64        `json:"logprob"`
+		Bytes       []int          `json:"bytes"`
+		TopLogprobs []LogprobEntry `json:"top_logprobs"`
 	}
 	// AnswerMsg is the assistant's message (or a delta of it).
 	AnswerMsg struct {
@@ -242,8 +257,16 @@ func (cr *ChatRequest) Canonical() (*provider.Request, error) {
 	if cr.N != nil && (*cr.N < 1 || *cr.N > MaxChoices) {
 		return nil, dialect.Invalid("n", fmt.Sprintf("Invalid 'n': %d. Expected a value between 1 and %d.", *cr.N, MaxChoices))
 	}
-	if cr.Logprobs != nil && *cr.Logprobs || cr.TopLogprobs != nil && *cr.TopLogprobs > 0 {
-		return nil, dialect.Invalid("logprobs", "logprobs are not supported by this model's backend.")
+	logprobs := cr.Logprobs != nil && *cr.Logprobs
+	top := 0
+	if cr.TopLogprobs != nil {
+		top = *cr.TopLogprobs
+		if top < 0 || top > 20 {
+			return nil, dialect.Invalid("top_logprobs", fmt.Sprintf("Invalid 'top_logprobs': %d. Expected a value between 0 and 20.", top))
+		}
+		if top > 0 && !logprobs {
+			return nil, dialect.Invalid("top_logprobs", "Invalid 'top_logprobs': 'logprobs' must be true when 'top_logprobs' is set.")
+		}
 	}
 	for _, m := range cr.Modalities {
 		if m != "text" {
@@ -257,7 +280,8 @@ func (cr *ChatRequest) Canonical() (*provider.Request, error) {
 	if err != nil {
 		return nil, err
 	}
-	req := &provider.Request{Temperature: cr.Temperature, TopP: cr.TopP, Seed: cr.Seed, StopSequences: cr.Stop, Format: format}
+	req := &provider.Request{Temperature: cr.Temperature, TopP: cr.TopP, Seed: cr.Seed, StopSequences: cr.Stop, Format: format,
+		Logprobs: logprobs, TopLogprobs: top}
 	if err := checkSampling(cr.Temperature, cr.TopP); err != nil {
 		return nil, err
 	}
@@ -558,7 +582,7 @@ func (h *Handler) chat(w http.ResponseWriter, r *http.Request) error {
 	n := cr.choices()
 	if cr.Stream {
 		cs := &chatStream{sse: dialect.NewSSE(w), id: id, model: cr.Model, created: created,
-			usage: cr.StreamOptions != nil && cr.StreamOptions.IncludeUsage}
+			usage: cr.StreamOptions != nil && cr.StreamOptions.IncludeUsage, logprobs: req.Logprobs}
 		var err error
 		for i := 0; i < n && err == nil; i++ {
 			cs.begin(i)
@@ -575,7 +599,7 @@ func (h *Handler) chat(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return err
 		}
-		c := encodeChat(resp, id, cr.Model, created)
+		c := encodeChat(resp, id, cr.Model, created, req.Logprobs)
 		if out == nil {
 			out = c
 			continue
@@ -589,7 +613,36 @@ func (h *Handler) chat(w http.ResponseWriter, r *http.Request) error {
 	return writeJSON(w, http.StatusOK, out)
 }
 
-func encodeChat(resp *provider.Response, id, model string, created int64) *ChatCompletion {
+// choiceLogprobs encodes log probabilities; nil (JSON null) when the
+// request did not ask for them.
+func choiceLogprobs(lps []provider.TokenLogprob, asked bool) *ChoiceLogprobs {
+	if !asked {
+		return nil
+	}
+	out := &ChoiceLogprobs{Content: make([]LogprobEntry, 0, len(lps)), Refusal: []LogprobEntry{}}
+	for _, lp := range lps {
+		e := logprobEntry(lp.Token, lp.Logprob)
+		e.TopLogprobs = make([]LogprobEntry, 0, len(lp.Top))
+		for _, t := range lp.Top {
+			e.TopLogprobs = append(e.TopLogprobs, logprobEntry(t.Token, t.Logprob))
+		}
+		out.Content = append(out.Content, e)
+	}
+	return out
+}
+
+func logprobEntry(tok string, lp float64) LogprobEntry {
+	b := make([]int, len(tok))
+	for i := 0; i < len(tok); i++ {
+		b[i] = int(tok[i])
+	}
+	if math.IsInf(lp, -1) {
+		lp = -9999 // JSON has no -Inf; OpenAI reports -9999.0 for very unlikely tokens
+	}
+	return LogprobEntry{Token: strings.ToValidUTF8(tok, "\uFFFD"), Logprob: lp, Bytes: b}
+}
+
+func encodeChat(resp *provider.Response, id, model string, created int64, logprobs bool) *ChatCompletion {
 	msg := &AnswerMsg{Role: "assistant"}
 	text := provider.TextOf(resp.Message.Content)
 	msg.Content = &text
@@ -613,7 +666,7 @@ func encodeChat(resp *provider.Response, id, model string, created int64) *ChatC
 	u := resp.Usage
 	return &ChatCompletion{
 		ID: id, Object: "chat.completion", Created: created, Model: model,
-		Choices: []ChatChoice{{Index: 0, Message: msg, FinishReason: finishReason(resp.StopReason)}},
+		Choices: []ChatChoice{{Index: 0, Message: msg, FinishReason: finishReason(resp.StopReason), Logprobs: choiceLogprobs(resp.Logprobs, logprobs)}},
 		Usage:   &Usage{PromptTokens: u.InputTokens, CompletionTokens: u.OutputTokens, TotalTokens: u.InputTokens + u.OutputTokens},
 	}
 }
@@ -630,6 +683,8 @@ type chatStream struct {
 	tools   int  // tool calls started so far in the choice
 	tool    int  // index of the open tool call, or -1
 	total   *Usage
+	// logprobs: the request asked for log probabilities.
+	logprobs bool
 }
 
 // begin starts choice i.
@@ -661,7 +716,7 @@ func (c *chatStream) event(ev provider.Event) error {
 	switch ev.Type {
 	case provider.TextDeltaEvent:
 		t := ev.Text
-		return c.delta(AnswerMsg{Content: &t})
+		return c.chunk(ChatChoice{Delta: &AnswerMsg{Content: &t}, Logprobs: choiceLogprobs(ev.Logprobs, c.logprobs)}, nil)
 	case provider.ReasoningDeltaEvent:
 		t := ev.Text
 		return c.delta(AnswerMsg{ReasoningContent: &t})

@@ -17,6 +17,11 @@ type Token struct {
 	// it forms whole UTF-8 characters and cannot be the start of a stop
 	// sequence. It may be empty, and it never contains stop-sequence text.
 	Text string
+	// Logprob is ID's log probability, and Top the most likely tokens at
+	// its position, when sample.Params.Logprobs is set (Top is valid only
+	// during the emit call).
+	Logprob float32
+	Top     []sample.TokenProb
 }
 
 // Result summarises one Generate call.
@@ -71,6 +76,10 @@ func (s *Session) Generate(ctx context.Context, prompt []int32, p sample.Params,
 	smp := sample.New(p, len(logits))
 	dec := tok.NewStreamDecoder()
 	stop := sample.NewStopMatcher(p.Stop)
+	var top []sample.TokenProb
+	if p.Logprobs && p.TopLogprobs > 0 {
+		top = make([]sample.TokenProb, 0, p.TopLogprobs)
+	}
 	for {
 		if err := ctx.Err(); err != nil {
 			return res, err
@@ -87,8 +96,13 @@ func (s *Session) Generate(ctx context.Context, prompt []int32, p sample.Params,
 		if p.Constraint != nil && !p.Constraint.Accept(id) {
 			return res, fmt.Errorf("generate: token %d breaks the output constraint", id)
 		}
+		tk := Token{ID: id}
+		if p.Logprobs {
+			tk.Logprob, tk.Top = sample.LogProbs(logits, id, p.TopLogprobs, top[:0])
+		}
 		text, stopped := stop.Push(dec.Add(id))
-		if !emit(Token{ID: id, Text: text}) {
+		tk.Text = text
+		if !emit(tk) {
 			res.StopReason = Halted
 			return res, nil
 		}

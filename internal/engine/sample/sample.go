@@ -44,6 +44,11 @@ type Params struct {
 	// Stop lists stop sequences: generation ends before the first
 	// occurrence of any of them, and its text is never emitted.
 	Stop []string
+	// Logprobs asks the generation loop for each sampled token's log
+	// probability, and TopLogprobs for that many most likely tokens at its
+	// position.
+	Logprobs    bool
+	TopLogprobs int
 	// Constraint, when set, limits which tokens may be sampled (a
 	// grammar such as JSON); the generation loop masks the logits with
 	// it before each sample and passes it each sampled token.
@@ -174,6 +179,48 @@ func (s *Sampler) Sample(logits []float32, history []int32) int32 {
 		}
 	}
 	return c[len(c)-1].id
+}
+
+// TokenProb is a token and its log probability.
+type TokenProb struct {
+	ID      int32
+	Logprob float32
+}
+
+// LogProbs returns the log probability of id under logits (a log-softmax,
+// so -Inf for masked tokens) and appends the k most likely tokens to top,
+// most likely first. It allocates nothing when top has room for k.
+func LogProbs(logits []float32, id int32, k int, top []TokenProb) (float32, []TokenProb) {
+	mx := float32(math.Inf(-1))
+	for _, v := range logits {
+		mx = max(mx, v)
+	}
+	var sum float64
+	for _, v := range logits {
+		sum += math.Exp(float64(v - mx))
+	}
+	lse := mx + float32(math.Log(sum))
+	start := len(top)
+	for i, v := range logits {
+		if k <= 0 {
+			break
+		}
+		if len(top)-start < k {
+			top = append(top, TokenProb{int32(i), v})
+		} else if v > top[len(top)-1].Logprob {
+			top[len(top)-1] = TokenProb{int32(i), v}
+		} else {
+			continue
+		}
+		// Keep top[start:] sorted, most likely first (k is small).
+		for j := len(top) - 1; j > start && top[j].Logprob > top[j-1].Logprob; j-- {
+			top[j], top[j-1] = top[j-1], top[j]
+		}
+	}
+	for j := start; j < len(top); j++ {
+		top[j].Logprob -= lse
+	}
+	return logits[id] - lse, top
 }
 
 // penalize applies the repetition penalty over the recent window.

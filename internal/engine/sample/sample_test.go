@@ -1,6 +1,7 @@
 package sample
 
 import (
+	"math"
 	"strings"
 	"testing"
 
@@ -148,5 +149,30 @@ func TestStopMatcher(t *testing.T) {
 				t.Errorf("stop text %q leaked into %q", tc.matched, all)
 			}
 		})
+	}
+}
+
+func TestLogProbs(t *testing.T) {
+	logits := []float32{1, 3, float32(math.Inf(-1)), 2, 0}
+	var sum float64
+	for _, v := range logits {
+		sum += math.Exp(float64(v))
+	}
+	lse := float32(math.Log(sum))
+	lp, top := LogProbs(logits, 3, 3, nil)
+	if d := math.Abs(float64(lp - (2 - lse))); d > 1e-6 {
+		t.Errorf("logprob of token 3 = %v, want %v", lp, 2-lse)
+	}
+	want := []TokenProb{{1, 3 - lse}, {3, 2 - lse}, {0, 1 - lse}}
+	if len(top) != 3 {
+		t.Fatalf("top = %v, want 3 entries", top)
+	}
+	for i := range want {
+		if top[i].ID != want[i].ID || math.Abs(float64(top[i].Logprob-want[i].Logprob)) > 1e-6 {
+			t.Errorf("top[%d] = %+v, want %+v", i, top[i], want[i])
+		}
+	}
+	if lp, _ := LogProbs(logits, 2, 0, nil); !math.IsInf(float64(lp), -1) {
+		t.Errorf("masked token's logprob = %v, want -Inf", lp)
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/outcrop/outcrop/internal/engine/grammar"
 	"github.com/outcrop/outcrop/internal/engine/llm"
 	"github.com/outcrop/outcrop/internal/engine/sample"
+	"github.com/outcrop/outcrop/internal/engine/tokenizer"
 	"github.com/outcrop/outcrop/internal/fault"
 	"github.com/outcrop/outcrop/internal/provider"
 	"github.com/outcrop/outcrop/internal/span"
@@ -27,6 +28,7 @@ func (a *Adapter) Converse(ctx context.Context, req *provider.Request) (*provide
 		switch ev.Type {
 		case provider.TextDeltaEvent:
 			text.WriteString(ev.Text)
+			resp.Logprobs = append(resp.Logprobs, ev.Logprobs...)
 		case provider.MessageStopEvent:
 			resp.StopReason, resp.StopSequence = ev.StopReason, ev.StopSequence
 		case provider.MetadataEvent:
@@ -53,6 +55,7 @@ func (a *Adapter) ConverseStream(ctx context.Context, req *provider.Request, emi
 	}
 	var prompt []int32
 	var window int
+	var vocab *tokenizer.Tokenizer
 	// Engine phases are child spans of the backend call when tracing is on
 	// (docs/metrics.md): tokenize (which waits for the model to load),
 	// queue (for a free sequence slot), prefill (to the first token) and
@@ -63,6 +66,7 @@ func (a *Adapter) ConverseStream(ctx context.Context, req *provider.Request, emi
 			return fault.Newf(fault.Invalid, "Model %s is an embedding model; it cannot generate text.", req.Model)
 		}
 		window = m.ctx
+		vocab = m.chat.Tokenizer()
 		if req.Format != nil {
 			// The model is told what to write, and decoding is
 			// constrained so that what it writes is a JSON object that
@@ -105,16 +109,24 @@ func (a *Adapter) ConverseStream(ctx context.Context, req *provider.Request, emi
 		prefill.Set(span.Int("outcrop.engine.prompt_tokens", len(prompt)))
 	}
 	var decode span.Span
+	// Log probabilities of tokens whose text is held back (part of a
+	// character, or of a possible stop sequence) go out with the delta
+	// that releases it.
+	var pending []provider.TokenLogprob
 	res, err := lease.Session.Generate(ctx, prompt, p, func(tk llm.Token) bool {
 		if first == 0 {
 			first = time.Since(start)
 			prefill.End(nil)
 			_, decode = span.Start(ctx, "engine.decode")
 		}
+		if p.Logprobs && tk.ID >= 0 {
+			pending = append(pending, tokenLogprob(vocab, tk))
+		}
 		if tk.Text == "" {
 			return true
 		}
-		emitErr = emit(provider.Event{Type: provider.TextDeltaEvent, Text: tk.Text})
+		emitErr = emit(provider.Event{Type: provider.TextDeltaEvent, Text: tk.Text, Logprobs: pending})
+		pending = nil
 		return emitErr == nil
 	})
 	if first == 0 {
@@ -153,6 +165,19 @@ func (a *Adapter) ConverseStream(ctx context.Context, req *provider.Request, emi
 		}
 	}
 	return nil
+}
+
+// ReportsLogprobs reports that the engine honours Request.Logprobs: the
+// log-softmax of the logits each token was sampled from (after the
+// repetition penalty and any JSON constraint, before temperature).
+func (a *Adapter) ReportsLogprobs() bool { return true }
+
+func tokenLogprob(tok *tokenizer.Tokenizer, tk llm.Token) provider.TokenLogprob {
+	out := provider.TokenLogprob{Token: tok.Piece(tk.ID), Logprob: float64(tk.Logprob)}
+	for _, t := range tk.Top {
+		out.Top = append(out.Top, provider.TopLogprob{Token: tok.Piece(t.ID), Logprob: float64(t.Logprob)})
+	}
+	return out
 }
 
 // FormatsOutput reports that the engine honours Request.Format: decoding
@@ -271,7 +296,8 @@ type extra struct {
 
 // samplingParams maps the request's inference settings to the sampler.
 func samplingParams(req *provider.Request) (sample.Params, error) {
-	p := sample.Params{Temperature: DefaultTemperature, TopP: DefaultTopP, Stop: req.StopSequences}
+	p := sample.Params{Temperature: DefaultTemperature, TopP: DefaultTopP, Stop: req.StopSequences,
+		Logprobs: req.Logprobs, TopLogprobs: req.TopLogprobs}
 	if req.Temperature != nil {
 		p.Temperature = float32(*req.Temperature)
 	}
