@@ -23,6 +23,17 @@ func TestMaskMatchesBruteForce(t *testing.T) {
 	piece := func(id int32) string { return pieces[id] }
 	doc := `{"a": [1, -0.5e+3, true, null], "abc": {"e\n": "é東\u00e9"}, "x": []}`
 	c := v.JSON(true, piece)
+	checkMaskAlong(t, c, pieces, text, 30, doc)
+	if !c.Complete() || !c.Accept(30) {
+		t.Error("end of generation not accepted after the complete text")
+	}
+}
+
+// checkMaskAlong steps c through doc and, before each byte and at the end,
+// compares Mask's allowed tokens with trying every text token's bytes from
+// the same state (only eog once the text is complete).
+func checkMaskAlong(t *testing.T, c *Constraint, pieces []string, text []bool, eog int, doc string) {
+	t.Helper()
 	for i := 0; i <= len(doc); i++ {
 		logits := make([]float32, len(pieces))
 		c.Mask(logits)
@@ -33,7 +44,7 @@ func TestMaskMatchesBruteForce(t *testing.T) {
 			}
 		}
 		if c.state.Complete() {
-			want = []int{30}
+			want = []int{eog}
 		} else {
 			for id, p := range pieces {
 				if !text[id] {
@@ -52,10 +63,7 @@ func TestMaskMatchesBruteForce(t *testing.T) {
 			t.Fatalf("after %q: allowed tokens differ from brute force (-want +got):\n%s", doc[:i], diff)
 		}
 		if i < len(doc) && !c.state.Step(doc[i]) {
-			t.Fatalf("document refused at byte %d", i)
+			t.Fatalf("document refused at byte %d (%q)", i, doc[:i+1])
 		}
-	}
-	if !c.Complete() || !c.Accept(30) {
-		t.Error("end of generation not accepted after the complete text")
 	}
 }

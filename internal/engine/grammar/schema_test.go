@@ -2,10 +2,7 @@ package grammar
 
 import (
 	"encoding/json"
-	"math"
 	"testing"
-
-	"github.com/google/go-cmp/cmp"
 )
 
 const eventSchema = `{
@@ -109,38 +106,7 @@ func TestSchemaMaskMatchesBruteForce(t *testing.T) {
 	}
 	c := v.Schema(sc, true, func(id int32) string { return pieces[id] })
 	doc := `{"name": "Fri", "guests": [1, 2], "day": 7, "paid": true, "venue": {"city": "Oslo"}, "price": 12.5}`
-	for i := 0; i <= len(doc); i++ {
-		logits := make([]float32, len(pieces))
-		c.Mask(logits)
-		var got, want []int
-		for id, l := range logits {
-			if !math.IsInf(float64(l), -1) {
-				got = append(got, id)
-			}
-		}
-		if c.state.Complete() {
-			want = []int{len(pieces) - 1}
-		} else {
-			for id, p := range pieces {
-				if !text[id] {
-					continue
-				}
-				s, ok := c.state, true
-				for k := 0; k < len(p) && ok; k++ {
-					ok = s.Step(p[k])
-				}
-				if ok {
-					want = append(want, id)
-				}
-			}
-		}
-		if diff := cmp.Diff(want, got); diff != "" {
-			t.Fatalf("after %q: allowed tokens differ from brute force (-want +got):\n%s", doc[:i], diff)
-		}
-		if i < len(doc) && !c.state.Step(doc[i]) {
-			t.Fatalf("document refused at byte %d (%q)", i, doc[:i+1])
-		}
-	}
+	checkMaskAlong(t, c, pieces, text, len(pieces)-1, doc)
 	if !c.Complete() {
 		t.Error("document not complete")
 	}
