@@ -36,6 +36,9 @@ const (
 	DocumentsAsText = "documents-as-text"
 	ToolsPrompted   = "tools-prompted"
 	PrefillPrompted = "prefill-prompted"
+	// ToolCallConstrained: a required tool call was decoded under a JSON
+	// schema (the backend constrains its output), so the reply is a call.
+	ToolCallConstrained = "tool-call-constrained"
 )
 
 // Bedrock's messages for models that lack a feature, returned in strict
@@ -108,7 +111,11 @@ func Prepare(ctx context.Context, caps catalog.Capabilities, a provider.Adapter,
 		choice := r.ToolChoice
 		w.tools = promptTools(&r)
 		note(ToolsPrompted)
-		w.forced = forceCall(&r, caps, choice, w.tools)
+		if constrainCall(&r, a, choice, w.tools) {
+			note(ToolCallConstrained)
+		} else {
+			w.forced = forceCall(&r, caps, choice, w.tools)
+		}
 	}
 	if !caps.System && len(r.System) > 0 {
 		if strict {
@@ -379,6 +386,50 @@ func toolCallJSON(name string, input json.RawMessage) string {
 		Input json.RawMessage `json:"input"`
 	}{name, input})
 	return string(b)
+}
+
+// constrainCall, when the caller requires a tool call (toolChoice any or
+// tool) and the backend constrains its output to a JSON schema, asks for
+// the reply as {"tool": NAME, "input": {...}}: NAME one of the tools (or
+// the required one), and input following that tool's schema when only one
+// tool can be called (any object otherwise). It reports whether it did.
+func constrainCall(r *provider.Request, a provider.Adapter, choice provider.ToolChoice, tools []provider.Tool) bool {
+	if r.Format != nil || len(tools) == 0 || !provider.FormatsOutput(a) {
+		return false
+	}
+	var names []string
+	switch choice.Mode {
+	case provider.ToolAny:
+		for _, t := range tools {
+			names = append(names, t.Name)
+		}
+	case provider.ToolOne:
+		names = []string{choice.Name}
+	default:
+		return false
+	}
+	input := json.RawMessage(`{"type":"object"}`)
+	if len(names) == 1 {
+		for _, t := range tools {
+			if t.Name == names[0] && len(t.Schema) > 0 {
+				input = t.Schema
+			}
+		}
+	}
+	schema, err := json.Marshal(map[string]any{
+		"type": "object",
+		"properties": map[string]any{
+			"tool":  map[string]any{"enum": names},
+			"input": input,
+		},
+		"required":             []string{"tool", "input"},
+		"additionalProperties": false,
+	})
+	if err != nil {
+		return false
+	}
+	r.Format = &provider.OutputFormat{Type: provider.JSONSchema, Name: "tool_call", Schema: schema}
+	return true
 }
 
 // forceCall starts the model's answer with a tool call, as a prefill, when

@@ -195,36 +195,38 @@ func wantValidation(t *testing.T, err error, msg string) {
 }
 
 // TestLocalAdaptiveTools offers a tool to the built-in SmolLM2, which has
-// no native tool use: Converse prompts for a JSON call, reads it back as a
-// toolUse block and says so.
+// no native tool use: Converse prompts for a JSON call and, since the call
+// is required and the engine constrains its output, decodes the answer
+// under the call's JSON schema; it reads the call back as a toolUse block
+// and says so. Greedy and sampled, the answer is a well-formed call.
 func TestLocalAdaptiveTools(t *testing.T) {
 	srv := newLocalServer(t)
 	c := runtimeClient(srv, srv.Key.ID, srv.Key.Secret)
-	out, err := c.Converse(context.Background(), &bedrockruntime.ConverseInput{
-		ModelId: aws.String(smolModel), Messages: userText("What is the weather in Paris?"),
-		ToolConfig:      &rt.ToolConfiguration{Tools: adaptWeatherTool.Tools, ToolChoice: &rt.ToolChoiceMemberAny{}},
-		InferenceConfig: &rt.InferenceConfiguration{MaxTokens: aws.Int32(48), Temperature: aws.Float32(0)},
-	})
-	if err != nil {
-		t.Fatal(err)
+	for _, temp := range []float32{0, 0.9} {
+		out, err := c.Converse(context.Background(), &bedrockruntime.ConverseInput{
+			ModelId: aws.String(smolModel), Messages: userText("What is the weather in Paris?"),
+			ToolConfig:      &rt.ToolConfiguration{Tools: adaptWeatherTool.Tools, ToolChoice: &rt.ToolChoiceMemberAny{}},
+			InferenceConfig: &rt.InferenceConfiguration{MaxTokens: aws.Int32(48), Temperature: aws.Float32(temp)},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw := awsmiddleware.GetRawResponse(out.ResultMetadata).(*smithyhttp.Response)
+		if got := raw.Header.Get("X-Outcrop-Adaptations"); got != "tools-prompted,tool-call-constrained" {
+			t.Errorf("adaptations header = %q, want tools-prompted,tool-call-constrained", got)
+		}
+		msg := out.Output.(*rt.ConverseOutputMemberMessage).Value
+		if out.StopReason != rt.StopReasonToolUse {
+			t.Fatalf("temperature %v: stopReason = %s, content %#v; want SmolLM2 to call get_weather", temp, out.StopReason, msg.Content)
+		}
+		tu := msg.Content[len(msg.Content)-1].(*rt.ContentBlockMemberToolUse)
+		var input map[string]any
+		if err := tu.Value.Input.UnmarshalSmithyDocument(&input); err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := input["city"].(string); aws.ToString(tu.Value.Name) != "get_weather" || !ok {
+			t.Errorf("temperature %v: tool use %s %v, want get_weather with a city", temp, aws.ToString(tu.Value.Name), input)
+		}
+		t.Logf("temperature %v: SmolLM2 called get_weather with %v", temp, input)
 	}
-	raw := awsmiddleware.GetRawResponse(out.ResultMetadata).(*smithyhttp.Response)
-	if got := raw.Header.Get("X-Outcrop-Adaptations"); got != "tools-prompted" {
-		t.Errorf("adaptations header = %q, want tools-prompted", got)
-	}
-	// toolChoice any: the answer is prefilled with the start of a call,
-	// which even a 135M model completes (greedy decoding, so stable).
-	msg := out.Output.(*rt.ConverseOutputMemberMessage).Value
-	if out.StopReason != rt.StopReasonToolUse {
-		t.Fatalf("stopReason = %s, content %#v; want SmolLM2 to call get_weather", out.StopReason, msg.Content)
-	}
-	tu := msg.Content[len(msg.Content)-1].(*rt.ContentBlockMemberToolUse)
-	var input map[string]any
-	if err := tu.Value.Input.UnmarshalSmithyDocument(&input); err != nil {
-		t.Fatal(err)
-	}
-	if aws.ToString(tu.Value.Name) != "get_weather" || input["city"] == nil {
-		t.Errorf("tool use %s %v, want get_weather with a city", aws.ToString(tu.Value.Name), input)
-	}
-	t.Logf("SmolLM2 called get_weather with %v", input)
 }

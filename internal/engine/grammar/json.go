@@ -10,6 +10,7 @@ const maxDepth = 32
 
 // maxSpaces bounds runs of whitespace between tokens of the JSON text, so
 // that a model cannot pad forever: enough for a newline and indentation.
+// A run also holds at most one line feed, as pretty-printed JSON does.
 const maxSpaces = 24
 
 // Lexer modes.
@@ -51,6 +52,7 @@ type JSON struct {
 	pos    uint8 // bytes of the literal matched
 	isKey  bool  // the current string is an object key
 	spaces uint8 // whitespace bytes in the current run
+	nl     bool  // the current whitespace run has a line feed
 	object bool  // the top-level value must be an object
 	depth  uint8
 	stack  [maxDepth]byte // '{' or '[' per open container
@@ -131,12 +133,13 @@ func (j *JSON) Step(b byte) bool {
 		if j.mode == mDone {
 			return false // nothing may follow the text
 		}
-		if j.spaces++; j.spaces > maxSpaces {
+		if j.spaces++; j.spaces > maxSpaces || (b == '\n' && j.nl) {
 			return false
 		}
+		j.nl = j.nl || b == '\n'
 		return true
 	}
-	j.spaces = 0
+	j.spaces, j.nl = 0, false
 	switch j.mode {
 	case mValue, mValueOrEnd:
 		if j.mode == mValueOrEnd && b == ']' {
@@ -270,7 +273,7 @@ func (j *JSON) number(b byte) bool {
 
 // endValue moves past a finished value (or, with key, a finished key).
 func (j *JSON) endValue(key bool) {
-	j.spaces = 0
+	j.spaces, j.nl = 0, false
 	switch {
 	case key:
 		j.mode = mColon

@@ -45,6 +45,7 @@ func TestJSON(t *testing.T) {
 		{"digit after dot", `[1.]`, false, 3, false},
 		{"utf-8 in strings", `{"città": "東京"}`, true, -1, true},
 		{"whitespace run bounded", "{" + strings.Repeat(" ", maxSpaces+1) + "}", true, maxSpaces + 1, false},
+		{"one line feed per run", "{\n  \n}", true, 4, false},
 		{"depth bounded", strings.Repeat("[", maxDepth+1), false, maxDepth, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -90,7 +91,7 @@ func bounded(s string) bool {
 	if strings.TrimSpace(s) != s {
 		return true // leading whitespace counts against the run; trailing is refused after the text
 	}
-	depth, maxD, run, maxRun := 0, 0, 0, 0
+	depth, maxD, run, maxRun, nls, maxNL := 0, 0, 0, 0, 0, 0
 	inStr, esc := false, false
 	for i := 0; i < len(s); i++ {
 		b := s[i]
@@ -115,9 +116,13 @@ func bounded(s string) bool {
 		if isSpace(b) {
 			run++
 			maxRun = max(maxRun, run)
+			if b == '\n' {
+				nls++
+				maxNL = max(maxNL, nls)
+			}
 		} else {
-			run = 0
+			run, nls = 0, 0
 		}
 	}
-	return maxD > maxDepth || maxRun > maxSpaces
+	return maxD > maxDepth || maxRun > maxSpaces || maxNL > 1
 }

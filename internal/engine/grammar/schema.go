@@ -338,10 +338,16 @@ func (s *State) Step(b byte) bool {
 			}
 		}
 	case mode == mAfter && b == ',':
-		if c := s.cur(); s.j.stack[s.j.depth-1] == '[' {
+		c := s.cur()
+		if s.j.stack[s.j.depth-1] == '[' {
 			s.next = -1
 			if c >= 0 {
 				s.next = s.sc.nodes[c].items
+			}
+		} else if c >= 0 && !s.sc.nodes[c].open {
+			// A comma needs a key left to write after it.
+			if n := &s.sc.nodes[c]; s.used[s.j.depth-1] == uint32(1)<<len(n.props)-1 {
+				return false
 			}
 		}
 	case (mode == mValue || mode == mValueOrEnd) && !isSpace(b) && !(mode == mValueOrEnd && b == ']'):

@@ -59,6 +59,7 @@ func TestSchema(t *testing.T) {
 		{"nested required", `{"name": "x", "day": 7, "venue": {}}`, 34, false},
 		{"nested key", `{"venue": {"town"`, 12, false},
 		{"boolean not string", `{"paid": "yes"}`, 9, false},
+		{"no comma once every key is written", `{"venue": {"city": "a",`, 22, false},
 		{"whitespace in keys and values", "{\n  \"name\" : \"a\" ,\n  \"day\" : 7\n}", -1, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
