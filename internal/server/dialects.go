@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
@@ -152,6 +151,7 @@ func (s *Server) wrapDialect(d dialectKind, pattern string, h handlerFunc, m *ap
 	if _, path, ok := strings.Cut(pattern, " "); ok {
 		op = path
 	}
+	om := m.op(svc, op)
 	event := dialectEvents[op]
 	if event == "" {
 		event = "InvokeModel"
@@ -206,8 +206,7 @@ func (s *Server) wrapDialect(d dialectKind, pattern string, h handlerFunc, m *ap
 			}
 		}
 		if op != "" {
-			m.requests.WithLabelValues(svc, op, strconv.Itoa(rec.status)).Inc()
-			m.duration.WithLabelValues(svc, op).Observe(s.opts.Now().Sub(start).Seconds())
+			om.observe(rec.status, s.opts.Now().Sub(start))
 			s.auditDialect(ctx, r, d, pattern, event, call, err, start)
 		}
 	}), dialectSpanAttrs(svc)...)

@@ -11,6 +11,8 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -32,6 +34,33 @@ type handlerFunc = func(http.ResponseWriter, *http.Request) error
 type apiMetrics struct {
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
+}
+
+// opMetrics are one operation's series. The duration and the count of 200
+// answers (almost every request) are looked up once, on first use, so that
+// a request hashes no labels; other statuses are looked up each time.
+type opMetrics struct {
+	m       *apiMetrics
+	svc, op string
+	ok      func() prometheus.Counter
+	dur     func() prometheus.Observer
+}
+
+func (m *apiMetrics) op(svc, op string) *opMetrics {
+	return &opMetrics{m: m, svc: svc, op: op,
+		ok:  sync.OnceValue(func() prometheus.Counter { return m.requests.WithLabelValues(svc, op, "200") }),
+		dur: sync.OnceValue(func() prometheus.Observer { return m.duration.WithLabelValues(svc, op) }),
+	}
+}
+
+// observe counts a request that ended with status after d.
+func (o *opMetrics) observe(status int, d time.Duration) {
+	if status == http.StatusOK {
+		o.ok().Inc()
+	} else {
+		o.m.requests.WithLabelValues(o.svc, o.op, strconv.Itoa(status)).Inc()
+	}
+	o.dur().Observe(d.Seconds())
 }
 
 // routes registers every operation of every service on one mux. Operations
@@ -167,6 +196,7 @@ func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
 // wrap is the request pipeline around one operation.
 func (s *Server) wrap(svc awsapi.Service, op awsapi.Operation, h handlerFunc, v *sigv4.Verifier, m *apiMetrics) http.Handler {
 	svcName := svc.String()
+	om := m.op(svcName, op.Name)
 	var aop *auditOp
 	if v != nil && s.audit != nil {
 		aop = newAuditOp(op)
@@ -206,8 +236,7 @@ func (s *Server) wrap(svc awsapi.Service, op awsapi.Operation, h handlerFunc, v 
 			s.writeError(ctx, rec, svc, op.Name, err)
 		}
 		if op.Name != "Unknown" {
-			m.requests.WithLabelValues(svcName, op.Name, strconv.Itoa(rec.status)).Inc()
-			m.duration.WithLabelValues(svcName, op.Name).Observe(s.opts.Now().Sub(start).Seconds())
+			om.observe(rec.status, s.opts.Now().Sub(start))
 		}
 		if aop != nil {
 			s.recordAudit(ctx, r, svc, aop, rec, err, start)

@@ -1,6 +1,7 @@
 package dialect
 
 import (
+	"bytes"
 	"encoding/json"
 	"net/http"
 )
@@ -12,7 +13,8 @@ type SSE struct {
 	w       http.ResponseWriter
 	rc      *http.ResponseController
 	started bool
-	buf     []byte
+	buf     bytes.Buffer  // the event being written, reused
+	enc     *json.Encoder // writes into buf
 }
 
 // NewSSE returns a writer on w.
@@ -34,25 +36,29 @@ func (s *SSE) Event(name string, v any) error {
 		s.w.WriteHeader(http.StatusOK)
 		s.started = true
 	}
-	b := s.buf[:0]
+	b := &s.buf
+	b.Reset()
 	if name != "" {
-		b = append(b, "event: "...)
-		b = append(b, name...)
-		b = append(b, '\n')
+		b.WriteString("event: ")
+		b.WriteString(name)
+		b.WriteByte('\n')
 	}
-	b = append(b, "data: "...)
+	b.WriteString("data: ")
 	if str, ok := v.(string); ok {
-		b = append(b, str...)
+		b.WriteString(str)
+		b.WriteByte('\n')
 	} else {
-		j, err := json.Marshal(v)
-		if err != nil {
+		// Encode writes what json.Marshal returns, then a newline, into
+		// the reused buffer: no allocation for the encoded event.
+		if s.enc == nil {
+			s.enc = json.NewEncoder(b)
+		}
+		if err := s.enc.Encode(v); err != nil {
 			return err
 		}
-		b = append(b, j...)
 	}
-	b = append(b, '\n', '\n')
-	s.buf = b
-	if _, err := s.w.Write(b); err != nil {
+	b.WriteByte('\n')
+	if _, err := s.w.Write(b.Bytes()); err != nil {
 		return err
 	}
 	return s.rc.Flush()

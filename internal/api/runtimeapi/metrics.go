@@ -1,6 +1,7 @@
 package runtimeapi
 
 import (
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -20,6 +21,30 @@ type Metrics struct {
 	outputTokens *prometheus.CounterVec
 	images       *prometheus.CounterVec
 	ttft         *prometheus.HistogramVec
+
+	// success caches each model's *modelSeries (by model ID, which the
+	// catalog bounds) so that a successful invocation looks up no labels.
+	success sync.Map
+}
+
+// modelSeries are the series a successful invocation of one model updates.
+type modelSeries struct {
+	invocations, inputTokens, outputTokens prometheus.Counter
+	latency                                prometheus.Observer
+}
+
+func (m *Metrics) series(modelID string) *modelSeries {
+	if s, ok := m.success.Load(modelID); ok {
+		return s.(*modelSeries)
+	}
+	s := &modelSeries{
+		invocations:  m.invocations.WithLabelValues(modelID, "success"),
+		latency:      m.latency.WithLabelValues(modelID),
+		inputTokens:  m.inputTokens.WithLabelValues(modelID),
+		outputTokens: m.outputTokens.WithLabelValues(modelID),
+	}
+	v, _ := m.success.LoadOrStore(modelID, s)
+	return v.(*modelSeries)
 }
 
 // NewMetrics registers the metrics with reg.
@@ -62,10 +87,11 @@ func (m *Metrics) record(modelID string, err error, d time.Duration, in, out int
 		m.invocations.WithLabelValues(modelID, outcome(err)).Inc()
 		return
 	}
-	m.invocations.WithLabelValues(modelID, "success").Inc()
-	m.latency.WithLabelValues(modelID).Observe(d.Seconds())
-	m.inputTokens.WithLabelValues(modelID).Add(float64(in))
-	m.outputTokens.WithLabelValues(modelID).Add(float64(out))
+	s := m.series(modelID)
+	s.invocations.Inc()
+	s.latency.Observe(d.Seconds())
+	s.inputTokens.Add(float64(in))
+	s.outputTokens.Add(float64(out))
 }
 
 func (m *Metrics) firstToken(modelID string, d time.Duration) {

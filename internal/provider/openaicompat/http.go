@@ -154,12 +154,12 @@ type Response struct {
 	Header http.Header
 	// Body returns upstream bytes; its errors are already fault-mapped
 	// (ModelTimeout, Unavailable, or the caller's context error).
-	Body  io.Reader
-	close func()
+	Body io.Reader
+	a    *attempt
 }
 
 // Close releases the connection and the timer.
-func (r *Response) Close() { r.close() }
+func (r *Response) Close() { r.a.closeOnce.Do(r.a.close) }
 
 var errTimedOut = errors.New("upstream timed out")
 
@@ -215,6 +215,13 @@ func (h *HTTP) PostJSON(ctx context.Context, path string, body []byte, limit int
 	return nil
 }
 
+// Header values set on every upstream request; never modified.
+var (
+	jsonType   = []string{"application/json"}
+	acceptJSON = []string{"application/json"}
+	acceptSSE  = []string{"text/event-stream, application/x-ndjson"}
+)
+
 func (h *HTTP) once(parent context.Context, path string, body []byte, stream bool) (_ *Response, retry bool, after time.Duration, _ error) {
 	if err := parent.Err(); err != nil {
 		return nil, false, 0, err
@@ -223,36 +230,38 @@ func (h *HTTP) once(parent context.Context, path string, body []byte, stream boo
 	if timeout <= 0 {
 		timeout = DefaultTimeout
 	}
-	ctx, cancel := context.WithCancelCause(parent)
-	timer := time.AfterFunc(timeout, func() { cancel(errTimedOut) })
-	release := func() { timer.Stop(); cancel(nil) }
+	// One allocation holds the attempt's state, its timer callback and,
+	// on success, the body reader and the close function.
+	a := &attempt{h: h, parent: parent, timeout: timeout, stream: stream}
+	a.ctx, a.cancel = context.WithCancelCause(parent)
+	a.timer = time.AfterFunc(timeout, a.expire)
 
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, h.BaseURL+path, bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(a.ctx, http.MethodPost, h.BaseURL+path, bytes.NewReader(body))
 	if err != nil {
-		release()
+		a.release()
 		return nil, false, 0, fault.Wrap(fault.Internal, h.redact(err), "")
 	}
 	for k, vs := range h.Header {
 		req.Header[k] = vs
 	}
-	req.Header.Set("Content-Type", "application/json")
+	req.Header["Content-Type"] = jsonType
 	if stream {
-		req.Header.Set("Accept", "text/event-stream, application/x-ndjson")
+		req.Header["Accept"] = acceptSSE
 	} else {
-		req.Header.Set("Accept", "application/json")
+		req.Header["Accept"] = acceptJSON
 	}
 	resp, err := h.client().Do(req)
 	if err != nil {
-		release()
-		err = h.transportErr(parent, ctx, err)
+		a.release()
+		err = h.transportErr(parent, a.ctx, err)
 		return nil, fault.KindOf(err) == fault.Unavailable, 0, err
 	}
 	if resp.StatusCode/100 != 2 {
-		defer release()
+		defer a.release()
 		defer resp.Body.Close()
 		b, rerr := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 		if rerr != nil && len(b) == 0 {
-			err := h.transportErr(parent, ctx, rerr)
+			err := h.transportErr(parent, a.ctx, rerr)
 			return nil, fault.KindOf(err) == fault.Unavailable, 0, err
 		}
 		var typ, msg string
@@ -266,15 +275,12 @@ func (h *HTTP) once(parent context.Context, path string, body []byte, stream boo
 		}
 		return nil, retry, retryAfter(resp.Header, now()), err
 	}
-	r := &Response{Status: resp.StatusCode, Header: resp.Header}
 	if !stream {
 		// The whole body must arrive within the timeout.
-		timer.Reset(timeout)
+		a.timer.Reset(timeout)
 	}
-	r.Body = &watchedBody{h: h, parent: parent, ctx: ctx, body: resp.Body, timer: timer, timeout: timeout, stream: stream}
-	var once sync.Once
-	r.close = func() { once.Do(func() { release(); resp.Body.Close() }) }
-	return r, false, 0, nil
+	a.body = resp.Body
+	return &Response{Status: resp.StatusCode, Header: resp.Header, Body: a, a: a}, false, 0, nil
 }
 
 func (h *HTTP) client() *http.Client {
@@ -284,24 +290,34 @@ func (h *HTTP) client() *http.Client {
 	return PooledClient(nil)
 }
 
-// watchedBody restarts the idle timer on each read (when streaming) and
-// maps read errors to fault kinds.
-type watchedBody struct {
+// attempt is one upstream request. Once a 2xx response arrives it is the
+// response's body: it restarts the idle timer on each read (when
+// streaming) and maps read errors to fault kinds.
+type attempt struct {
 	h           *HTTP
 	parent, ctx context.Context
-	body        io.ReadCloser
+	cancel      context.CancelCauseFunc
 	timer       *time.Timer
 	timeout     time.Duration
 	stream      bool
+	body        io.ReadCloser
+	closeOnce   sync.Once
 }
 
-func (w *watchedBody) Read(p []byte) (int, error) {
-	n, err := w.body.Read(p)
-	if n > 0 && w.stream {
-		w.timer.Reset(w.timeout)
+// expire is the timer's callback: the attempt took longer than the timeout.
+func (a *attempt) expire() { a.cancel(errTimedOut) }
+
+func (a *attempt) release() { a.timer.Stop(); a.cancel(nil) }
+
+func (a *attempt) close() { a.release(); a.body.Close() }
+
+func (a *attempt) Read(p []byte) (int, error) {
+	n, err := a.body.Read(p)
+	if n > 0 && a.stream {
+		a.timer.Reset(a.timeout)
 	}
 	if err != nil && err != io.EOF {
-		err = w.h.transportErr(w.parent, w.ctx, err)
+		err = a.h.transportErr(a.parent, a.ctx, err)
 	}
 	return n, err
 }

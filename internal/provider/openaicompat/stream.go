@@ -166,6 +166,7 @@ func (c *Client) readStream(r io.Reader, req *provider.Request, emit func(provid
 	blocks := &Blocks{Emit: emit}
 	started, stopped := false, false
 	var usage provider.Usage
+	var raw []byte // each chunk's JSON, in one reused buffer
 	start := func() error {
 		if started {
 			return nil
@@ -197,7 +198,8 @@ func (c *Client) readStream(r io.Reader, req *provider.Request, emit func(provid
 			return c.streamError(&apiError{Message: ev.Data, Type: "error"})
 		}
 		var ch chatResponse
-		if err := json.Unmarshal([]byte(ev.Data), &ch); err != nil {
+		raw = append(raw[:0], ev.Data...)
+		if err := json.Unmarshal(raw, &ch); err != nil {
 			return fault.Wrap(fault.ModelFailed, err, fmt.Sprintf("The %s backend sent a stream chunk that is not valid JSON.", c.name()))
 		}
 		if ch.Error != nil {
