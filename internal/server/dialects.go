@@ -42,7 +42,7 @@ func (d dialectKind) service() string {
 func (s *Server) dialectRoutes(mux *http.ServeMux, m *apiMetrics) error {
 	models := dialect.New(dialect.Options{
 		Catalog: s.catalog, Backends: s.router, Auth: dialectGate{s}, Quota: dialectGate{s}, Metrics: s.invocations,
-		Now: s.opts.Now, InvocationTimeout: time.Duration(s.opts.Config.InvocationTimeout),
+		Now: s.opts.Now, InvocationTimeout: time.Duration(s.opts.Config.InvocationTimeout), Strict: s.opts.Config.Converse.Strict,
 	})
 	oa := openaiapi.New(openaiapi.Options{Models: models})
 	an := anthropicapi.New(anthropicapi.Options{Models: models})

@@ -17,6 +17,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/outcrop/outcrop/internal/adapt"
 	"github.com/outcrop/outcrop/internal/catalog"
 	"github.com/outcrop/outcrop/internal/fault"
 	"github.com/outcrop/outcrop/internal/provider"
@@ -61,6 +62,9 @@ type Options struct {
 	Quota             Admitter // may be nil: no quotas
 	Now               func() time.Time
 	InvocationTimeout time.Duration
+	// Strict refuses what a model lacks instead of adapting, for every
+	// request (the deployment's converse.strict).
+	Strict bool
 }
 
 // Models runs canonical requests for the dialect handlers.
@@ -176,6 +180,22 @@ func (m *Models) ResolveChat(ctx context.Context, id string, stream bool, req *p
 		return nil, err
 	}
 	return t, nil
+}
+
+// AdaptChat fits req to t's model as Converse does (adapt.Prepare: the
+// system prompt folded, documents as text, tools through a JSON prompt, a
+// prefill as an instruction, the context window checked), replacing t's
+// adapter with one that reads the answers back when needed. strict (or the
+// deployment's Strict) refuses instead with Bedrock's messages. It returns
+// the request to run and the adaptations made, for the
+// x-outcrop-adaptations header.
+func (m *Models) AdaptChat(ctx context.Context, t *Target, req *provider.Request, strict bool) (*provider.Request, []string, error) {
+	c, err := adapt.Prepare(ctx, t.Model.Caps, t.Adapter, req, adapt.Options{Strict: strict || m.opts.Strict})
+	if err != nil {
+		return nil, nil, err
+	}
+	t.Adapter = c.Adapter
+	return c.Request, c.Applied, nil
 }
 
 // CheckChat rejects requests a chat call cannot serve on t's model.

@@ -255,6 +255,9 @@ func (h *Handler) responses(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if req, err = adaptChat(w, r, h.m, t, req); err != nil {
+		return err
+	}
 	base := &Response{ID: newID(r, "resp_"), Object: "response", CreatedAt: h.m.Now().Unix(), Status: "in_progress",
 		Model: rr.Model, Output: []RespItem{}, ParallelToolCalls: true}
 	if rr.Stream {
