@@ -54,7 +54,12 @@ func newLocalServer(t testing.TB) *outcroptest.Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return outcroptest.NewServer(t, outcroptest.Options{
+	return outcroptest.NewServer(t, localServerOptions(dir, def))
+}
+
+// localServerOptions serves def's catalog with the local engine from dir.
+func localServerOptions(dir string, def *config.Config) outcroptest.Options {
+	return outcroptest.Options{
 		Families: familyall.Families,
 		Extra:    []provider.Spec{local.Spec},
 		Mutate: func(c *config.Config) {
@@ -62,7 +67,7 @@ func newLocalServer(t testing.TB) *outcroptest.Server {
 			c.ModelsDir = dir
 			c.Models = def.Models
 		},
-	})
+	}
 }
 
 // raceEnabled reports whether the test binary was built with -race.
