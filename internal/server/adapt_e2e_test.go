@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/outcrop/outcrop/internal/catalog"
 	"github.com/outcrop/outcrop/internal/config"
+	familyall "github.com/outcrop/outcrop/internal/family/all"
 	"github.com/outcrop/outcrop/internal/outcroptest"
 )
 
@@ -228,5 +230,49 @@ func TestLocalAdaptiveTools(t *testing.T) {
 			t.Errorf("temperature %v: tool use %s %v, want get_weather with a city", temp, aws.ToString(tu.Value.Name), input)
 		}
 		t.Logf("temperature %v: SmolLM2 called get_weather with %v", temp, input)
+	}
+}
+
+// TestAdaptiveInvokeModel sends a Claude Messages body with a system prompt
+// and a tool to a model (on the echo backend) that has neither: InvokeModel
+// adapts as Converse does, the reply comes back as the family's tool_use
+// block, and x-outcrop-adaptations names what was done; strict refuses.
+func TestAdaptiveInvokeModel(t *testing.T) {
+	const claudePlain = "outcrop.plain-claude-v1:0"
+	srv := outcroptest.NewServer(t, outcroptest.Options{Families: familyall.Families, Models: []catalog.Model{{ID: claudePlain,
+		Name: "Plain Claude", Provider: "Outcrop", Family: "anthropic-messages", Backend: "echo", BackendModel: "echo",
+		Input: []string{"TEXT"}, Output: []string{"TEXT"},
+		Caps: catalog.Capabilities{ContextWindow: 4096, MaxOutputTokens: 1000, Streaming: true, Prefill: true}}}})
+	c := runtimeClient(srv, srv.Key.ID, srv.Key.Secret)
+	body := `{"anthropic_version": "bedrock-2023-05-31", "max_tokens": 200, "system": "be brief",
+		"tools": [{"name": "get_weather", "input_schema": {"type": "object", "properties": {"city": {"type": "string"}}}}],
+		"messages": [{"role": "user", "content": "{\"tool\": \"get_weather\", \"input\": {\"city\": \"Paris\"}}"}]}`
+	out, err := c.InvokeModel(context.Background(), &bedrockruntime.InvokeModelInput{ModelId: aws.String(claudePlain), Body: []byte(body)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw := awsmiddleware.GetRawResponse(out.ResultMetadata).(*smithyhttp.Response)
+	if got := raw.Header.Get("X-Outcrop-Adaptations"); got != "tools-prompted,system-folded" {
+		t.Errorf("adaptations header = %q, want tools-prompted,system-folded", got)
+	}
+	var resp struct {
+		StopReason string `json:"stop_reason"`
+		Content    []struct {
+			Type  string         `json:"type"`
+			Name  string         `json:"name"`
+			Input map[string]any `json:"input"`
+		} `json:"content"`
+	}
+	if err := json.Unmarshal(out.Body, &resp); err != nil {
+		t.Fatal(err)
+	}
+	last := resp.Content[len(resp.Content)-1]
+	if resp.StopReason != "tool_use" || last.Type != "tool_use" || last.Name != "get_weather" || last.Input["city"] != "Paris" {
+		t.Errorf("response %s, want a get_weather tool_use", out.Body)
+	}
+	_, err = c.InvokeModel(context.Background(), &bedrockruntime.InvokeModelInput{ModelId: aws.String(claudePlain), Body: []byte(body)},
+		func(o *bedrockruntime.Options) { o.APIOptions = append(o.APIOptions, smithyhttp.AddHeaderValue("x-outcrop-strict", "true")) })
+	if code, status := apiError(t, err); code != "ValidationException" || status != 400 || !strings.Contains(err.Error(), "doesn't support tool use") {
+		t.Errorf("strict: %s %d %v", code, status, err)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/outcrop/outcrop/internal/adapt"
 	"github.com/outcrop/outcrop/internal/awsapi/eventstream"
 	"github.com/outcrop/outcrop/internal/family"
 	"github.com/outcrop/outcrop/internal/fault"
@@ -75,6 +76,14 @@ func (h *Handler) decodeInvoke(r *http.Request, accept, action string) (*invocat
 			return nil, err
 		}
 		inv.req.Model = t.model.BackendModel
+		// Converse's adaptations apply to a family body too (or, strict,
+		// refuse); the response header names them.
+		strict := h.opts.StrictConverse || r.Header.Get(adapt.StrictHeader) == "true"
+		ac, err := adapt.Prepare(r.Context(), t.model.Caps, t.adapter, inv.req, adapt.Options{Strict: strict})
+		if err != nil {
+			return nil, err
+		}
+		t.adapter, t.adapted, inv.req = ac.Adapter, ac.Applied, ac.Request
 	case family.EmbedCodec:
 		inv.embed = c
 		if inv.ereq, err = c.DecodeEmbed(body); err != nil {
@@ -150,6 +159,7 @@ func (h *Handler) invokeModel(w http.ResponseWriter, r *http.Request) error {
 	h.opts.Metrics.record(inv.t.model.ID, nil, d, in, outTok)
 	reqctx.AddUsage(r.Context(), in, outTok)
 	reqctx.AddImages(r.Context(), images)
+	reportAdaptations(w, inv.t)
 	hd := w.Header()
 	hd.Set("Content-Type", "application/json")
 	hd.Set("Content-Length", strconv.Itoa(len(out)))
@@ -200,6 +210,7 @@ func (h *Handler) invokeModelStream(w http.ResponseWriter, r *http.Request) erro
 	}
 	ctx, cancel := h.timeout(r.Context())
 	defer cancel()
+	reportAdaptations(w, inv.t)
 	es := eventstream.NewWriter(w)
 	es.Header.Set("X-Amzn-Bedrock-Content-Type", "application/json")
 	echoHeaders(r, es.Header)
