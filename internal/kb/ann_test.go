@@ -44,6 +44,9 @@ func newANNEnv(t *testing.T) *annEnv {
 		e.ann.Close()
 		st.Close()
 	})
+	if err := e.ann.WaitIndex(context.Background(), e.kbID); err != nil {
+		t.Fatal(err)
+	}
 	return e
 }
 
@@ -159,6 +162,9 @@ func TestANNDeletes(t *testing.T) {
 	e.sync(k, ds)
 	check := func(when string) {
 		t.Helper()
+		if err := e.svc.WaitIndex(context.Background(), k.ID); err != nil {
+			t.Fatal(err)
+		}
 		cs, err := e.store.KBChunks(context.Background(), k.ID)
 		if err != nil {
 			t.Fatal(err)
@@ -218,6 +224,9 @@ func TestANNRestart(t *testing.T) {
 	}
 	e.sync(k, ds)
 	q := kb.Query{KBID: k.ID, Text: "alpha3 beta3 gamma7", N: 10, SearchType: kb.SearchSemantic}
+	if err := e.svc.WaitIndex(context.Background(), k.ID); err != nil {
+		t.Fatal(err)
+	}
 	before, err := e.svc.Retrieve(context.Background(), q)
 	if err != nil {
 		t.Fatal(err)
@@ -227,6 +236,14 @@ func TestANNRestart(t *testing.T) {
 	e.open()
 	if is := e.svc.IndexStats(k.ID); is.Loaded {
 		t.Fatalf("a new service has a loaded cache: %+v", is)
+	}
+	// The first search after a restart loads the chunks and scans them
+	// exactly while the index is trained in the background.
+	if _, err := e.svc.Retrieve(context.Background(), q); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.svc.WaitIndex(context.Background(), k.ID); err != nil {
+		t.Fatal(err)
 	}
 	after, err := e.svc.Retrieve(context.Background(), q)
 	if err != nil {

@@ -34,15 +34,21 @@ type annSettings struct {
 // what the store then holds; deleting a data source or knowledge base
 // drops the whole slab. mu guards everything below it: searches hold it
 // for reading, loads and updates for writing.
+//
+// The index is trained in the background (see startBuild): until it is
+// ready, searches scan exactly. While a build runs, touched collects the
+// rows that writes change, which the build replays before installing.
 type slab struct {
-	mu     sync.RWMutex
-	loaded bool
-	rows   []Chunk // row → chunk; ID 0 marks a free row
-	free   []int32
-	byID   map[int64]int32
-	byDoc  map[string][]int32 // docKey → rows
-	live   int
-	ivf    *vector.IVF
+	mu      sync.RWMutex
+	loaded  bool
+	rows    []Chunk // row → chunk; ID 0 marks a free row
+	free    []int32
+	byID    map[int64]int32
+	byDoc   map[string][]int32 // docKey → rows
+	live    int
+	ivf     *vector.IVF
+	built   chan struct{}  // closed when the running build ends; nil when none runs
+	touched map[int32]bool // rows changed since the running build's snapshot
 }
 
 func docKey(dsID, docID string) string { return dsID + "\x00" + docID }
@@ -87,8 +93,8 @@ func (s *Service) slab(ctx context.Context, kbID string) (*slab, error) {
 		sl.byDoc[k] = append(sl.byDoc[k], int32(i))
 	}
 	sl.live = len(chunks)
-	sl.reindex(s.ann)
 	sl.loaded = true
+	s.reindex(sl)
 	return sl, nil
 }
 
@@ -121,6 +127,9 @@ func (s *Service) refreshDoc(ctx context.Context, kbID, dsID, docID string) {
 		if sl.ivf != nil {
 			sl.ivf.Remove(r)
 		}
+		if sl.touched != nil {
+			sl.touched[r] = true
+		}
 		delete(sl.byID, sl.rows[r].ID)
 		sl.rows[r] = Chunk{}
 		sl.free = append(sl.free, r)
@@ -142,32 +151,103 @@ func (s *Service) refreshDoc(ctx context.Context, kbID, dsID, docID string) {
 		if sl.ivf != nil {
 			sl.ivf.Add(r, c.Vector)
 		}
+		if sl.touched != nil {
+			sl.touched[r] = true
+		}
 	}
-	if sl.ivf == nil || sl.ivf.Stale() {
-		sl.reindex(s.ann)
+	s.reindex(sl)
+}
+
+// reindex starts building the ANN index when the slab has reached the
+// threshold without one or its index has gone stale, and drops the index
+// when the slab has shrunk well below the threshold. sl.mu must be held
+// for writing.
+func (s *Service) reindex(sl *slab) {
+	if sl.ivf != nil && (s.ann.minChunks <= 0 || 2*sl.live < s.ann.minChunks) {
+		sl.ivf = nil
+	}
+	if sl.built != nil || s.ann.minChunks <= 0 {
+		return
+	}
+	if (sl.ivf == nil && sl.live >= s.ann.minChunks) || (sl.ivf != nil && sl.ivf.Stale()) {
+		s.startBuild(sl)
 	}
 }
 
-// reindex builds the ANN index when the slab has reached the threshold,
-// or drops it when the slab has shrunk well below it.
-func (sl *slab) reindex(ann annSettings) {
-	if ann.minChunks <= 0 || sl.live < ann.minChunks {
-		if sl.ivf != nil && 2*sl.live < ann.minChunks {
-			sl.ivf = nil
-		}
-		if sl.ivf == nil {
-			return
-		}
-	}
+// startBuild trains a new index in the background from a snapshot of the
+// rows' vectors (the vectors themselves are never modified, only
+// replaced, so the snapshot shares them). Searches keep using the old
+// index, or the exact scan, meanwhile. On completion the build replays
+// the rows that writes touched since the snapshot and installs the index.
+// The goroutine belongs to the Service: Close cancels and waits for it.
+// sl.mu must be held for writing.
+func (s *Service) startBuild(sl *slab) {
+	snap := make([][]float32, len(sl.rows))
 	rows := make([]int32, 0, sl.live)
 	dim := 0
 	for i, c := range sl.rows {
 		if c.ID != 0 {
+			snap[i] = c.Vector
 			rows = append(rows, int32(i))
 			dim = len(c.Vector)
 		}
 	}
-	sl.ivf = vector.BuildIVF(dim, int(math.Round(math.Sqrt(float64(len(rows))))), rows, sl.vec)
+	done := make(chan struct{})
+	sl.built, sl.touched = done, map[int32]bool{}
+	s.wg.Go(func() {
+		defer close(done)
+		x, err := vector.BuildIVF(s.ctx, dim, int(math.Round(math.Sqrt(float64(len(rows))))), rows,
+			func(r int32) []float32 { return snap[r] })
+		sl.mu.Lock()
+		defer sl.mu.Unlock()
+		touched := sl.touched
+		sl.built, sl.touched = nil, nil
+		if err != nil {
+			return // the Service is closing
+		}
+		for r := range touched {
+			x.Remove(r)
+			if int(r) < len(sl.rows) && sl.rows[r].ID != 0 {
+				x.Add(r, sl.rows[r].Vector)
+			}
+		}
+		if s.ann.minChunks > 0 && 2*sl.live >= s.ann.minChunks {
+			sl.ivf = x
+		}
+	})
+}
+
+// waitIndex waits for a running index build of the knowledge base.
+func (s *Service) waitIndex(ctx context.Context, kbID string) error {
+	s.mu.Lock()
+	sl := s.cache[kbID]
+	s.mu.Unlock()
+	if sl == nil {
+		return nil
+	}
+	sl.mu.RLock()
+	done := sl.built
+	sl.mu.RUnlock()
+	if done == nil {
+		return nil
+	}
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// WaitIndex loads a knowledge base's chunks if they are not in memory and
+// waits until any index build it started has finished, so that the next
+// search uses the index. Searches never need to call it: they scan
+// exactly until the index is ready.
+func (s *Service) WaitIndex(ctx context.Context, kbID string) error {
+	if _, err := s.slab(ctx, kbID); err != nil {
+		return err
+	}
+	return s.waitIndex(ctx, kbID)
 }
 
 func (sl *slab) vec(r int32) []float32 { return sl.rows[r].Vector }

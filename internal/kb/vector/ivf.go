@@ -1,6 +1,7 @@
 package vector
 
 import (
+	"context"
 	"math"
 	"math/rand/v2"
 	"runtime"
@@ -34,8 +35,9 @@ type IVF struct {
 // BuildIVF trains nlist centroids by spherical k-means on a sample of the
 // rows and assigns every row to its nearest centroid. rows lists the row
 // numbers to index; vec reads them. The work is spread over GOMAXPROCS.
-// Training is seeded, so the same rows give the same index.
-func BuildIVF(dim, nlist int, rows []int32, vec Rows) *IVF {
+// Training is seeded, so the same rows give the same index. It stops
+// early with ctx's error when ctx is done.
+func BuildIVF(ctx context.Context, dim, nlist int, rows []int32, vec Rows) (*IVF, error) {
 	nlist = max(1, min(nlist, len(rows)))
 	x := &IVF{dim: dim, lists: make([][]int32, nlist), built: len(rows)}
 	rng := rand.New(rand.NewPCG(uint64(len(rows)), 0x6976662d6b6d))
@@ -51,6 +53,9 @@ func BuildIVF(dim, nlist int, rows []int32, vec Rows) *IVF {
 	sums := make([]float64, nlist*dim)
 	counts := make([]int, nlist)
 	for iter := 0; iter < 8; iter++ {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
 		x.nearestAll(sample, vec, assign)
 		clear(sums)
 		clear(counts)
@@ -82,12 +87,15 @@ func BuildIVF(dim, nlist int, rows []int32, vec Rows) *IVF {
 			}
 		}
 	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	all := make([]int32, len(rows))
 	x.nearestAll(rows, vec, all)
 	for i, r := range rows {
 		x.insert(r, int(all[i]))
 	}
-	return x
+	return x, nil
 }
 
 // nearestAll writes the nearest centroid of each row into out, in parallel.

@@ -1,6 +1,7 @@
 package vector
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -90,7 +91,7 @@ func BenchmarkIVFSweep(b *testing.B) {
 					}
 					b.ReportMetric(median(lat), "exact_p50_ms")
 					start := time.Now()
-					x := BuildIVF(dim, int(math.Round(math.Sqrt(float64(n)))), rows, get)
+					x, _ := BuildIVF(context.Background(), dim, int(math.Round(math.Sqrt(float64(n)))), rows, get)
 					b.ReportMetric(time.Since(start).Seconds(), "build_s")
 					for _, frac := range []int{32, 16, 12, 8, 4} {
 						probe := max(8, int(math.Ceil(float64(x.Lists())/float64(frac))))

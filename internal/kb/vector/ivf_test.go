@@ -1,6 +1,7 @@
 package vector
 
 import (
+	"context"
 	"math/rand/v2"
 	"testing"
 
@@ -47,7 +48,7 @@ func TestIVFAddRemove(t *testing.T) {
 	for i := range 300 {
 		rows = append(rows, int32(i))
 	}
-	x := BuildIVF(16, 17, rows, get)
+	x, _ := BuildIVF(context.Background(), 16, 17, rows, get)
 	for i := 300; i < 400; i++ {
 		x.Add(int32(i), vecs[i])
 	}
