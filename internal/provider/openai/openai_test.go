@@ -142,6 +142,18 @@ func TestCassettes(t *testing.T) {
 				Format: &provider.OutputFormat{Type: provider.JSONObject}},
 			Want: answer(provider.EndTurn, 15, 9, text(`{"colors": ["red", "blue"]}`)),
 		},
+		{
+			Name: "logprobs",
+			Req:  &provider.Request{Model: "gpt-4.1", Messages: []provider.Message{user(text("Hello!"))}, Logprobs: true, TopLogprobs: 2},
+			Want: func() *provider.Response {
+				r := answer(provider.EndTurn, 9, 2, text("Hello!"))
+				r.Logprobs = []provider.TokenLogprob{
+					{Token: "Hello", Logprob: -0.31725305, Top: []provider.TopLogprob{{Token: "Hello", Logprob: -0.31725305}, {Token: "Hi", Logprob: -1.3190403}}},
+					{Token: "!", Logprob: -0.02380986, Top: []provider.TopLogprob{{Token: "!", Logprob: -0.02380986}, {Token: " there", Logprob: -3.787621}}},
+				}
+				return r
+			}(),
+		},
 		{Name: "error_400", Req: simple(), WantErr: providertest.Kind(fault.Invalid)},
 		{Name: "error_401", Req: simple(), WantErr: providertest.Kind(fault.Unavailable)},
 		{Name: "error_403", Req: simple(), WantErr: providertest.Kind(fault.Unavailable)},

@@ -73,6 +73,8 @@ type (
 		Stream              bool            `json:"stream,omitempty"`
 		StreamOptions       *streamOptions  `json:"stream_options,omitempty"`
 		ResponseFormat      *responseFormat `json:"response_format,omitempty"`
+		Logprobs            bool            `json:"logprobs,omitempty"`
+		TopLogprobs         int             `json:"top_logprobs,omitempty"`
 		Extra               json.RawMessage `json:"-"`
 	}
 	responseFormat struct {
@@ -132,6 +134,16 @@ type (
 		Delta        *respMessage    `json:"delta"`
 		FinishReason string          `json:"finish_reason"`
 		StopReason   json.RawMessage `json:"stop_reason"` // vLLM: the matched stop string
+		Logprobs     *choiceLogprobs `json:"logprobs"`
+	}
+	choiceLogprobs struct {
+		Content []logprobEntry `json:"content"`
+	}
+	logprobEntry struct {
+		Token       string         `json:"token"`
+		Logprob     float64        `json:"logprob"`
+		Bytes       []int          `json:"bytes"`
+		TopLogprobs []logprobEntry `json:"top_logprobs"`
 	}
 	respMessage struct {
 		Role             string         `json:"role"`
@@ -270,6 +282,7 @@ func (c *Client) buildRequest(req *provider.Request, stream bool) ([]byte, error
 			out.ToolChoice = map[string]any{"type": "function", "function": map[string]string{"name": req.ToolChoice.Name}}
 		}
 	}
+	out.Logprobs, out.TopLogprobs = req.Logprobs, req.TopLogprobs
 	if f := req.Format; f != nil {
 		out.ResponseFormat = &responseFormat{Type: string(f.Type)}
 		if f.Type == provider.JSONSchema {
@@ -460,8 +473,40 @@ func (c *Client) Converse(ctx context.Context, req *provider.Request) (*provider
 	if cr.Usage != nil {
 		out.Usage = provider.Usage{InputTokens: cr.Usage.PromptTokens, OutputTokens: cr.Usage.CompletionTokens}
 	}
+	out.Logprobs = ch.Logprobs.canonical()
 	return out, nil
 }
+
+// canonical maps OpenAI's logprobs.content to canonical entries (nil
+// when absent). A token's bytes, when given, are its exact bytes.
+func (l *choiceLogprobs) canonical() []provider.TokenLogprob {
+	if l == nil || len(l.Content) == 0 {
+		return nil
+	}
+	out := make([]provider.TokenLogprob, len(l.Content))
+	for i, e := range l.Content {
+		out[i] = provider.TokenLogprob{Token: e.token(), Logprob: e.Logprob}
+		for _, t := range e.TopLogprobs {
+			out[i].Top = append(out[i].Top, provider.TopLogprob{Token: t.token(), Logprob: t.Logprob})
+		}
+	}
+	return out
+}
+
+func (e *logprobEntry) token() string {
+	if len(e.Bytes) == 0 {
+		return e.Token
+	}
+	b := make([]byte, len(e.Bytes))
+	for i, v := range e.Bytes {
+		b[i] = byte(v)
+	}
+	return string(b)
+}
+
+// ReportsLogprobs reports that the server is asked for logprobs and
+// top_logprobs and its answer's are returned.
+func (c *Client) ReportsLogprobs() bool { return true }
 
 // toolInput returns the arguments as JSON, {} when empty.
 func toolInput(args string) json.RawMessage {

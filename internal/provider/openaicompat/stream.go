@@ -44,7 +44,7 @@ func (b *Blocks) init() {
 	}
 }
 
-func (b *Blocks) plainDelta(k blockKind, typ provider.EventType, s string) error {
+func (b *Blocks) plainDelta(k blockKind, typ provider.EventType, s string, lps ...provider.TokenLogprob) error {
 	if s == "" {
 		return nil
 	}
@@ -56,11 +56,14 @@ func (b *Blocks) plainDelta(k blockKind, typ provider.EventType, s string) error
 		b.plain, b.plainKind = b.next, k
 		b.next++
 	}
-	return b.Emit(provider.Event{Type: typ, Index: b.plain, Text: s})
+	return b.Emit(provider.Event{Type: typ, Index: b.plain, Text: s, Logprobs: lps})
 }
 
-// Text emits a text fragment.
-func (b *Blocks) Text(s string) error { return b.plainDelta(textKind, provider.TextDeltaEvent, s) }
+// Text emits a text fragment, with the log probabilities of its tokens
+// when the upstream sent them.
+func (b *Blocks) Text(s string, lps ...provider.TokenLogprob) error {
+	return b.plainDelta(textKind, provider.TextDeltaEvent, s, lps...)
+}
 
 // Reasoning emits a fragment of reasoning text.
 func (b *Blocks) Reasoning(s string) error {
@@ -225,7 +228,7 @@ func (c *Client) readStream(r io.Reader, req *provider.Request, emit func(provid
 					}
 				}
 				if d.Content != nil {
-					if err := blocks.Text(*d.Content); err != nil {
+					if err := blocks.Text(*d.Content, cho.Logprobs.canonical()...); err != nil {
 						return err
 					}
 				}
