@@ -31,6 +31,22 @@ type ChatCodec interface {
 	NewStream(req *provider.Request) Stream
 }
 
+// BodyChooser is implemented by a chat codec whose models also read
+// another family's bodies: Bedrock's Claude 2.x and Instant models take
+// both Text Completions and Messages bodies. For returns the codec that
+// reads, and answers, body.
+type BodyChooser interface {
+	For(body []byte) ChatCodec
+}
+
+// ChatFor returns the codec that reads body for a model of family c.
+func ChatFor(c ChatCodec, body []byte) ChatCodec {
+	if bc, ok := c.(BodyChooser); ok {
+		return bc.For(body)
+	}
+	return c
+}
+
 // Stream turns canonical stream events into native chunks. Each chunk is
 // one JSON object; the runtime adds amazon-bedrock-invocationMetrics to the
 // last one.

@@ -2,8 +2,12 @@ package server_test
 
 import (
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime"
 
 	"github.com/outcrop/outcrop/internal/catalog"
 	"github.com/outcrop/outcrop/internal/config"
@@ -42,7 +46,28 @@ func pyLibModels() []catalog.Model {
 	claude.Caps.ContextWindow, claude.Caps.MaxOutputTokens = 200000, 4096
 	titan := catalog.Model{ID: "amazon.titan-embed-text-v1", Name: "Titan Embeddings G1 - Text", Provider: "Amazon", Family: "titan-embed",
 		Backend: "echo", BackendModel: "echo", Input: []string{"TEXT"}, Output: []string{"EMBEDDING"}, Caps: catalog.Capabilities{Dimensions: 4}}
-	return append(dialectModels(), claude, titan)
+	models := append(dialectModels(), claude, titan)
+	// The other chat families whose native bodies ChatBedrock writes.
+	for id, fam := range map[string]string{
+		"meta.llama3-8b-instruct-v1:0":     "meta-llama",
+		"mistral.mistral-7b-instruct-v0:2": "mistral-text",
+		"amazon.titan-text-express-v1":     "titan-text",
+		"cohere.command-r-v1:0":            "cohere-command-r",
+		"ai21.jamba-1-5-mini-v1:0":         "ai21-jamba",
+		"amazon.nova-micro-v1:0":           "nova",
+		"anthropic.claude-v2:1":            "anthropic-text",
+	} {
+		m := claude
+		m.ID, m.Name, m.Family = id, id, fam
+		models = append(models, m)
+	}
+	for id, fam := range map[string]string{"amazon.titan-embed-text-v2:0": "titan-embed-v2", "cohere.embed-english-v3": "cohere-embed"} {
+		m := titan
+		m.ID, m.Name, m.Family = id, id, fam
+		models = append(models, m)
+	}
+	slices.SortFunc(models, func(a, b catalog.Model) int { return strings.Compare(a.ID, b.ID) })
+	return models
 }
 
 // TestPythonLibraries runs the library suite against the echo backend,
@@ -66,4 +91,29 @@ func TestPythonLibrariesLocal(t *testing.T) {
 	opts := localServerOptions(dir, def)
 	runClientSuiteOn(t, opts, []string{"OUTCROP_TEST_LOCAL=1"},
 		"python3", "-m", "pytest", "-q", "-p", "no:cacheprovider", pyLibsDir+"/test_real_model.py")
+}
+
+// TestInvokeClaude2Messages: Bedrock serves the Messages API on Claude 2.x
+// as well as Text Completions, and LangChain's ChatBedrock sends Messages
+// bodies to anthropic.claude-v2:1; both bodies get their own answers.
+func TestInvokeClaude2Messages(t *testing.T) {
+	srv := outcroptest.NewServer(t, outcroptest.Options{Families: familyall.Families, Models: pyLibModels()})
+	c := runtimeClient(srv, srv.Key.ID, srv.Key.Secret)
+	for _, tc := range []struct{ name, body, want string }{
+		{"messages", `{"anthropic_version":"bedrock-2023-05-31","max_tokens":10,"messages":[{"role":"user","content":"granite basalt"}]}`,
+			`"content":[{"type":"text","text":"granite basalt"}]`},
+		{"text", `{"prompt":"\n\nHuman: granite basalt\n\nAssistant:","max_tokens_to_sample":10}`,
+			`{"completion":"granite basalt","stop_reason":"stop_sequence","stop":"\n\nHuman:"}`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out, err := c.InvokeModel(t.Context(), &bedrockruntime.InvokeModelInput{
+				ModelId: aws.String("anthropic.claude-v2:1"), ContentType: aws.String("application/json"), Body: []byte(tc.body)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(string(out.Body), tc.want) {
+				t.Errorf("InvokeModel(%s) = %s, want it to contain %s", tc.body, out.Body, tc.want)
+			}
+		})
+	}
 }

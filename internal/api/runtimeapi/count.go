@@ -49,7 +49,7 @@ func (h *Handler) countTokens(w http.ResponseWriter, r *http.Request) error {
 		if !ok {
 			return fault.New(fault.Invalid, "The provided model doesn't support counting tokens.")
 		}
-		if req, err = chat.DecodeRequest(in.InvokeModel.Body); err != nil {
+		if req, err = family.ChatFor(chat, in.InvokeModel.Body).DecodeRequest(in.InvokeModel.Body); err != nil {
 			return err
 		}
 	}

@@ -68,6 +68,7 @@ func (h *Handler) decodeInvoke(r *http.Request, accept, action string) (*invocat
 	inv := &invocation{t: t}
 	switch c := codec.(type) {
 	case family.ChatCodec:
+		c = family.ChatFor(c, body)
 		inv.chat = c
 		if inv.req, err = c.DecodeRequest(body); err != nil {
 			return nil, err

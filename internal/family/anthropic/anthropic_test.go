@@ -181,3 +181,23 @@ func FuzzDecode(f *testing.F) {
 		familytest.FuzzChat(t, Text{}, body)
 	})
 }
+
+// Claude 2.x on Bedrock reads Messages bodies as well as Text Completions
+// ones; the text codec hands the former to Messages.
+func TestTextFor(t *testing.T) {
+	for _, tc := range []struct {
+		name, body string
+		want       string
+	}{
+		{"text", `{"prompt":"\n\nHuman: Hi\n\nAssistant:","max_tokens_to_sample":10}`, "anthropic-text"},
+		{"messages", `{"anthropic_version":"bedrock-2023-05-31","max_tokens":10,"messages":[{"role":"user","content":"Hi"}]}`, "anthropic-messages"},
+		{"both", `{"prompt":"\n\nHuman: Hi\n\nAssistant:","max_tokens_to_sample":10,"messages":[]}`, "anthropic-text"},
+		{"not json", `nope`, "anthropic-text"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := (Text{}).For([]byte(tc.body)).Name(); got != tc.want {
+				t.Errorf("Text.For(%s) = %s, want %s", tc.body, got, tc.want)
+			}
+		})
+	}
+}

@@ -14,10 +14,29 @@ import (
 // alternates "\n\nHuman:" and "\n\nAssistant:" turns.
 type Text struct{}
 
-var _ family.ChatCodec = Text{}
+var (
+	_ family.ChatCodec   = Text{}
+	_ family.BodyChooser = Text{}
+)
 
 // Name returns "anthropic-text".
 func (Text) Name() string { return "anthropic-text" }
+
+// For returns Messages for a Messages API body: Bedrock serves the
+// Messages API on Claude 2, 2.1 and Instant 1.2 too (its "Supported models"
+// page for the Messages API lists them), and clients such as LangChain's
+// ChatBedrock send Messages bodies to every Claude ID. A body with a
+// prompt, or that is not an object, stays with Text and its validation.
+func (Text) For(body []byte) family.ChatCodec {
+	var probe struct {
+		Prompt   json.RawMessage `json:"prompt"`
+		Messages json.RawMessage `json:"messages"`
+	}
+	if json.Unmarshal(body, &probe) == nil && probe.Messages != nil && probe.Prompt == nil {
+		return Messages{}
+	}
+	return Text{}
+}
 
 // Turn markers of the Text Completions prompt.
 const (
