@@ -1,8 +1,11 @@
 package server
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"time"
@@ -13,6 +16,7 @@ import (
 	"github.com/outcrop/outcrop/internal/audit"
 	"github.com/outcrop/outcrop/internal/awsapi"
 	"github.com/outcrop/outcrop/internal/fault"
+	"github.com/outcrop/outcrop/internal/invlog"
 	"github.com/outcrop/outcrop/internal/quota"
 	"github.com/outcrop/outcrop/internal/reqctx"
 )
@@ -91,9 +95,11 @@ func (s *Server) dialectRoutes(mux *http.ServeMux, m *apiMetrics) error {
 // gives them.
 type dialectCall struct {
 	action, resource string
-	admitted         bool
+	admitted         bool   // the model invocation started
+	model            string // its catalog ID
 	ticket           *quota.Ticket
 	usage            reqctx.Usage
+	body             *bytes.Buffer // the request body, for the invocation log
 }
 
 type dialectCallKey struct{}
@@ -117,19 +123,99 @@ func (g dialectGate) Authorize(ctx context.Context, p *reqctx.Principal, action,
 	return g.s.iam.Authorize(ctx, p, action, resource)
 }
 
-// Admit charges the request to the quotas of the model, the principal and
-// the key, once per request (n choices are one request, as on Bedrock).
+// Admit starts a model invocation, once per request (n choices are one
+// request, as on Bedrock): a blocking budget of the caller or its key
+// refuses it, and it is charged to the quotas of the model, the principal
+// and the key. Its usage is metered and it is logged when it ends.
 func (g dialectGate) Admit(ctx context.Context, modelID string, estTokens int) error {
 	c := dialectCallFrom(ctx)
-	if g.s.quota == nil || c == nil || c.admitted {
+	if c == nil || c.admitted {
 		return nil
 	}
-	t, err := g.s.quota.Admit(ctx, quotaSubject(ctx, modelID), estTokens)
-	if err != nil {
-		return err
+	if g.s.meter != nil {
+		var principal, key string
+		if p := reqctx.PrincipalFrom(ctx); p != nil {
+			principal, key = p.Name, p.KeyID
+		}
+		if err := g.s.meter.Admit(ctx, principal, key); err != nil {
+			return err
+		}
 	}
-	c.admitted, c.ticket = true, t
+	if g.s.quota != nil {
+		t, err := g.s.quota.Admit(ctx, quotaSubject(ctx, modelID), estTokens)
+		if err != nil {
+			return err
+		}
+		c.ticket = t
+	}
+	c.admitted, c.model = true, modelID
 	return nil
+}
+
+// finishDialect meters a dialect invocation's usage and cost and writes
+// its invocation log record, as the Bedrock runtime's calls are: the
+// record's operation is the action the call was authorized as, its bodies
+// the dialect's request and response (a stream's events as its chunks).
+func (s *Server) finishDialect(ctx context.Context, c *dialectCall, rec *recorder, err error, start time.Time) {
+	if !c.admitted {
+		return
+	}
+	in, out := c.usage.Tokens()
+	var principal, key, arn string
+	if p := reqctx.PrincipalFrom(ctx); p != nil {
+		principal, key, arn = p.Name, p.KeyID, p.ARN
+	}
+	if s.meter != nil && (err == nil || in+out > 0) {
+		s.meter.Record(ctx, c.model, principal, key, in, out, c.usage.Images())
+	}
+	if rec.invlog == nil || c.body == nil {
+		return
+	}
+	e := &invlog.Entry{
+		Time: start, RequestID: reqctx.RequestID(ctx), Operation: strings.TrimPrefix(c.action, "bedrock:"), ModelID: c.model,
+		IdentityARN: arn, Region: s.opts.Config.Region, InputType: "application/json", OutputType: "application/json",
+		InputTokens: in, OutputTokens: out, Input: c.body.Bytes(),
+	}
+	if m, lerr := s.catalog.Lookup(c.model); lerr == nil {
+		e.Embedding = m.Embedding()
+	}
+	if err != nil {
+		e.ErrorCode, _ = awsapi.ErrorFor(awsapi.Runtime, fault.KindOf(err))
+	} else if rec.status == http.StatusOK {
+		if strings.HasPrefix(rec.Header().Get("Content-Type"), "text/event-stream") {
+			e.Chunks = sseChunks(rec.invlog.Bytes())
+		} else {
+			e.Output = rec.invlog.Bytes()
+		}
+	}
+	s.invlog.Record(e)
+}
+
+// sseChunks returns the JSON data of each server-sent event in b.
+func sseChunks(b []byte) [][]byte {
+	var out [][]byte
+	for line := range bytes.SplitSeq(b, []byte("\n")) {
+		d, ok := bytes.CutPrefix(bytes.TrimRight(line, "\r"), []byte("data:"))
+		if d = bytes.TrimSpace(d); ok && json.Valid(d) {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// teeBody keeps a copy of the request body (up to maxInvlogCapture bytes)
+// while the handler reads it.
+type teeBody struct {
+	io.ReadCloser
+	buf *bytes.Buffer
+}
+
+func (t teeBody) Read(p []byte) (int, error) {
+	n, err := t.ReadCloser.Read(p)
+	if t.buf.Len()+n <= maxInvlogCapture {
+		t.buf.Write(p[:n])
+	}
+	return n, err
 }
 
 // dialectEvents are the audit eventNames of dialect operations that fail
@@ -183,6 +269,10 @@ func (s *Server) wrapDialect(d dialectKind, pattern string, h handlerFunc, m *ap
 				return err
 			}
 			ctx = reqctx.WithUsage(context.WithValue(ctx, dialectCallKey{}, call), &call.usage)
+			if r.Method == http.MethodPost && s.invlog.Enabled() {
+				call.body, rec.invlog = new(bytes.Buffer), new(bytes.Buffer)
+				r.Body = teeBody{r.Body, call.body}
+			}
 			return h(rec, r.WithContext(ctx))
 		}()
 		if call.ticket != nil {
@@ -208,6 +298,7 @@ func (s *Server) wrapDialect(d dialectKind, pattern string, h handlerFunc, m *ap
 		if op != "" {
 			om.observe(rec.status, s.opts.Now().Sub(start))
 			s.auditDialect(ctx, r, d, pattern, event, call, err, start)
+			s.finishDialect(ctx, call, rec, err, start)
 		}
 	}), dialectSpanAttrs(svc)...)
 }
