@@ -21,7 +21,8 @@ import (
 // decodeConverse resolves the model, authorizes action on it and decodes a
 // Converse body. Converse authorizes as bedrock:InvokeModel and
 // ConverseStream as bedrock:InvokeModelWithResponseStream, as AWS documents.
-func (h *Handler) decodeConverse(r *http.Request, action string) (*target, *provider.Request, error) {
+func (h *Handler) decodeConverse(r *http.Request, action string) (_ *target, _ *provider.Request, err error) {
+	defer func() { h.refused(r, err) }()
 	body, err := readBody(r)
 	if err != nil {
 		return nil, nil, err

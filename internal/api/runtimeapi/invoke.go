@@ -43,7 +43,8 @@ type invocation struct {
 	body  []byte
 }
 
-func (h *Handler) decodeInvoke(r *http.Request, accept, action string) (*invocation, error) {
+func (h *Handler) decodeInvoke(r *http.Request, accept, action string) (_ *invocation, err error) {
+	defer func() { h.refused(r, err) }()
 	if err := checkJSON(r.Header.Get("Content-Type"), "content"); err != nil {
 		return nil, err
 	}

@@ -104,6 +104,19 @@ func (h *Handler) resolve(r *http.Request, action string) (*target, error) {
 	return t, nil
 }
 
+// refused counts a call refused before its backend ran — a bad body,
+// access denied on the model, a disabled model — in the model's invocation
+// metrics, as CloudWatch's InvocationClientErrors counts it. A model the
+// catalog does not know has no series (labels stay bounded by the catalog).
+func (h *Handler) refused(r *http.Request, err error) {
+	if err == nil {
+		return
+	}
+	if m, lerr := h.opts.Catalog.Lookup(r.PathValue("modelId")); lerr == nil {
+		h.opts.Metrics.record(m.ID, err, 0, 0, 0)
+	}
+}
+
 // timeout derives the invocation context. Work stops when the client goes
 // away (r.Context is cancelled) or the timeout passes.
 func (h *Handler) timeout(ctx context.Context) (context.Context, context.CancelFunc) {
