@@ -44,6 +44,12 @@ type Config struct {
 	Budgets           []Budget           `yaml:"budgets"`
 	InvocationLogging InvocationLogging  `yaml:"invocationLogging"`
 	Telemetry         Telemetry          `yaml:"telemetry"`
+	// Buckets maps S3 bucket names (as knowledge-base data sources and
+	// invocation logging name them) to gocloud.dev/blob URLs, such as
+	// s3://docs?endpoint=http://minio:9000&use_path_style=true&region=us-east-1
+	// for an S3-compatible store; a bucket not named here is the directory
+	// <dataDir>/buckets/NAME.
+	Buckets map[string]string `yaml:"buckets"`
 }
 
 // Telemetry configures OpenTelemetry traces (docs/metrics.md, Traces).
@@ -259,6 +265,9 @@ func (c *Config) merge(o *Config) {
 	if o.Auth.TrustedProxies != nil {
 		c.Auth.TrustedProxies = o.Auth.TrustedProxies
 	}
+	if o.Buckets != nil {
+		c.Buckets = o.Buckets
+	}
 	if o.InvocationTimeout != 0 {
 		c.InvocationTimeout = o.InvocationTimeout
 	}
@@ -376,6 +385,11 @@ func (c *Config) Validate() error {
 	case "json", "text":
 	default:
 		return fmt.Errorf("logFormat %q: want json or text", c.LogFormat)
+	}
+	for name, u := range c.Buckets {
+		if !strings.HasPrefix(u, "s3://") && !strings.HasPrefix(u, "file://") {
+			return fmt.Errorf("buckets[%q]: %q is not an s3:// or file:// URL", name, u)
+		}
 	}
 	if u := c.Quotas.Redis; u != "" && !strings.HasPrefix(u, "redis://") && !strings.HasPrefix(u, "rediss://") {
 		return fmt.Errorf("quotas.redis: %q is not a redis:// or rediss:// URL", u)

@@ -9,6 +9,7 @@ import (
 
 	"gocloud.dev/blob"
 	"gocloud.dev/blob/fileblob"
+	_ "gocloud.dev/blob/s3blob" // s3:// buckets (config buckets)
 
 	"github.com/outcrop/outcrop/internal/api/agentruntimeapi"
 	"github.com/outcrop/outcrop/internal/fault"
@@ -57,9 +58,18 @@ var bucketName = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)
 // openBucket serves the S3 bucket name from <data-dir>/buckets/<name>, a
 // directory or a symbolic link to one (the local-directory form: link any
 // folder there to index it in place).
-func (s *Server) openBucket(_ context.Context, name string) (*blob.Bucket, error) {
+func (s *Server) openBucket(ctx context.Context, name string) (*blob.Bucket, error) {
 	if !bucketName.MatchString(name) {
 		return nil, fault.Newf(fault.Invalid, "%q is not a valid bucket name.", name)
+	}
+	if u, ok := s.opts.Config.Buckets[name]; ok {
+		// A configured bucket: an S3-compatible store (s3blob) or a
+		// directory (fileblob) anywhere.
+		b, err := blob.OpenBucket(ctx, u)
+		if err != nil {
+			return nil, fmt.Errorf("bucket %s: %w", name, err)
+		}
+		return b, nil
 	}
 	dir := filepath.Join(s.opts.Config.DataDir, "buckets", name)
 	if err := os.MkdirAll(filepath.Dir(dir), 0o700); err != nil {
