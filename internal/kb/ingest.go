@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"gocloud.dev/blob"
+	"gocloud.dev/blob/memblob"
 
 	"github.com/outcrop/outcrop/internal/fault"
 	"github.com/outcrop/outcrop/internal/kb/vector"
@@ -46,8 +47,8 @@ func (s *Service) StartIngestionJob(ctx context.Context, kbID, dsID, description
 	if err != nil {
 		return IngestionJob{}, err
 	}
-	if ds.Type != TypeS3 {
-		return IngestionJob{}, invalidf("Ingestion jobs sync S3 data sources; add documents to a %s data source with IngestKnowledgeBaseDocuments.", ds.Type)
+	if ds.Type != TypeS3 && ds.Type != TypeWeb {
+		return IngestionJob{}, invalidf("Ingestion jobs sync S3 and WEB data sources; add documents to a %s data source with IngestKnowledgeBaseDocuments.", ds.Type)
 	}
 	s.mu.Lock()
 	_, busy := s.running[dsKey(kbID, dsID)]
@@ -180,8 +181,23 @@ func (s *Service) run(ctx context.Context, j IngestionJob) {
 		fail(err)
 		return
 	}
-	bucket, err := s.opts.OpenBucket(ctx, ds.Bucket)
-	if err != nil {
+	var bucket *blob.Bucket
+	uriOf := func(key string) string { return "s3://" + ds.Bucket + "/" + key }
+	if ds.Type == TypeWeb {
+		// The crawl's pages go into an in-memory bucket and are synced
+		// like objects, each under its URL.
+		cfg, err := ParseWebConfig(ds.Config)
+		if err == nil {
+			var pages []page
+			if pages, err = s.crawl(ctx, cfg); err == nil {
+				bucket, uriOf, err = pageBucket(ctx, pages)
+			}
+		}
+		if err != nil {
+			fail(fmt.Errorf("crawl: %w", err))
+			return
+		}
+	} else if bucket, err = s.opts.OpenBucket(ctx, ds.Bucket); err != nil {
 		fail(fmt.Errorf("open bucket %s: %w", ds.Bucket, err))
 		return
 	}
@@ -202,7 +218,7 @@ func (s *Service) run(ctx context.Context, j IngestionJob) {
 	}
 	present := map[string]bool{}
 	for _, o := range objs {
-		uri := "s3://" + ds.Bucket + "/" + o.key
+		uri := uriOf(o.key)
 		present[uri] = true
 		if ctx.Err() != nil {
 			return
@@ -225,7 +241,7 @@ func (s *Service) run(ctx context.Context, j IngestionJob) {
 		}
 	}
 	for _, d := range docs {
-		if present[d.ID] || d.Type != TypeS3 {
+		if present[d.ID] || d.Type != ds.Type {
 			continue
 		}
 		if ctx.Err() != nil {
@@ -248,6 +264,23 @@ func (s *Service) run(ctx context.Context, j IngestionJob) {
 	}
 	log.Info("ingestion job complete", "scanned", j.Stats.Scanned, "new", j.Stats.NewIndexed,
 		"modified", j.Stats.ModifiedIndexed, "deleted", j.Stats.Deleted, "failed", j.Stats.Failed)
+}
+
+// pageBucket puts crawled pages into an in-memory bucket, one object per
+// page named by its position and parser extension, and maps the keys back
+// to the pages' URLs.
+func pageBucket(ctx context.Context, pages []page) (*blob.Bucket, func(string) string, error) {
+	b := memblob.OpenBucket(nil)
+	urls := make(map[string]string, len(pages))
+	for i, p := range pages {
+		key := fmt.Sprintf("page-%06d%s", i, p.ext)
+		if err := b.WriteAll(ctx, key, p.body, nil); err != nil {
+			b.Close()
+			return nil, nil, err
+		}
+		urls[key] = p.url
+	}
+	return b, func(key string) string { return urls[key] }, nil
 }
 
 // listObjects lists the documents under the prefixes (all when none),
@@ -294,7 +327,7 @@ func hashOf(b []byte) string {
 
 // syncObject indexes one bucket object if it is new or changed.
 func (s *Service) syncObject(ctx context.Context, kb *KnowledgeBase, ds *DataSource, j *IngestionJob, b *blob.Bucket, o object, uri string, old Document, exists bool) error {
-	doc := Document{KBID: kb.ID, DSID: ds.ID, ID: uri, Type: TypeS3, SeenJob: j.ID}
+	doc := Document{KBID: kb.ID, DSID: ds.ID, ID: uri, Type: ds.Type, SeenJob: j.ID}
 	j.Stats.Scanned++
 	var attrs map[string]any
 	var docErr error

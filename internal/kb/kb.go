@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"regexp"
 	"sort"
 	"sync"
@@ -237,6 +238,9 @@ type Options struct {
 	Models Models
 	// OpenBucket opens the bucket named in an S3 data source.
 	OpenBucket func(ctx context.Context, bucket string) (*blob.Bucket, error)
+	// HTTPClient fetches the pages of WEB data sources (a client with a
+	// 30-second timeout when nil).
+	HTTPClient *http.Client
 	Region     string
 	AccountID  string
 	Logger     *slog.Logger
@@ -439,9 +443,13 @@ func (s *Service) checkDS(ctx context.Context, ds *DataSource, self string) erro
 		if ds.Bucket == "" {
 			return invalidf("An S3 data source needs s3Configuration.bucketArn.")
 		}
+	case TypeWeb:
+		if _, err := ParseWebConfig(ds.Config); err != nil {
+			return err
+		}
 	case TypeCustom:
 	default:
-		return invalidf("Outcrop does not support data sources of type %s yet; use S3 or CUSTOM.", ds.Type)
+		return invalidf("Outcrop does not support data sources of type %s yet; use S3, WEB or CUSTOM.", ds.Type)
 	}
 	if err := checkChunking(&ds.Chunking); err != nil {
 		return err

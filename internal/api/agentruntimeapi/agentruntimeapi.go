@@ -145,9 +145,14 @@ type content struct {
 }
 
 type location struct {
-	Type           string `json:"type"`
-	S3Location     *uri   `json:"s3Location,omitempty"`
-	CustomLocation *id    `json:"customDocumentLocation,omitempty"`
+	Type           string  `json:"type"`
+	S3Location     *uri    `json:"s3Location,omitempty"`
+	WebLocation    *webURL `json:"webLocation,omitempty"`
+	CustomLocation *id     `json:"customDocumentLocation,omitempty"`
+}
+
+type webURL struct {
+	URL string `json:"url"`
 }
 
 type uri struct {
@@ -170,9 +175,12 @@ type result struct {
 
 func toReference(r kb.Result) reference {
 	ref := reference{Content: content{Text: r.Text, Type: "TEXT"}, Metadata: r.Meta}
-	if strings.HasPrefix(r.DocID, "s3://") {
+	switch {
+	case strings.HasPrefix(r.DocID, "s3://"):
 		ref.Location = location{Type: "S3", S3Location: &uri{r.DocID}}
-	} else {
+	case strings.HasPrefix(r.DocID, "http://") || strings.HasPrefix(r.DocID, "https://"):
+		ref.Location = location{Type: "WEB", WebLocation: &webURL{r.DocID}}
+	default:
 		ref.Location = location{Type: "CUSTOM", CustomLocation: &id{r.DocID}}
 	}
 	return ref
