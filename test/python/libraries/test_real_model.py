@@ -108,3 +108,28 @@ def test_bedrock_embeddings(target):
     emb = BedrockEmbeddings(**target.aws())
     v = emb.embed_documents(["granite", "basalt"])
     assert len(v) == 2 and len(v[0]) == 384
+
+
+
+def test_chat_openai_function_calling(target):
+    # The built-in engine has no native tools: Outcrop prompts for the call
+    # and constrains it to JSON (the tools-prompted adaptation).
+    llm = chat_openai(target, max_tokens=60).with_structured_output(Capital, method="function_calling")
+    assert isinstance(llm.invoke("France's capital city, as JSON with keys country and city."), Capital)
+
+
+def test_chat_anthropic_structured(target):
+    llm = ChatAnthropic(model=CLAUDE, base_url=target.url, api_key=target.api_key, max_retries=0, max_tokens=60)
+    for method in ("json_schema", "function_calling"):
+        out = llm.with_structured_output(Capital, method=method).invoke(
+            "France's capital city, as JSON with keys country and city.")
+        assert isinstance(out, Capital), method
+
+
+def test_chat_bedrock_converse_structured(target):
+    # Under a Claude ID langchain-aws forces the tool (toolChoice tool); for
+    # IDs it does not know it leaves the choice to the model, and a 135M
+    # model may answer in prose.
+    llm = ChatBedrockConverse(model=CLAUDE, max_tokens=60, **target.aws())
+    out = llm.with_structured_output(Capital).invoke("France's capital city, as JSON with keys country and city.")
+    assert isinstance(out, Capital)
