@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # test.sh runs the whole test suite on a fresh machine: it installs what the
-# tests need (model weights, Redis, boto3, the AWS SDK for JavaScript, the
-# openai and @anthropic-ai/sdk npm packages), then runs
+# tests need (model weights, Redis, boto3, the openai and anthropic Python
+# SDKs and LangChain's OpenAI, Anthropic and AWS integrations, the AWS SDK for
+# JavaScript, the openai and @anthropic-ai/sdk npm packages), then runs
 # every Go test on the portable kernels (with the race detector, except for
 # the two numeric engine packages whose real-model tests it slows tenfold),
 # and the engine and end-to-end tests again with the fast (simd/archsimd)
