@@ -17,9 +17,6 @@ import os
 import pytest
 
 REGION = "us-east-1"
-# An echo model under a Bedrock Claude ID with Claude 3 Haiku's limits
-# (internal/server/pylibs_test.go pyLibModels).
-CLAUDE = "anthropic.claude-3-haiku-20240307-v1:0"
 
 
 class Target:

@@ -5,7 +5,7 @@ from langchain_anthropic import ChatAnthropic
 from langchain_core.messages import HumanMessage, SystemMessage
 from langchain_core.tools import tool
 
-from conftest import CLAUDE
+from catalog_ids import CLAUDE
 
 
 @tool

@@ -6,7 +6,7 @@ from langchain_aws import BedrockEmbeddings, ChatBedrock, ChatBedrockConverse
 from langchain_core.messages import HumanMessage, SystemMessage
 from langchain_core.tools import tool
 
-from conftest import CLAUDE
+from catalog_ids import CLAUDE
 
 
 @tool

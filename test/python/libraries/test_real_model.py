@@ -14,7 +14,7 @@ from langchain_openai import ChatOpenAI, OpenAIEmbeddings
 from openai import OpenAI
 from pydantic import BaseModel
 
-from conftest import CLAUDE
+from catalog_ids import CLAUDE
 
 SMOL = "outcrop.smollm2-135m-instruct"
 MINILM = "outcrop.all-minilm-l6-v2"

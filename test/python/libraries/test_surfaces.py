@@ -18,7 +18,7 @@ from langchain_anthropic import ChatAnthropic
 from langchain_aws import BedrockEmbeddings, ChatBedrock, ChatBedrockConverse
 from langchain_core.messages import HumanMessage
 from langchain_core.tools import tool
-from conftest import CLAUDE
+from catalog_ids import CLAUDE
 
 @tool
 def get_weather(q: str) -> str:
