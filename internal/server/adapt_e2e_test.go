@@ -271,7 +271,9 @@ func TestAdaptiveInvokeModel(t *testing.T) {
 		t.Errorf("response %s, want a get_weather tool_use", out.Body)
 	}
 	_, err = c.InvokeModel(context.Background(), &bedrockruntime.InvokeModelInput{ModelId: aws.String(claudePlain), Body: []byte(body)},
-		func(o *bedrockruntime.Options) { o.APIOptions = append(o.APIOptions, smithyhttp.AddHeaderValue("x-outcrop-strict", "true")) })
+		func(o *bedrockruntime.Options) {
+			o.APIOptions = append(o.APIOptions, smithyhttp.AddHeaderValue("x-outcrop-strict", "true"))
+		})
 	if code, status := apiError(t, err); code != "ValidationException" || status != 400 || !strings.Contains(err.Error(), "doesn't support tool use") {
 		t.Errorf("strict: %s %d %v", code, status, err)
 	}
