@@ -188,8 +188,10 @@ func (s *Service) run(ctx context.Context, j IngestionJob) {
 		// like objects, each under its URL.
 		cfg, err := ParseWebConfig(ds.Config)
 		if err == nil {
-			var pages []page
-			if pages, err = s.crawl(ctx, cfg); err == nil {
+			var pages []Page
+			if s.opts.Crawler == nil {
+				err = errors.New("this server has no web crawler")
+			} else if pages, err = s.opts.Crawler.Crawl(ctx, cfg); err == nil {
 				bucket, uriOf, err = pageBucket(ctx, pages)
 			}
 		}
@@ -269,16 +271,16 @@ func (s *Service) run(ctx context.Context, j IngestionJob) {
 // pageBucket puts crawled pages into an in-memory bucket, one object per
 // page named by its position and parser extension, and maps the keys back
 // to the pages' URLs.
-func pageBucket(ctx context.Context, pages []page) (*blob.Bucket, func(string) string, error) {
+func pageBucket(ctx context.Context, pages []Page) (*blob.Bucket, func(string) string, error) {
 	b := memblob.OpenBucket(nil)
 	urls := make(map[string]string, len(pages))
 	for i, p := range pages {
-		key := fmt.Sprintf("page-%06d%s", i, p.ext)
-		if err := b.WriteAll(ctx, key, p.body, nil); err != nil {
+		key := fmt.Sprintf("page-%06d%s", i, p.Ext)
+		if err := b.WriteAll(ctx, key, p.Body, nil); err != nil {
 			b.Close()
 			return nil, nil, err
 		}
-		urls[key] = p.url
+		urls[key] = p.URL
 	}
 	return b, func(key string) string { return urls[key] }, nil
 }

@@ -13,7 +13,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"regexp"
 	"sort"
 	"sync"
@@ -238,13 +237,13 @@ type Options struct {
 	Models Models
 	// OpenBucket opens the bucket named in an S3 data source.
 	OpenBucket func(ctx context.Context, bucket string) (*blob.Bucket, error)
-	// HTTPClient fetches the pages of WEB data sources (a client with a
-	// 30-second timeout when nil).
-	HTTPClient *http.Client
-	Region     string
-	AccountID  string
-	Logger     *slog.Logger
-	Now        func() time.Time
+	// Crawler fetches the pages of WEB data sources (package webcrawl);
+	// without one their syncs fail.
+	Crawler   Crawler
+	Region    string
+	AccountID string
+	Logger    *slog.Logger
+	Now       func() time.Time
 	// EmbedBatch is how many chunks go to the embedder at once (default 32).
 	EmbedBatch int
 	// ANNMinChunks is the number of chunks from which a knowledge base is

@@ -20,6 +20,7 @@ import (
 	"github.com/outcrop/outcrop/internal/kb/vector"
 	"github.com/outcrop/outcrop/internal/provider"
 	"github.com/outcrop/outcrop/internal/store/sqlite"
+	"github.com/outcrop/outcrop/internal/webcrawl"
 )
 
 // bowEmbedder embeds texts as hashed bags of words; calls counts texts
@@ -91,6 +92,7 @@ func (e *env) open() {
 	}
 	e.store = st
 	e.svc = kb.New(kb.Options{Store: st, Models: models{e.emb}, Region: "us-east-1", AccountID: "000000000000", EmbedBatch: 2, ANNMinChunks: e.ann,
+		Crawler: webcrawl.New(nil),
 		OpenBucket: func(ctx context.Context, name string) (*blob.Bucket, error) {
 			return fileblob.OpenBucket(filepath.Join(e.dir, "buckets", name), nil)
 		}})

@@ -15,6 +15,7 @@ import (
 	"github.com/outcrop/outcrop/internal/fault"
 	"github.com/outcrop/outcrop/internal/kb"
 	"github.com/outcrop/outcrop/internal/provider"
+	"github.com/outcrop/outcrop/internal/webcrawl"
 )
 
 // kbModels resolves the catalog's models for knowledge bases, through the
@@ -89,7 +90,7 @@ func (s *Server) openBucket(ctx context.Context, name string) (*blob.Bucket, err
 // ingestion jobs, and returns the bedrock-agent-runtime handler.
 func (s *Server) buildKB(ctx context.Context) (*agentruntimeapi.Handler, error) {
 	c := s.opts.Config
-	s.kb = kb.New(kb.Options{Store: s.store, Models: kbModels{s}, OpenBucket: s.openBucket,
+	s.kb = kb.New(kb.Options{Store: s.store, Models: kbModels{s}, OpenBucket: s.openBucket, Crawler: webcrawl.New(nil),
 		Region: c.Region, AccountID: c.AccountID, Logger: s.log.With("component", "kb"), Now: s.opts.Now})
 	if err := s.kb.Start(ctx); err != nil {
 		return nil, fmt.Errorf("knowledge bases: %w", err)
