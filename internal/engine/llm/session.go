@@ -12,7 +12,7 @@ import (
 
 // maxBatch is how many prompt tokens one batched forward pass processes;
 // longer prompts run in chunks of this size.
-const maxBatch = 64
+const maxBatch = 128
 
 // Session is one sequence's state: a KV cache of up to MaxTokens positions
 // and the scratch buffers of the forward pass. A Session is not safe for
