@@ -437,7 +437,7 @@ func kbSyncCmd(g *globalFlags, f *kbFlags) *cobra.Command {
 			}
 			synced := 0
 			for _, ds := range dss {
-				if ds.DataSourceConfiguration == nil || ds.DataSourceConfiguration.Type != at.DataSourceTypeS3 {
+				if ds.DataSourceConfiguration == nil || (ds.DataSourceConfiguration.Type != at.DataSourceTypeS3 && ds.DataSourceConfiguration.Type != at.DataSourceTypeWeb) {
 					continue
 				}
 				total := -1
