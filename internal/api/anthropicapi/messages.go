@@ -15,6 +15,17 @@ import (
 // Wire types of the Messages API, as a server reads and writes them.
 // (provider/anthropic has the client side, unexported.)
 type (
+	// OutputConfig is the Messages API's output configuration; only its
+	// format (structured outputs) is read.
+	OutputConfig struct {
+		Format *OutputFormat `json:"format"`
+	}
+	// OutputFormat asks for a JSON answer that follows a schema.
+	OutputFormat struct {
+		Type   string          `json:"type"`
+		Schema json.RawMessage `json:"schema"`
+	}
+
 	// MessagesRequest is the body of POST /v1/messages.
 	MessagesRequest struct {
 		Model         string          `json:"model"`
@@ -30,6 +41,10 @@ type (
 		ToolChoice    *ToolChoice     `json:"tool_choice"`
 		Thinking      json.RawMessage `json:"thinking"`
 		Metadata      json.RawMessage `json:"metadata"`
+		// OutputConfig carries structured outputs: format {type:
+		// "json_schema", schema} (output_format is its older spelling).
+		OutputConfig *OutputConfig `json:"output_config"`
+		OutputFormat *OutputFormat `json:"output_format"`
 	}
 	// InputMessage is one turn of the conversation.
 	InputMessage struct {
@@ -115,6 +130,20 @@ func (mr *MessagesRequest) Canonical(needMax bool) (*provider.Request, error) {
 		return nil, dialect.Invalid("model", "Field required")
 	}
 	req := &provider.Request{StopSequences: mr.StopSequences, Temperature: mr.Temperature, TopP: mr.TopP, TopK: mr.TopK}
+	format := mr.OutputFormat
+	if mr.OutputConfig != nil && mr.OutputConfig.Format != nil {
+		format = mr.OutputConfig.Format
+	}
+	if format != nil {
+		if format.Type != "json_schema" {
+			return nil, dialect.Invalid("output_config.format.type", fmt.Sprintf("output_config.format.type: Input should be 'json_schema', not %q", format.Type))
+		}
+		var v map[string]any
+		if json.Unmarshal(format.Schema, &v) != nil {
+			return nil, dialect.Invalid("output_config.format.schema", "output_config.format.schema: Input should be a valid JSON schema object")
+		}
+		req.Format = &provider.OutputFormat{Type: provider.JSONSchema, Name: "output", Schema: format.Schema, Strict: true}
+	}
 	switch {
 	case mr.MaxTokens != nil && *mr.MaxTokens < 1:
 		return nil, dialect.Invalid("max_tokens", "max_tokens: Input should be greater than or equal to 1")
