@@ -14,6 +14,7 @@ import (
 	"github.com/openai/openai-go/v3"
 
 	"github.com/outcrop/outcrop/internal/config"
+	"github.com/outcrop/outcrop/internal/invlog"
 	"github.com/outcrop/outcrop/internal/outcroptest"
 	"github.com/outcrop/outcrop/internal/store/sqlite"
 	"github.com/outcrop/outcrop/internal/usage"
@@ -58,35 +59,53 @@ func TestDialectAccounting(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	if err := srv.Srv.FlushUsage(ctx); err != nil {
-		t.Fatal(err)
-	}
+	// The server meters and logs a call after its response is written, so
+	// the client may see the answer first: wait for the third call.
 	st, err := sqlite.Open(ctx, srv.Config.DataDir+"/outcrop.db")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	rows, err := st.Usage(ctx, usage.Filter{})
-	if err != nil {
-		t.Fatal(err)
+	var rows []usage.Row
+	for range 100 {
+		if err := srv.Srv.FlushUsage(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if rows, err = st.Usage(ctx, usage.Filter{}); err != nil {
+			t.Fatal(err)
+		}
+		if len(rows) == 1 && rows[0].Requests == 3 {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 	if len(rows) != 1 || rows[0].Model != echoModel || rows[0].Principal != "root" || rows[0].Requests != 3 ||
 		rows[0].InputTokens < resp.Usage.PromptTokens+msg.Usage.InputTokens || rows[0].CostMicros == 0 {
 		t.Errorf("usage rows = %+v, want the three dialect calls of root on %s", rows, echoModel)
 	}
 
-	recs := readInvocationLogs(t, srv, srv.Config.DataDir+"/buckets/dialect-logs")
+	var recs []invlog.Record
 	found := map[string]bool{}
-	for _, r := range recs {
-		in := string(r.Input.InputBodyJSON)
-		switch {
-		case strings.Contains(in, "metered chat") && r.Operation == "InvokeModel" && strings.Contains(string(r.Output.OutputBodyJSON), "chat.completion"):
-			found["chat"] = true
-		case strings.Contains(in, "metered stream") && r.Operation == "InvokeModelWithResponseStream" && strings.Contains(string(r.Output.OutputBodyJSON), "chat.completion.chunk"):
-			found["stream"] = true
-		case strings.Contains(in, "metered message") && r.Operation == "InvokeModel" && strings.Contains(string(r.Output.OutputBodyJSON), `"type":"message"`):
-			found["message"] = true
+	for range 50 {
+		recs = readInvocationLogs(t, srv, srv.Config.DataDir+"/buckets/dialect-logs")
+		found = map[string]bool{}
+		for _, r := range recs {
+			in := string(r.Input.InputBodyJSON)
+			switch {
+			case strings.Contains(in, "metered chat") && r.Operation == "InvokeModel" && strings.Contains(string(r.Output.OutputBodyJSON), "chat.completion"):
+				found["chat"] = true
+			case strings.Contains(in, "metered stream") && r.Operation == "InvokeModelWithResponseStream" && strings.Contains(string(r.Output.OutputBodyJSON), "chat.completion.chunk"):
+				found["stream"] = true
+			case strings.Contains(in, "metered message") && r.Operation == "InvokeModel" && strings.Contains(string(r.Output.OutputBodyJSON), `"type":"message"`):
+				found["message"] = true
+			}
 		}
+		if len(found) == 3 {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	for _, r := range recs {
 		if r.ModelID != echoModel || r.Input.InputTokenCount == 0 {
 			t.Errorf("record %+v: want model %s and its token counts", r, echoModel)
 		}
