@@ -5,9 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"strings"
 
-	"github.com/outcrop/outcrop/internal/adapt"
 	"github.com/outcrop/outcrop/internal/api/dialect"
 	"github.com/outcrop/outcrop/internal/provider"
 )
@@ -445,12 +443,8 @@ func (h *Handler) messages(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	// Converse's adaptations apply (or, strict, refuse) as they do there.
-	req, applied, err := h.m.AdaptChat(r.Context(), t, req, r.Header.Get(adapt.StrictHeader) == "true")
-	if err != nil {
+	if req, err = h.m.AdaptChat(w, r, t, req); err != nil {
 		return err
-	}
-	if len(applied) > 0 {
-		w.Header().Set(adapt.Header, strings.Join(applied, ","))
 	}
 	id := newID(r, "msg_")
 	if mr.Stream {

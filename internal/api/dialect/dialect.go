@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -185,17 +186,22 @@ func (m *Models) ResolveChat(ctx context.Context, id string, stream bool, req *p
 // AdaptChat fits req to t's model as Converse does (adapt.Prepare: the
 // system prompt folded, documents as text, tools through a JSON prompt, a
 // prefill as an instruction, the context window checked), replacing t's
-// adapter with one that reads the answers back when needed. strict (or the
-// deployment's Strict) refuses instead with Bedrock's messages. It returns
-// the request to run and the adaptations made, for the
-// x-outcrop-adaptations header.
-func (m *Models) AdaptChat(ctx context.Context, t *Target, req *provider.Request, strict bool) (*provider.Request, []string, error) {
-	c, err := adapt.Prepare(ctx, t.Model.Caps, t.Adapter, req, adapt.Options{Strict: strict || m.opts.Strict})
+// adapter with one that reads the answers back when needed. Strict mode —
+// the x-outcrop-strict request header or the deployment's Strict —
+// refuses instead with Bedrock's messages. The adaptations made are named
+// in the x-outcrop-adaptations response header; it returns the request to
+// run.
+func (m *Models) AdaptChat(w http.ResponseWriter, r *http.Request, t *Target, req *provider.Request) (*provider.Request, error) {
+	strict := m.opts.Strict || r.Header.Get(adapt.StrictHeader) == "true"
+	c, err := adapt.Prepare(r.Context(), t.Model.Caps, t.Adapter, req, adapt.Options{Strict: strict})
 	if err != nil {
-		return nil, nil, err
+		return nil, err
+	}
+	if len(c.Applied) > 0 {
+		w.Header().Set(adapt.Header, strings.Join(c.Applied, ","))
 	}
 	t.Adapter = c.Adapter
-	return c.Request, c.Applied, nil
+	return c.Request, nil
 }
 
 // CheckChat rejects requests a chat call cannot serve on t's model.

@@ -8,7 +8,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/outcrop/outcrop/internal/adapt"
 	"github.com/outcrop/outcrop/internal/api/dialect"
 	"github.com/outcrop/outcrop/internal/fault"
 	"github.com/outcrop/outcrop/internal/provider"
@@ -210,21 +209,6 @@ func finishReason(r provider.StopReason) *FinishReason {
 		f = "stop"
 	}
 	return &f
-}
-
-// adaptChat applies Converse's adaptations to a chat request (or refuses
-// in strict mode: the x-outcrop-strict request header or the deployment's
-// converse.strict) and reports the ones made in the x-outcrop-adaptations
-// response header.
-func adaptChat(w http.ResponseWriter, r *http.Request, m *dialect.Models, t *dialect.Target, req *provider.Request) (*provider.Request, error) {
-	req, applied, err := m.AdaptChat(r.Context(), t, req, r.Header.Get(adapt.StrictHeader) == "true")
-	if err != nil {
-		return nil, err
-	}
-	if len(applied) > 0 {
-		w.Header().Set(adapt.Header, strings.Join(applied, ","))
-	}
-	return req, nil
 }
 
 // MaxChoices bounds n: each choice is a generation of its own.
@@ -592,7 +576,7 @@ func (h *Handler) chat(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if req, err = adaptChat(w, r, h.m, t, req); err != nil {
+	if req, err = h.m.AdaptChat(w, r, t, req); err != nil {
 		return err
 	}
 	id, created := newID(r, "chatcmpl-"), h.m.Now().Unix()

@@ -255,7 +255,7 @@ func (h *Handler) responses(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if req, err = adaptChat(w, r, h.m, t, req); err != nil {
+	if req, err = h.m.AdaptChat(w, r, t, req); err != nil {
 		return err
 	}
 	base := &Response{ID: newID(r, "resp_"), Object: "response", CreatedAt: h.m.Now().Unix(), Status: "in_progress",
