@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	familyall "github.com/outcrop/outcrop/internal/family/all"
+	"github.com/outcrop/outcrop/internal/memtrim"
 	provall "github.com/outcrop/outcrop/internal/provider/all"
 	"github.com/outcrop/outcrop/internal/server"
 )
@@ -46,6 +47,13 @@ func serveCmd(g *globalFlags) *cobra.Command {
 			ln, err := net.Listen("tcp", c.Listen)
 			if err != nil {
 				return fmt.Errorf("listen: %w", err)
+			}
+			// Start-up ran every package's init and the migrations; the
+			// binary's pages they left resident are not needed again.
+			if st, err := memtrim.Trim(); err != nil {
+				log.Warn("could not trim start-up pages", "err", err)
+			} else {
+				log.Debug("trimmed start-up pages", "mappings", st.Mappings, "bytes", st.Bytes, "skipped", st.Skipped)
 			}
 			return srv.Serve(ctx, ln)
 		},

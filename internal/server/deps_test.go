@@ -74,6 +74,7 @@ func TestDependencyDirection(t *testing.T) {
 		{"internal/adapt", mod + "internal/awsapi", "adaptations refuse with fault.Invalid; AWS names live in awsapi"},
 		{"internal/adapt", mod + "internal/api", "adaptation sits below the front doors, which all call it"},
 		{"internal/span", mod + "internal/", "span is a leaf: domain code records through it"},
+		{"internal/memtrim", mod + "internal/", "memtrim is a leaf: cmd calls it once after start-up"},
 		{"internal/span", "go.opentelemetry.io/", "span is the stdlib-only hook; the server fills it with OpenTelemetry"},
 		{"internal/engine", "go.opentelemetry.io/", "the engine imports no tracing library"},
 		{"internal/provider", "go.opentelemetry.io/", "adapters record spans through internal/span; the server instruments their HTTP client"},
