@@ -118,6 +118,9 @@ const (
 	GenAIUsageInputTokens      = "gen_ai.usage.input_tokens"
 	GenAIUsageOutputTokens     = "gen_ai.usage.output_tokens"
 	GenAIResponseFinishReasons = "gen_ai.response.finish_reasons"
+	GenAIOutputType            = "gen_ai.output.type"
+	// Images is the number of images an image generation returned.
+	Images = "outcrop.images"
 	// Backend is the configured name of the backend serving a call.
 	Backend = "outcrop.backend"
 )
@@ -126,6 +129,8 @@ const (
 const (
 	OpChat       = "chat"
 	OpEmbeddings = "embeddings"
+	// OpGenerateContent is image generation, with GenAIOutputType "image".
+	OpGenerateContent = "generate_content"
 )
 
 // Invocation traces one model invocation: it annotates the request's span
@@ -147,6 +152,15 @@ func StartInvocation(ctx context.Context, op, model, backend, backendModel strin
 	ctx, inv.call = t.Start(ctx, op+" "+backendModel)
 	inv.call.Set(String(GenAIOperationName, op), String(GenAIRequestModel, backendModel), String(Backend, backend))
 	return ctx, inv
+}
+
+// Set adds attributes to the backend call's span and the request's.
+func (i Invocation) Set(attrs ...Attr) {
+	if i.call == nil {
+		return
+	}
+	i.call.Set(attrs...)
+	i.req.Set(attrs...)
 }
 
 // End ends the backend call's span with the invocation's token usage and

@@ -333,8 +333,14 @@ func (m *Models) GenerateImages(ctx context.Context, t *Target, req *provider.Im
 	start := m.opts.Now()
 	ctx, cancel := context.WithTimeout(ctx, m.opts.InvocationTimeout)
 	defer cancel()
+	ctx, tr := traceCall(ctx, span.OpGenerateContent, t)
+	tr.Set(span.String(span.GenAIOutputType, "image"))
 	resp, err := g.GenerateImages(ctx, req)
 	err = backendError(ctx, err)
+	if err == nil {
+		tr.Set(span.Int(span.Images, len(resp.Images)))
+	}
+	tr.End(err, 0, 0, "")
 	if err == nil && len(resp.Images) != req.Count {
 		err = fault.Newf(fault.ModelFailed, "The backend returned %d images for %d requested.", len(resp.Images), req.Count)
 	}

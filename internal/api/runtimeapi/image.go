@@ -9,6 +9,7 @@ import (
 	"github.com/outcrop/outcrop/internal/fault"
 	"github.com/outcrop/outcrop/internal/provider"
 	"github.com/outcrop/outcrop/internal/reqctx"
+	"github.com/outcrop/outcrop/internal/span"
 )
 
 // generateImages runs a decoded text-to-image InvokeModel on the model's
@@ -19,8 +20,15 @@ func (h *Handler) generateImages(ctx context.Context, inv *invocation) ([]byte, 
 	if !ok {
 		return nil, fault.Newf(fault.Invalid, "The backend %q serving %s cannot generate images. Serve the model from an image backend such as kind openai-images (docs/backends.md).", inv.t.model.Backend, inv.t.model.ID)
 	}
+	ctx, tr := traceCall(ctx, span.OpGenerateContent, inv.t.model)
+	tr.Set(span.String(span.GenAIOutputType, "image"))
 	resp, err := g.GenerateImages(ctx, inv.ireq)
-	if err = backendError(ctx, err); err != nil {
+	err = backendError(ctx, err)
+	if err == nil {
+		tr.Set(span.Int(span.Images, len(resp.Images)))
+	}
+	tr.End(err, 0, 0, "")
+	if err != nil {
 		h.opts.Metrics.record(inv.t.model.ID, err, 0, 0, 0)
 		return nil, err
 	}
