@@ -724,8 +724,9 @@ func stepAll(j *grammar.JSON, s string) bool {
 // TestDialectsLogprobs asks the built-in engine (real weights) for log
 // probabilities through openai-go: one entry per output token whose bytes
 // spell the content, the greedy choice first among the alternatives;
-// streamed, the entries come with the deltas they belong to. A backend
-// that cannot report them refuses the request.
+// streamed, the entries come with the deltas they belong to. The same
+// through the legacy completions and the Responses API. A backend that
+// cannot report them refuses the request.
 func TestDialectsLogprobs(t *testing.T) {
 	ctx := context.Background()
 	srv := newLocalServer(t)
@@ -778,6 +779,101 @@ func TestDialectsLogprobs(t *testing.T) {
 		t.Fatal(err)
 	}
 	check("stream", content, entries, completion)
+
+	// Legacy completions: tokens spell the text, each position's top
+	// alternatives include the sampled token, offsets count characters.
+	checkLegacy := func(what, text string, lp openai.CompletionChoiceLogprobs) {
+		t.Helper()
+		var spelled string
+		for i, tok := range lp.Tokens {
+			if i >= len(lp.TokenLogprobs) || i >= len(lp.TopLogprobs) || i >= len(lp.TextOffset) {
+				t.Fatalf("%s: ragged logprobs %+v", what, lp)
+			}
+			if lp.TextOffset[i] != int64(len([]rune(spelled))) {
+				t.Errorf("%s: token %d %q at offset %d, want %d", what, i, tok, lp.TextOffset[i], len([]rune(spelled)))
+			}
+			top := lp.TopLogprobs[i]
+			if got, ok := top[tok]; !ok || got != lp.TokenLogprobs[i] || len(top) < 2 || len(top) > 3 || lp.TokenLogprobs[i] > 0 {
+				t.Errorf("%s: token %d %q logprob %v, alternatives %v: want 2 alternatives plus the sampled token", what, i, tok, lp.TokenLogprobs[i], top)
+			}
+			spelled += tok
+		}
+		if spelled != text || len(lp.Tokens) == 0 {
+			t.Errorf("%s: tokens spell %q, text %q", what, spelled, text)
+		}
+	}
+	cparams := openai.CompletionNewParams{Model: openai.CompletionNewParamsModel(smolModel),
+		Prompt:    openai.CompletionNewParamsPromptUnion{OfString: openai.String("The three primary colors are")},
+		MaxTokens: openai.Int(8), Temperature: openai.Float(0), Logprobs: openai.Int(2)}
+	comp, err := oc.Completions.New(ctx, cparams)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkLegacy("completion", comp.Choices[0].Text, comp.Choices[0].Logprobs)
+	cstream := oc.Completions.NewStreaming(ctx, cparams)
+	var ctext string
+	var clp openai.CompletionChoiceLogprobs
+	for cstream.Next() {
+		ch := cstream.Current()
+		if len(ch.Choices) == 0 {
+			continue
+		}
+		ctext += ch.Choices[0].Text
+		l := ch.Choices[0].Logprobs
+		clp.Tokens, clp.TokenLogprobs = append(clp.Tokens, l.Tokens...), append(clp.TokenLogprobs, l.TokenLogprobs...)
+		clp.TopLogprobs, clp.TextOffset = append(clp.TopLogprobs, l.TopLogprobs...), append(clp.TextOffset, l.TextOffset...)
+	}
+	if err := cstream.Err(); err != nil {
+		t.Fatal(err)
+	}
+	checkLegacy("completion stream", ctext, clp)
+	if ctext != comp.Choices[0].Text {
+		t.Errorf("streamed completion %q, want the same greedy text %q", ctext, comp.Choices[0].Text)
+	}
+	if _, err := oc.Completions.New(ctx, openai.CompletionNewParams{Model: openai.CompletionNewParamsModel(smolModel),
+		Prompt: openai.CompletionNewParamsPromptUnion{OfString: openai.String("x")}, Logprobs: openai.Int(6)}); statusOf(err) != 400 {
+		t.Errorf("logprobs 6 on completions: %v, want 400", err)
+	}
+
+	// Responses: include message.output_text.logprobs with top_logprobs.
+	rparams := responses.ResponseNewParams{Model: smolModel, Input: responses.ResponseNewParamsInputUnion{OfString: openai.String("Name a primary color.")},
+		MaxOutputTokens: openai.Int(12), Temperature: openai.Float(0), TopLogprobs: openai.Int(3),
+		Include: []responses.ResponseIncludable{responses.ResponseIncludableMessageOutputTextLogprobs}}
+	rresp, err := oc.Responses.New(ctx, rparams)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rentries []openai.ChatCompletionTokenLogprob
+	for _, l := range rresp.Output[0].Content[0].Logprobs {
+		e := openai.ChatCompletionTokenLogprob{Token: l.Token, Logprob: l.Logprob, Bytes: l.Bytes}
+		for _, a := range l.TopLogprobs {
+			e.TopLogprobs = append(e.TopLogprobs, openai.ChatCompletionTokenLogprobTopLogprob{Token: a.Token, Logprob: a.Logprob})
+		}
+		rentries = append(rentries, e)
+	}
+	check("responses", rresp.OutputText(), rentries, rresp.Usage.OutputTokens)
+	rstream := oc.Responses.NewStreaming(ctx, rparams)
+	var rtext string
+	var streamed int
+	for rstream.Next() {
+		ev := rstream.Current()
+		if ev.Type == "response.output_text.delta" {
+			d := ev.AsResponseOutputTextDelta()
+			rtext += d.Delta
+			streamed += len(d.Logprobs)
+			for _, l := range d.Logprobs {
+				if l.Logprob > 0 || len(l.TopLogprobs) != 3 {
+					t.Errorf("responses stream: delta logprob %+v, want ≤ 0 with 3 alternatives", l)
+				}
+			}
+		}
+	}
+	if err := rstream.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if rtext != rresp.OutputText() || streamed != len(rentries) {
+		t.Errorf("responses stream: %q with %d logprobs, want %q with %d", rtext, streamed, rresp.OutputText(), len(rentries))
+	}
 
 	dsrv, key := newDialectServer(t)
 	dc := openAIClient(dsrv.URL, key)

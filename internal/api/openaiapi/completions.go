@@ -2,7 +2,9 @@ package openaiapi
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
+	"unicode/utf8"
 
 	"github.com/outcrop/outcrop/internal/api/dialect"
 	"github.com/outcrop/outcrop/internal/provider"
@@ -38,12 +40,26 @@ type (
 	}
 	// CompletionChoice is one choice of a completion.
 	CompletionChoice struct {
-		Index        int           `json:"index"`
-		Text         string        `json:"text"`
-		Logprobs     *struct{}     `json:"logprobs"`
-		FinishReason *FinishReason `json:"finish_reason"`
+		Index        int                 `json:"index"`
+		Text         string              `json:"text"`
+		Logprobs     *CompletionLogprobs `json:"logprobs"`
+		FinishReason *FinishReason       `json:"finish_reason"`
+	}
+	// CompletionLogprobs are the legacy log probabilities of a choice's
+	// tokens (or, in a chunk, of its text): each token, its log
+	// probability, the most likely alternatives at its position (the
+	// sampled token always among them) and its character offset in the
+	// choice's text.
+	CompletionLogprobs struct {
+		Tokens        []string             `json:"tokens"`
+		TokenLogprobs []float64            `json:"token_logprobs"`
+		TopLogprobs   []map[string]float64 `json:"top_logprobs"`
+		TextOffset    []int                `json:"text_offset"`
 	}
 )
+
+// maxCompletionLogprobs is OpenAI's limit on the legacy logprobs count.
+const maxCompletionLogprobs = 5
 
 // defaultCompletionTokens is OpenAI's default max_tokens for completions.
 const defaultCompletionTokens = 16
@@ -70,8 +86,10 @@ func (cr *CompletionRequest) Canonical() (*provider.Request, error) {
 		return nil, dialect.Invalid("n", "n > 1 is not supported: the model's backend returns one choice per request.")
 	case cr.BestOf != nil && *cr.BestOf != 1:
 		return nil, dialect.Invalid("best_of", "best_of > 1 is not supported.")
-	case cr.Logprobs != nil:
-		return nil, dialect.Invalid("logprobs", "logprobs are not supported by this model's backend.")
+	case cr.Logprobs != nil && (*cr.Logprobs < 0 || *cr.Logprobs > maxCompletionLogprobs):
+		return nil, dialect.Invalid("logprobs", fmt.Sprintf("Invalid 'logprobs': %d. Expected a value between 0 and %d.", *cr.Logprobs, maxCompletionLogprobs))
+	case cr.Logprobs != nil && cr.Echo:
+		return nil, dialect.Invalid("echo", "echo with logprobs is not supported: the prompt's log probabilities are not computed.")
 	case cr.Suffix != nil && *cr.Suffix != "":
 		return nil, dialect.Invalid("suffix", "suffix (fill-in-the-middle) is not supported.")
 	}
@@ -80,6 +98,9 @@ func (cr *CompletionRequest) Canonical() (*provider.Request, error) {
 	}
 	req := &provider.Request{Raw: true, Prompt: prompt, MaxTokens: defaultCompletionTokens,
 		Temperature: cr.Temperature, TopP: cr.TopP, Seed: cr.Seed, StopSequences: cr.Stop}
+	if cr.Logprobs != nil {
+		req.Logprobs, req.TopLogprobs = true, *cr.Logprobs
+	}
 	if cr.MaxTokens != nil {
 		if *cr.MaxTokens < 1 {
 			return nil, dialect.Invalid("max_tokens", "Invalid 'max_tokens': integer below minimum value. Expected a value >= 1.")
@@ -87,6 +108,32 @@ func (cr *CompletionRequest) Canonical() (*provider.Request, error) {
 		req.MaxTokens = *cr.MaxTokens
 	}
 	return req, nil
+}
+
+// completionLogprobs encodes log probabilities in the legacy shape, with
+// text offsets counted in characters from offset; nil (JSON null) when the
+// request did not ask for them.
+func completionLogprobs(lps []provider.TokenLogprob, asked bool, offset int) *CompletionLogprobs {
+	if !asked {
+		return nil
+	}
+	out := &CompletionLogprobs{Tokens: make([]string, 0, len(lps)), TokenLogprobs: make([]float64, 0, len(lps)),
+		TopLogprobs: make([]map[string]float64, 0, len(lps)), TextOffset: make([]int, 0, len(lps))}
+	for _, lp := range lps {
+		e := logprobEntry(lp.Token, lp.Logprob)
+		top := make(map[string]float64, len(lp.Top)+1)
+		for _, t := range lp.Top {
+			a := logprobEntry(t.Token, t.Logprob)
+			top[a.Token] = a.Logprob
+		}
+		top[e.Token] = e.Logprob
+		out.Tokens = append(out.Tokens, e.Token)
+		out.TokenLogprobs = append(out.TokenLogprobs, e.Logprob)
+		out.TopLogprobs = append(out.TopLogprobs, top)
+		out.TextOffset = append(out.TextOffset, offset)
+		offset += utf8.RuneCountInString(e.Token)
+	}
+	return out
 }
 
 func (h *Handler) completions(w http.ResponseWriter, r *http.Request) error {
@@ -113,7 +160,8 @@ func (h *Handler) completions(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 		u := resp.Usage
-		base.Choices = []CompletionChoice{{Text: prefix + provider.TextOf(resp.Message.Content), FinishReason: finishReason(resp.StopReason)}}
+		base.Choices = []CompletionChoice{{Text: prefix + provider.TextOf(resp.Message.Content), FinishReason: finishReason(resp.StopReason),
+			Logprobs: completionLogprobs(resp.Logprobs, req.Logprobs, 0)}}
 		base.Usage = &Usage{PromptTokens: u.InputTokens, CompletionTokens: u.OutputTokens, TotalTokens: u.InputTokens + u.OutputTokens}
 		return writeJSON(w, http.StatusOK, base)
 	}
@@ -129,10 +177,13 @@ func (h *Handler) completions(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 	}
+	offset := 0 // characters of the choice's text sent so far
 	err = h.m.Stream(r.Context(), t, req, func(ev provider.Event) error {
 		switch ev.Type {
 		case provider.TextDeltaEvent:
-			return send([]CompletionChoice{{Text: ev.Text}}, nil)
+			lp := completionLogprobs(ev.Logprobs, req.Logprobs, offset)
+			offset += utf8.RuneCountInString(ev.Text)
+			return send([]CompletionChoice{{Text: ev.Text, Logprobs: lp}}, nil)
 		case provider.MessageStopEvent:
 			return send([]CompletionChoice{{FinishReason: finishReason(ev.StopReason)}}, nil)
 		case provider.MetadataEvent:

@@ -24,6 +24,8 @@ type (
 		TopP               *float64        `json:"top_p"`
 		Stream             bool            `json:"stream"`
 		PreviousResponseID string          `json:"previous_response_id"`
+		Include            []string        `json:"include"`
+		TopLogprobs        *int            `json:"top_logprobs"`
 		Text               *struct {
 			Format *ResponseFormat `json:"format"`
 		} `json:"text"`
@@ -49,10 +51,11 @@ type (
 	}
 	// RespPart is a content part of a message item.
 	RespPart struct {
-		Type        string   `json:"type"`
-		Text        string   `json:"text"`
-		ImageURL    string   `json:"image_url,omitempty"`
-		Annotations []string `json:"annotations"`
+		Type        string         `json:"type"`
+		Text        string         `json:"text"`
+		ImageURL    string         `json:"image_url,omitempty"`
+		Annotations []string       `json:"annotations"`
+		Logprobs    []LogprobEntry `json:"logprobs,omitempty"`
 	}
 	// Response is the Responses API's response object.
 	Response struct {
@@ -83,6 +86,10 @@ type (
 	}
 )
 
+// includeLogprobs is the include value that asks for the output text's
+// log probabilities.
+const includeLogprobs = "message.output_text.logprobs"
+
 // Canonical maps the request to provider types.
 func (rr *ResponsesRequest) Canonical() (*provider.Request, error) {
 	if rr.Model == "" {
@@ -103,6 +110,18 @@ func (rr *ResponsesRequest) Canonical() (*provider.Request, error) {
 	}
 	req := &provider.Request{Temperature: rr.Temperature, TopP: rr.TopP}
 	req.Format = format
+	for _, inc := range rr.Include {
+		if inc == includeLogprobs {
+			req.Logprobs = true
+		}
+	}
+	if rr.TopLogprobs != nil {
+		if *rr.TopLogprobs < 0 || *rr.TopLogprobs > 20 {
+			return nil, dialect.Invalid("top_logprobs", fmt.Sprintf("Invalid 'top_logprobs': %d. Expected a value between 0 and 20.", *rr.TopLogprobs))
+		}
+		req.TopLogprobs = *rr.TopLogprobs
+		req.Logprobs = req.Logprobs || req.TopLogprobs > 0
+	}
 	if rr.MaxOutputTokens != nil {
 		if *rr.MaxOutputTokens < 1 {
 			return nil, dialect.Invalid("max_output_tokens", "Invalid 'max_output_tokens': expected a value >= 1.")
@@ -223,12 +242,23 @@ func respContent(raw json.RawMessage, at string) ([]provider.Block, error) {
 	return out, nil
 }
 
+// respLogprobs encodes log probabilities for an output_text part: an
+// empty list when asked and there are none, nil when not asked.
+func respLogprobs(lps []provider.TokenLogprob, asked bool) []LogprobEntry {
+	if !asked {
+		return nil
+	}
+	return choiceLogprobs(lps, true).Content
+}
+
 func respUsage(u provider.Usage) *RespUsage {
 	return &RespUsage{InputTokens: u.InputTokens, OutputTokens: u.OutputTokens, TotalTokens: u.InputTokens + u.OutputTokens}
 }
 
-func textItem(id, text, status string) RespItem {
-	c, _ := json.Marshal([]RespPart{{Type: "output_text", Text: text, Annotations: []string{}}})
+// textItem is an assistant message item with one output_text part; lps,
+// when the request asked for log probabilities, are its tokens'.
+func textItem(id, text, status string, lps []LogprobEntry) RespItem {
+	c, _ := json.Marshal([]RespPart{{Type: "output_text", Text: text, Annotations: []string{}, Logprobs: lps}})
 	return RespItem{Type: "message", ID: id, Role: "assistant", Status: status, Content: c}
 }
 
@@ -261,7 +291,7 @@ func (h *Handler) responses(w http.ResponseWriter, r *http.Request) error {
 	base := &Response{ID: newID(r, "resp_"), Object: "response", CreatedAt: h.m.Now().Unix(), Status: "in_progress",
 		Model: rr.Model, Output: []RespItem{}, ParallelToolCalls: true}
 	if rr.Stream {
-		rs := &respStream{sse: dialect.NewSSE(w), resp: base, open: -1}
+		rs := &respStream{sse: dialect.NewSSE(w), resp: base, open: -1, logprobs: req.Logprobs}
 		err := h.m.Stream(r.Context(), t, req, rs.event)
 		if err == nil {
 			err = rs.finish()
@@ -274,7 +304,7 @@ func (h *Handler) responses(w http.ResponseWriter, r *http.Request) error {
 	}
 	msgID := "msg_" + base.ID[len("resp_"):]
 	if text := provider.TextOf(resp.Message.Content); text != "" {
-		base.Output = append(base.Output, textItem(msgID, text, "completed"))
+		base.Output = append(base.Output, textItem(msgID, text, "completed", respLogprobs(resp.Logprobs, req.Logprobs)))
 	}
 	for _, b := range resp.Message.Content {
 		if b.Type == provider.ToolUseBlock && b.ToolUse != nil {
@@ -301,6 +331,10 @@ type respStream struct {
 	buf   []byte // text or arguments of the open item
 	stop  provider.StopReason
 	usage provider.Usage
+	// logprobs: the request asked for log probabilities; lps holds the
+	// open message's.
+	logprobs bool
+	lps      []LogprobEntry
 }
 
 func (s *respStream) send(typ string, fields map[string]any) error {
@@ -325,7 +359,7 @@ func (s *respStream) openItem(kind string, it RespItem) error {
 	if err := s.closeItem(); err != nil {
 		return err
 	}
-	s.open, s.kind, s.buf = len(s.resp.Output), kind, s.buf[:0]
+	s.open, s.kind, s.buf, s.lps = len(s.resp.Output), kind, s.buf[:0], nil
 	s.resp.Output = append(s.resp.Output, it)
 	if err := s.send("response.output_item.added", map[string]any{"output_index": s.open, "item": it}); err != nil {
 		return err
@@ -345,13 +379,17 @@ func (s *respStream) closeItem() error {
 	s.open = -1
 	if s.kind == "message" {
 		text := string(s.buf)
-		done := textItem(it.ID, text, "completed")
+		done := textItem(it.ID, text, "completed", s.lps)
 		s.resp.Output[i] = done
-		if err := s.send("response.output_text.done", map[string]any{"item_id": it.ID, "output_index": i, "content_index": 0, "text": text}); err != nil {
+		fields := map[string]any{"item_id": it.ID, "output_index": i, "content_index": 0, "text": text}
+		if s.logprobs {
+			fields["logprobs"] = s.lps
+		}
+		if err := s.send("response.output_text.done", fields); err != nil {
 			return err
 		}
 		if err := s.send("response.content_part.done", map[string]any{"item_id": it.ID, "output_index": i, "content_index": 0,
-			"part": RespPart{Type: "output_text", Text: text, Annotations: []string{}}}); err != nil {
+			"part": RespPart{Type: "output_text", Text: text, Annotations: []string{}, Logprobs: s.lps}}); err != nil {
 			return err
 		}
 		return s.send("response.output_item.done", map[string]any{"output_index": i, "item": done})
@@ -376,13 +414,18 @@ func (s *respStream) event(ev provider.Event) error {
 	case provider.TextDeltaEvent:
 		if s.open < 0 || s.kind != "message" {
 			id := fmt.Sprintf("msg_%s_%d", s.resp.ID[len("resp_"):], len(s.resp.Output))
-			if err := s.openItem("message", textItem(id, "", "in_progress")); err != nil {
+			if err := s.openItem("message", textItem(id, "", "in_progress", nil)); err != nil {
 				return err
 			}
 		}
 		s.buf = append(s.buf, ev.Text...)
+		lps := []LogprobEntry{}
+		if s.logprobs {
+			lps = respLogprobs(ev.Logprobs, true)
+			s.lps = append(s.lps, lps...)
+		}
 		return s.send("response.output_text.delta", map[string]any{"item_id": s.resp.Output[s.open].ID, "output_index": s.open,
-			"content_index": 0, "delta": ev.Text, "logprobs": []string{}})
+			"content_index": 0, "delta": ev.Text, "logprobs": lps})
 	case provider.BlockStartEvent:
 		if ev.ToolUse != nil {
 			empty := ""
