@@ -36,7 +36,7 @@ func (m kbModels) Embedder(modelARN string) (provider.Embedder, string, int, err
 	if !ok || !ok2 {
 		return nil, "", 0, fault.Newf(fault.Invalid, "The backend of %s does not embed.", md.ID)
 	}
-	return e, md.BackendModel, md.Caps.Dimensions, nil
+	return tracedEmbedder{e, md}, md.BackendModel, md.Caps.Dimensions, nil
 }
 
 func (m kbModels) Chat(modelARN string) (provider.Adapter, string, error) {
@@ -51,7 +51,7 @@ func (m kbModels) Chat(modelARN string) (provider.Adapter, string, error) {
 	if !ok {
 		return nil, "", fault.Newf(fault.Invalid, "The backend of %s is not configured.", md.ID)
 	}
-	return a, md.BackendModel, nil
+	return tracedChat{a, md}, md.BackendModel, nil
 }
 
 var bucketName = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)
