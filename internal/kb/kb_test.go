@@ -19,7 +19,6 @@ import (
 	"github.com/outcrop/outcrop/internal/kb"
 	"github.com/outcrop/outcrop/internal/kb/vector"
 	"github.com/outcrop/outcrop/internal/provider"
-	"github.com/outcrop/outcrop/internal/store/sqlite"
 	"github.com/outcrop/outcrop/internal/webcrawl"
 )
 
@@ -64,7 +63,8 @@ func (m models) Chat(string) (provider.Adapter, string, error) { return nil, "",
 type env struct {
 	t      *testing.T
 	dir    string
-	store  *sqlite.Store
+	db     func() (testStore, error) // opens the store (stores)
+	store  testStore
 	svc    *kb.Service
 	emb    *bowEmbedder
 	bucket string
@@ -74,8 +74,11 @@ type env struct {
 func newEnv(t *testing.T) *env { return newEnvOpts(t, 0) }
 
 // newEnvOpts is newEnv with an ANN index from ann chunks.
-func newEnvOpts(t *testing.T, ann int) *env {
-	e := &env{t: t, dir: t.TempDir(), emb: &bowEmbedder{}, ann: ann}
+func newEnvOpts(t *testing.T, ann int) *env { return newEnvStore(t, ann, stores[0].newDB(t)) }
+
+// newEnvStore is newEnvOpts on the store that db opens.
+func newEnvStore(t *testing.T, ann int, db func() (testStore, error)) *env {
+	e := &env{t: t, dir: t.TempDir(), db: db, emb: &bowEmbedder{}, ann: ann}
 	e.bucket = filepath.Join(e.dir, "buckets", "docs")
 	if err := os.MkdirAll(e.bucket, 0o755); err != nil {
 		t.Fatal(err)
@@ -86,10 +89,7 @@ func newEnvOpts(t *testing.T, ann int) *env {
 }
 
 func (e *env) open() {
-	st, err := sqlite.Open(context.Background(), filepath.Join(e.dir, "db"))
-	if err != nil {
-		e.t.Fatal(err)
-	}
+	st := mustOpen(e.t, e.db)
 	e.store = st
 	e.svc = kb.New(kb.Options{Store: st, Models: models{e.emb}, Region: "us-east-1", AccountID: "000000000000", EmbedBatch: 2, ANNMinChunks: e.ann,
 		Crawler: webcrawl.New(nil),
@@ -174,8 +174,10 @@ func (e *env) chunkKeys(kbID string) map[string]string {
 	return out
 }
 
-func TestIncrementalSync(t *testing.T) {
-	e := newEnv(t)
+func TestIncrementalSync(t *testing.T) { forEachStore(t, testIncrementalSync) }
+
+func testIncrementalSync(t *testing.T, newDB func() opener) {
+	e := newEnvStore(t, 0, newDB())
 	k, ds := e.setup()
 	e.write("a.txt", "Alpha is the first letter of the Greek alphabet and it has a long history.")
 	e.write("b.md", "# Beta\n\nBeta is the **second** letter.")
@@ -223,14 +225,16 @@ func TestIncrementalSync(t *testing.T) {
 
 // TestResumeAfterRestart closes the store in the middle of a job and
 // reopens it: the job resumes and the index has every chunk exactly once.
-func TestResumeAfterRestart(t *testing.T) {
-	e := newEnv(t)
+func TestResumeAfterRestart(t *testing.T) { forEachStore(t, testResumeAfterRestart) }
+
+func testResumeAfterRestart(t *testing.T, newDB func() opener) {
+	e := newEnvStore(t, 0, newDB())
 	k, ds := e.setup()
 	for i := range 12 {
 		e.write(fmt.Sprintf("doc%02d.txt", i), strings.Repeat(fmt.Sprintf("word%d ", i), 20))
 	}
 	// Reference: what a clean run indexes.
-	ref := newEnv(t)
+	ref := newEnvStore(t, 0, newDB())
 	rk, rds := ref.setup()
 	for i := range 12 {
 		ref.write(fmt.Sprintf("doc%02d.txt", i), strings.Repeat(fmt.Sprintf("word%d ", i), 20))
@@ -254,10 +258,7 @@ func TestResumeAfterRestart(t *testing.T) {
 	<-crashed
 	e.close() // cancels the job mid-document, like a kill
 	mid, _ := func() (kb.IngestionJob, error) {
-		st, err := sqlite.Open(context.Background(), filepath.Join(e.dir, "db"))
-		if err != nil {
-			t.Fatal(err)
-		}
+		st := mustOpen(t, e.db)
 		defer st.Close()
 		return st.IngestionJob(context.Background(), k.ID, ds.ID, j.ID)
 	}()
@@ -279,8 +280,10 @@ func TestResumeAfterRestart(t *testing.T) {
 // TestHierarchicalSync indexes a bucket with HIERARCHICAL chunking and
 // checks that retrieval returns parents, and still does after a change to
 // a document's metadata only (which rewrites chunk metadata, not vectors).
-func TestHierarchicalSync(t *testing.T) {
-	e := newEnv(t)
+func TestHierarchicalSync(t *testing.T) { forEachStore(t, testHierarchicalSync) }
+
+func testHierarchicalSync(t *testing.T, newDB func() opener) {
+	e := newEnvStore(t, 0, newDB())
 	ctx := context.Background()
 	k, err := e.svc.CreateKnowledgeBase(ctx, kb.KnowledgeBase{Name: "kb", RoleARN: "arn:aws:iam::000000000000:role/x", EmbeddingModelARN: "arn:aws:bedrock:us-east-1::foundation-model/test.embed"})
 	if err != nil {

@@ -2,7 +2,6 @@ package kb
 
 import (
 	"context"
-	"fmt"
 	"strings"
 
 	"github.com/outcrop/outcrop/internal/kb/vector"
@@ -57,6 +56,9 @@ func (s *Service) Retrieve(ctx context.Context, q Query) ([]Result, error) {
 	}
 	qv := vecs[0]
 	pool := max(q.N*4, 50)
+	if sr, ok := s.opts.Store.(Searcher); ok {
+		return s.searchStore(ctx, sr, q, qv, pool)
+	}
 	sl, err := s.slab(ctx, q.KBID)
 	if err != nil {
 		return nil, err
@@ -81,30 +83,13 @@ func (s *Service) Retrieve(ctx context.Context, q Query) ([]Result, error) {
 		}
 		hits = vector.Fuse([][]vector.Scored{sem, kept}, []float64{1, 1}, pool)
 	}
-	out := make([]Result, 0, q.N)
-	parents := map[string]bool{}
-	for _, h := range hits {
-		r, ok := sl.byID[h.ID]
+	return pick(hits, func(id int64) (Chunk, bool) {
+		r, ok := sl.byID[id]
 		if !ok {
-			continue
+			return Chunk{}, false
 		}
-		c := sl.rows[r]
-		if p, ok := c.Meta[metaParentText].(string); ok {
-			// A HIERARCHICAL child: return its parent, once.
-			key := fmt.Sprintf("%s\x00%s\x00%v", c.DSID, c.DocID, c.Meta[metaParentSeq])
-			if parents[key] {
-				continue
-			}
-			parents[key] = true
-			c.Text = p
-			c.Meta = publicMeta(c.Meta)
-		}
-		out = append(out, Result{Chunk: c, Score: h.Score})
-		if len(out) == q.N {
-			break
-		}
-	}
-	return out, nil
+		return sl.rows[r], true
+	}, q.N), nil
 }
 
 // publicMeta returns a copy of m without the keys Outcrop keeps for itself.

@@ -1,0 +1,108 @@
+// Package postgres is the knowledge-base store for scale-out: PostgreSQL
+// with pgvector, shared by every replica, migrated with goose from the SQL
+// files in migrations/ (under a session lock, so replicas starting
+// together migrate once). It implements kb.Store with the same semantics
+// as store/sqlite, and kb.Searcher: vector search (exact, or through a
+// per-knowledge-base HNSW index on cosine distance) and full-text search
+// (tsvector, ts_rank_cd) with Bedrock's metadata filters translated to SQL
+// over a jsonb column, so that replicas need no index in memory.
+//
+// Format: see migrations/*.sql; times are text as in store/sqlite.
+package postgres
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"fmt"
+	"io/fs"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/pressly/goose/v3"
+	"github.com/pressly/goose/v3/lock"
+
+	"github.com/outcrop/outcrop/internal/kb"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// Options configures a Store.
+type Options struct {
+	// DSN is a libpq connection string or postgres:// URL.
+	DSN string
+	// ANNMinChunks is the number of chunks passing a query's filter from
+	// which vector search goes through the HNSW index (kb.DefaultANNMinChunks
+	// when 0); below it the passing chunks are scanned exactly, as the
+	// in-memory search does. Negative: always exact.
+	ANNMinChunks int
+}
+
+// Store is the PostgreSQL store.
+type Store struct {
+	pool *pgxpool.Pool
+	ann  int
+}
+
+var (
+	_ kb.Store    = (*Store)(nil)
+	_ kb.Searcher = (*Store)(nil)
+)
+
+// Open connects to the database and migrates it. The database user must
+// be able to CREATE EXTENSION vector, or the extension must exist.
+func Open(ctx context.Context, opts Options) (*Store, error) {
+	cfg, err := pgxpool.ParseConfig(opts.DSN)
+	if err != nil {
+		return nil, fmt.Errorf("postgres DSN: %w", err)
+	}
+	if err := migrate(ctx, cfg); err != nil {
+		return nil, err
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("connect to postgres: %w", err)
+	}
+	ann := opts.ANNMinChunks
+	if ann == 0 {
+		ann = kb.DefaultANNMinChunks
+	}
+	return &Store{pool: pool, ann: ann}, nil
+}
+
+func migrate(ctx context.Context, cfg *pgxpool.Config) error {
+	db := stdlib.OpenDB(*cfg.ConnConfig.Copy())
+	defer db.Close()
+	if err := db.PingContext(ctx); err != nil {
+		return fmt.Errorf("connect to postgres: %w", err)
+	}
+	return migrateDB(ctx, db)
+}
+
+func migrateDB(ctx context.Context, db *sql.DB) error {
+	sub, err := fs.Sub(migrations, "migrations")
+	if err != nil {
+		return err
+	}
+	locker, err := lock.NewPostgresSessionLocker()
+	if err != nil {
+		return err
+	}
+	// Its own version table, so the database may hold other schemas.
+	p, err := goose.NewProvider(goose.DialectPostgres, db, sub, goose.WithSessionLocker(locker),
+		goose.WithTableName("outcrop_kb_migrations"))
+	if err != nil {
+		return fmt.Errorf("migrations: %w", err)
+	}
+	if _, err := p.Up(ctx); err != nil {
+		return fmt.Errorf("migrate postgres: %w", err)
+	}
+	return nil
+}
+
+// Close closes the connections.
+func (s *Store) Close() error {
+	s.pool.Close()
+	return nil
+}

@@ -1,0 +1,291 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+	"sort"
+	"strconv"
+	"strings"
+	"unicode"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/outcrop/outcrop/internal/kb"
+	"github.com/outcrop/outcrop/internal/kb/vector"
+)
+
+// filterSQL translates a filter into a boolean SQL expression over the
+// jsonb column metadata, appending its parameters to args. Every
+// expression is TRUE or FALSE, never NULL, so NOT and the connectives
+// behave as vector.Match's Go does. The translation follows Match case by
+// case: attribute values are JSON strings, numbers, booleans or arrays of
+// strings (a []string in Go only when every element is a string).
+func filterSQL(f *vector.Filter, args *[]any) string {
+	if f == nil {
+		return "TRUE"
+	}
+	param := func(v any) string {
+		*args = append(*args, v)
+		return "$" + strconv.Itoa(len(*args))
+	}
+	switch f.Op {
+	case "andAll", "orAll":
+		parts := make([]string, len(f.All))
+		for i, c := range f.All {
+			parts[i] = filterSQL(c, args)
+		}
+		op := " AND "
+		if f.Op == "orAll" {
+			op = " OR "
+		}
+		return "(" + strings.Join(parts, op) + ")"
+	}
+	attr := "(metadata -> " + param(f.Key) + "::text)"
+	switch f.Op {
+	case "equals", "notEquals":
+		lit, ok := scalarJSON(f.Value)
+		if !ok {
+			return boolSQL(f.Op == "notEquals")
+		}
+		eq := "COALESCE(" + attr + " = " + param(lit) + "::jsonb, FALSE)"
+		if f.Op == "notEquals" {
+			return "(NOT " + eq + ")"
+		}
+		return eq
+	case "greaterThan", "greaterThanOrEquals", "lessThan", "lessThanOrEquals":
+		n, ok := f.Value.(float64)
+		if !ok {
+			return "FALSE"
+		}
+		cmp := map[string]string{"greaterThan": ">", "greaterThanOrEquals": ">=", "lessThan": "<", "lessThanOrEquals": "<="}[f.Op]
+		// Numbers are stored as Go writes float64s, the shortest decimal
+		// that reads back as the same float64, so comparing them as numeric
+		// orders them as the float64s.
+		return "(CASE WHEN jsonb_typeof(" + attr + ") = 'number' THEN (" + attr + " #>> '{}')::numeric " + cmp + " " +
+			param(strconv.FormatFloat(n, 'g', -1, 64)) + "::numeric ELSE FALSE END)"
+	case "in", "notIn":
+		list, _ := f.Value.([]any)
+		var items []string
+		for _, x := range list {
+			if lit, ok := scalarJSON(x); ok { // other values equal nothing
+				items = append(items, param(lit)+"::jsonb")
+			}
+		}
+		in := "FALSE"
+		if len(items) > 0 {
+			in = "COALESCE(" + attr + " IN (" + strings.Join(items, ", ") + "), FALSE)"
+		}
+		if f.Op == "notIn" {
+			return "(NOT " + in + ")"
+		}
+		return in
+	case "startsWith":
+		p, _ := f.Value.(string)
+		return "(CASE WHEN jsonb_typeof(" + attr + ") = 'string' THEN starts_with(" + attr + " #>> '{}', " + param(p) + "::text) ELSE FALSE END)"
+	case "listContains":
+		p, ok := f.Value.(string)
+		if !ok {
+			return "FALSE" // a list of strings holds no other value
+		}
+		return "(CASE WHEN jsonb_typeof(" + attr + ") = 'array' THEN " + attr + " @> jsonb_build_array(" + param(p) + "::text) AND " +
+			stringsOnly(attr) + " ELSE FALSE END)"
+	case "stringContains":
+		p, _ := f.Value.(string)
+		ps := param(p)
+		return "(CASE jsonb_typeof(" + attr + ") WHEN 'string' THEN strpos(" + attr + " #>> '{}', " + ps + "::text) > 0 " +
+			"WHEN 'array' THEN " + stringsOnly(attr) + " AND EXISTS (SELECT 1 FROM jsonb_array_elements_text(" + attr + ") e WHERE strpos(e, " + ps + "::text) > 0) " +
+			"ELSE FALSE END)"
+	}
+	return "FALSE"
+}
+
+// stringsOnly is true when the JSON array a holds only strings (then it
+// is a []string in Go).
+func stringsOnly(a string) string {
+	return "NOT EXISTS (SELECT 1 FROM jsonb_array_elements(" + a + ") e WHERE jsonb_typeof(e) <> 'string')"
+}
+
+func boolSQL(b bool) string {
+	if b {
+		return "TRUE"
+	}
+	return "FALSE"
+}
+
+// scalarJSON returns a string, number or boolean as JSON; other values
+// (which equal nothing in vector.Match) report false.
+func scalarJSON(v any) (string, bool) {
+	switch v.(type) {
+	case string, float64, bool:
+		b, err := json.Marshal(v)
+		return string(b), err == nil
+	}
+	return "", false
+}
+
+// rescoreMargin is how many chunks beyond k the vector search fetches:
+// PostgreSQL's cosine distance may round differently from vector.Dot, so
+// the candidates are rescored with vector.Dot, and the margin lets a
+// chunk that only rounding put below the cut come back in.
+const rescoreMargin = 16
+
+// NearestChunks implements kb.Searcher. When fewer chunks of the
+// knowledge base pass the filter than the ANN threshold, it scans them
+// exactly (ordered by cosine distance, without the index), which gives the
+// in-memory exact search's results. Otherwise it searches the knowledge
+// base's HNSW index with hnsw.ef_search raised by the share of chunks the
+// filter may reject (pgvector 0.6 filters the index's candidates, so a
+// filter passing a fifth of the chunks needs five times as many), and
+// falls back to the exact scan if the index still returns too few.
+func (s *Store) NearestChunks(ctx context.Context, kbID string, q []float32, k int, f *vector.Filter) ([]kb.Result, error) {
+	if k <= 0 || len(q) == 0 {
+		return nil, nil
+	}
+	tx, err := s.pool.BeginTx(ctx, pgx.TxOptions{AccessMode: pgx.ReadOnly})
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx))
+	args := []any{kbID}
+	where := "kb_id = $1 AND " + filterSQL(f, &args)
+	fetch := k + rescoreMargin
+	exact := s.ann < 0 || len(q) > maxHNSWDims || !hnswID.MatchString(kbID)
+	if !exact {
+		// Count the passing chunks up to the threshold.
+		var n int
+		cargs := append(append([]any{}, args...), s.ann)
+		if err := tx.QueryRow(ctx, `SELECT count(*) FROM (SELECT 1 FROM kb_chunks WHERE `+where+
+			` LIMIT $`+strconv.Itoa(len(cargs))+`) t`, cargs...).Scan(&n); err != nil {
+			return nil, fmt.Errorf("vector search: %w", err)
+		}
+		exact = n < s.ann
+	}
+	var res []kb.Result
+	if !exact {
+		var total int
+		if err := tx.QueryRow(ctx, `SELECT count(*) FROM kb_chunks WHERE kb_id = $1`, kbID).Scan(&total); err != nil {
+			return nil, fmt.Errorf("vector search: %w", err)
+		}
+		// At least s.ann chunks pass, so the filter rejects at most
+		// 1 - s.ann/total of them.
+		ef := max(40, 2*fetch)
+		if f != nil {
+			ef = int(math.Ceil(float64(ef) * float64(total) / float64(s.ann)))
+		}
+		if _, err := tx.Exec(ctx, fmt.Sprintf("SET LOCAL hnsw.ef_search = %d", min(ef, 1000))); err != nil {
+			return nil, fmt.Errorf("vector search: %w", err)
+		}
+		// The planner uses the partial index only for a literal kb_id
+		// (hnswID keeps it to letters and digits) and for the expression
+		// the index was built on.
+		hargs := append(append([]any{}, args...), vectorText(q), fetch)
+		res, err = queryChunks(ctx, tx, fmt.Sprintf(`SELECT `+resultCols+` FROM kb_chunks WHERE kb_id = '%s' AND %s
+			ORDER BY embedding::vector(%d) <=> $%d::text::vector(%d) LIMIT $%d`, kbID, where, len(q), len(args)+1, len(q), len(args)+2), hargs...)
+		if err != nil {
+			return nil, fmt.Errorf("vector search: %w", err)
+		}
+		exact = len(res) < k
+	}
+	if exact {
+		qa := len(args) + 1
+		args = append(args, vectorText(q), fetch)
+		res, err = queryChunks(ctx, tx, `SELECT `+resultCols+` FROM kb_chunks WHERE `+where+
+			` ORDER BY embedding <=> $`+strconv.Itoa(qa)+`::text::vector, id LIMIT $`+strconv.Itoa(qa+1), args...)
+		if err != nil {
+			return nil, fmt.Errorf("vector search: %w", err)
+		}
+	}
+	for i := range res {
+		res[i].Score = float64(vector.Dot(q, res[i].Vector))
+		res[i].Vector = nil
+	}
+	sort.SliceStable(res, func(i, j int) bool {
+		if res[i].Score != res[j].Score {
+			return res[i].Score > res[j].Score
+		}
+		return res[i].ID < res[j].ID
+	})
+	return res[:min(k, len(res))], nil
+}
+
+const resultCols = `id, kb_id, ds_id, doc_id, seq, text, embedding::real[], metadata::text`
+
+func queryChunks(ctx context.Context, tx pgx.Tx, sql string, args ...any) ([]kb.Result, error) {
+	rows, err := tx.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, err
+	}
+	cs, err := scanChunks(rows)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]kb.Result, len(cs))
+	for i, c := range cs {
+		out[i].Chunk = c
+	}
+	return out, nil
+}
+
+// tsQuery turns free text into a tsquery matching any of its words, as
+// store/sqlite's FTS5 query does: the words are split the same way and
+// quoted, so no character of the query is read as an operator.
+func tsQuery(q string) string {
+	words := strings.FieldsFunc(strings.ToLower(q), func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) })
+	seen := map[string]bool{}
+	var terms []string
+	for _, w := range words {
+		if !seen[w] && len(w) < 2048 { // longer words are not indexed
+			seen[w] = true
+			terms = append(terms, "'"+w+"'")
+		}
+	}
+	return strings.Join(terms, " | ")
+}
+
+// MatchingChunks implements kb.Searcher: chunks passing the filter that
+// hold any word of query, ranked by ts_rank_cd (cover density) on the
+// english configuration's lexemes.
+func (s *Store) MatchingChunks(ctx context.Context, kbID, query string, k int, f *vector.Filter) ([]kb.Result, error) {
+	tq := tsQuery(query)
+	if tq == "" || k <= 0 {
+		return nil, nil
+	}
+	args := []any{kbID, tq}
+	where := filterSQL(f, &args)
+	args = append(args, k)
+	rows, err := s.pool.Query(ctx, `SELECT c.id, c.kb_id, c.ds_id, c.doc_id, c.seq, c.text, c.metadata::text, ts_rank_cd(c.tsv, q)::float8 AS score
+		FROM kb_chunks c, to_tsquery('english', $2) q
+		WHERE c.kb_id = $1 AND c.tsv @@ q AND `+where+`
+		ORDER BY score DESC, c.id LIMIT $`+strconv.Itoa(len(args)), args...)
+	if err != nil {
+		return nil, fmt.Errorf("text search: %w", err)
+	}
+	defer rows.Close()
+	var out []kb.Result
+	for rows.Next() {
+		var r kb.Result
+		var meta string
+		if err := rows.Scan(&r.ID, &r.KBID, &r.DSID, &r.DocID, &r.Seq, &r.Text, &meta, &r.Score); err != nil {
+			return nil, err
+		}
+		r.Meta = kb.UnmarshalMeta([]byte(meta))
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// SearchText ranks a knowledge base's chunks by full text (kb.Store; the
+// in-memory search path uses it).
+func (s *Store) SearchText(ctx context.Context, kbID, query string, limit int) ([]vector.Scored, error) {
+	res, err := s.MatchingChunks(ctx, kbID, query, limit, nil)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]vector.Scored, len(res))
+	for i, r := range res {
+		out[i] = vector.Scored{ID: r.ID, Score: r.Score}
+	}
+	return out, nil
+}
