@@ -59,7 +59,7 @@ func TestTracesImages(t *testing.T) {
 	}
 	type call struct {
 		Parent, Model, Output, Images, Backend string
-		Upstream                              bool
+		Upstream                               bool
 	}
 	var got []call
 	for _, s := range spans {
