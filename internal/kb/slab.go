@@ -244,8 +244,15 @@ func (s *Service) waitIndex(ctx context.Context, kbID string) error {
 // search uses the index. Searches never need to call it: they scan
 // exactly until the index is ready.
 func (s *Service) WaitIndex(ctx context.Context, kbID string) error {
-	if _, ok := s.opts.Store.(Searcher); ok {
-		return nil // the store searches: nothing is held in memory
+	if sr, ok := s.opts.Store.(Searcher); ok {
+		// The store searches: nothing is held in memory, but the store
+		// may have an index of its own to wait for.
+		if w, ok := sr.(interface {
+			WaitIndex(ctx context.Context, kbID string) error
+		}); ok {
+			return w.WaitIndex(ctx, kbID)
+		}
+		return nil
 	}
 	if _, err := s.slab(ctx, kbID); err != nil {
 		return err

@@ -70,37 +70,17 @@ func fmtTime(t time.Time) string {
 }
 
 // hnswID is what a knowledge-base ID must look like to get an HNSW index
-// (kb.NewID makes 10 characters of [0-9A-Z]); it is spliced into DDL.
+// (kb.NewID makes 10 characters of [0-9A-Z]); it is spliced into SQL.
 var hnswID = regexp.MustCompile(`^[0-9A-Za-z]{1,40}$`)
 
 // maxHNSWDims is pgvector's limit for an HNSW index on vector.
 const maxHNSWDims = 2000
 
-func hnswIndex(kbID string) string { return "kb_chunks_hnsw_" + strings.ToLower(kbID) }
-
-// PutKnowledgeBase inserts or replaces a knowledge base. A new one gets
-// its HNSW index: a partial index over its own chunks, on the embedding
-// cast to its dimensions (an index needs fixed dimensions, and knowledge
-// bases differ). It is built concurrently, so writes to other knowledge
-// bases go on meanwhile.
+// PutKnowledgeBase inserts or replaces a knowledge base.
 func (s *Store) PutKnowledgeBase(ctx context.Context, k kb.KnowledgeBase) error {
-	if _, err := s.pool.Exec(ctx, `INSERT INTO knowledge_bases (id, created_at, data) VALUES ($1, $2, $3)
-		ON CONFLICT (id) DO UPDATE SET data = excluded.data`, k.ID, fmtTime(k.Created), mustJSON(k)); err != nil {
-		return fmt.Errorf("put knowledge base: %w", err)
-	}
-	if !hnswID.MatchString(k.ID) || k.Dimensions < 1 || k.Dimensions > maxHNSWDims {
-		return nil // searched exactly
-	}
-	_, err := s.pool.Exec(ctx, fmt.Sprintf(`CREATE INDEX CONCURRENTLY IF NOT EXISTS %s ON kb_chunks
-		USING hnsw ((embedding::vector(%d)) vector_cosine_ops) WHERE kb_id = '%s'`, hnswIndex(k.ID), k.Dimensions, k.ID))
-	var pe *pgconn.PgError
-	if errors.As(err, &pe) && (pe.Code == "42P07" || pe.Code == "23505") {
-		err = nil // another replica created it at the same moment
-	}
-	if err != nil {
-		return fmt.Errorf("create the HNSW index of knowledge base %s: %w", k.ID, err)
-	}
-	return nil
+	_, err := s.pool.Exec(ctx, `INSERT INTO knowledge_bases (id, created_at, data) VALUES ($1, $2, $3)
+		ON CONFLICT (id) DO UPDATE SET data = excluded.data`, k.ID, fmtTime(k.Created), mustJSON(k))
+	return err
 }
 
 // KnowledgeBase returns one knowledge base.
@@ -125,6 +105,7 @@ func (s *Store) DeleteKnowledgeBase(ctx context.Context, id string) error {
 		return err
 	}
 	if hnswID.MatchString(id) {
+		s.stopBuild(id)
 		if _, err := s.pool.Exec(ctx, `DROP INDEX CONCURRENTLY IF EXISTS `+hnswIndex(id)); err != nil {
 			return fmt.Errorf("drop the HNSW index of knowledge base %s: %w", id, err)
 		}

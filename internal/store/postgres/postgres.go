@@ -16,6 +16,8 @@ import (
 	"embed"
 	"fmt"
 	"io/fs"
+	"log/slog"
+	"sync"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
@@ -32,6 +34,8 @@ var migrations embed.FS
 type Options struct {
 	// DSN is a libpq connection string or postgres:// URL.
 	DSN string
+	// Logger receives the index builds (default: discarded).
+	Logger *slog.Logger
 	// ANNMinChunks is the number of chunks passing a query's filter from
 	// which vector search goes through the HNSW index (kb.DefaultANNMinChunks
 	// when 0); below it the passing chunks are scanned exactly, as the
@@ -43,6 +47,15 @@ type Options struct {
 type Store struct {
 	pool *pgxpool.Pool
 	ann  int
+	log  *slog.Logger
+
+	ctx    context.Context // cancelled by Close, ending index builds
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	mu       sync.Mutex
+	valid    map[string]bool  // knowledge base ID → its HNSW index is valid
+	building map[string]build // knowledge base ID → this Store's running build
 }
 
 var (
@@ -68,7 +81,12 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	if ann == 0 {
 		ann = kb.DefaultANNMinChunks
 	}
-	return &Store{pool: pool, ann: ann}, nil
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	bctx, cancel := context.WithCancel(context.Background())
+	return &Store{pool: pool, ann: ann, log: opts.Logger, ctx: bctx, cancel: cancel,
+		valid: map[string]bool{}, building: map[string]build{}}, nil
 }
 
 func migrate(ctx context.Context, cfg *pgxpool.Config) error {
@@ -101,8 +119,11 @@ func migrateDB(ctx context.Context, db *sql.DB) error {
 	return nil
 }
 
-// Close closes the connections.
+// Close stops index builds (an interrupted one is redone when next
+// needed) and closes the connections.
 func (s *Store) Close() error {
+	s.cancel()
+	s.wg.Wait()
 	s.pool.Close()
 	return nil
 }

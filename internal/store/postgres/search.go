@@ -42,14 +42,17 @@ func filterSQL(f *vector.Filter, args *[]any) string {
 		}
 		return "(" + strings.Join(parts, op) + ")"
 	}
-	attr := "(metadata -> " + param(f.Key) + "::text)"
+	// The attribute's parameter is added only where it is used: an
+	// unused parameter has no type, which PostgreSQL refuses.
+	attr := func() string { return "(metadata -> " + param(f.Key) + "::text)" }
 	switch f.Op {
 	case "equals", "notEquals":
 		lit, ok := scalarJSON(f.Value)
 		if !ok {
 			return boolSQL(f.Op == "notEquals")
 		}
-		eq := "COALESCE(" + attr + " = " + param(lit) + "::jsonb, FALSE)"
+		a := attr()
+		eq := "COALESCE(" + a + " = " + param(lit) + "::jsonb, FALSE)"
 		if f.Op == "notEquals" {
 			return "(NOT " + eq + ")"
 		}
@@ -59,43 +62,52 @@ func filterSQL(f *vector.Filter, args *[]any) string {
 		if !ok {
 			return "FALSE"
 		}
+		a := attr()
 		cmp := map[string]string{"greaterThan": ">", "greaterThanOrEquals": ">=", "lessThan": "<", "lessThanOrEquals": "<="}[f.Op]
 		// Numbers are stored as Go writes float64s, the shortest decimal
 		// that reads back as the same float64, so comparing them as numeric
 		// orders them as the float64s.
-		return "(CASE WHEN jsonb_typeof(" + attr + ") = 'number' THEN (" + attr + " #>> '{}')::numeric " + cmp + " " +
+		return "(CASE WHEN jsonb_typeof(" + a + ") = 'number' THEN (" + a + " #>> '{}')::numeric " + cmp + " " +
 			param(strconv.FormatFloat(n, 'g', -1, 64)) + "::numeric ELSE FALSE END)"
 	case "in", "notIn":
 		list, _ := f.Value.([]any)
-		var items []string
+		var lits []string
 		for _, x := range list {
 			if lit, ok := scalarJSON(x); ok { // other values equal nothing
-				items = append(items, param(lit)+"::jsonb")
+				lits = append(lits, lit)
 			}
 		}
-		in := "FALSE"
-		if len(items) > 0 {
-			in = "COALESCE(" + attr + " IN (" + strings.Join(items, ", ") + "), FALSE)"
+		if len(lits) == 0 {
+			return boolSQL(f.Op == "notIn")
 		}
+		a := attr()
+		items := make([]string, len(lits))
+		for i, lit := range lits {
+			items[i] = param(lit) + "::jsonb"
+		}
+		in := "COALESCE(" + a + " IN (" + strings.Join(items, ", ") + "), FALSE)"
 		if f.Op == "notIn" {
 			return "(NOT " + in + ")"
 		}
 		return in
 	case "startsWith":
 		p, _ := f.Value.(string)
-		return "(CASE WHEN jsonb_typeof(" + attr + ") = 'string' THEN starts_with(" + attr + " #>> '{}', " + param(p) + "::text) ELSE FALSE END)"
+		a := attr()
+		return "(CASE WHEN jsonb_typeof(" + a + ") = 'string' THEN starts_with(" + a + " #>> '{}', " + param(p) + "::text) ELSE FALSE END)"
 	case "listContains":
 		p, ok := f.Value.(string)
 		if !ok {
 			return "FALSE" // a list of strings holds no other value
 		}
-		return "(CASE WHEN jsonb_typeof(" + attr + ") = 'array' THEN " + attr + " @> jsonb_build_array(" + param(p) + "::text) AND " +
-			stringsOnly(attr) + " ELSE FALSE END)"
+		a := attr()
+		return "(CASE WHEN jsonb_typeof(" + a + ") = 'array' THEN " + a + " @> jsonb_build_array(" + param(p) + "::text) AND " +
+			stringsOnly(a) + " ELSE FALSE END)"
 	case "stringContains":
 		p, _ := f.Value.(string)
+		a := attr()
 		ps := param(p)
-		return "(CASE jsonb_typeof(" + attr + ") WHEN 'string' THEN strpos(" + attr + " #>> '{}', " + ps + "::text) > 0 " +
-			"WHEN 'array' THEN " + stringsOnly(attr) + " AND EXISTS (SELECT 1 FROM jsonb_array_elements_text(" + attr + ") e WHERE strpos(e, " + ps + "::text) > 0) " +
+		return "(CASE jsonb_typeof(" + a + ") WHEN 'string' THEN strpos(" + a + " #>> '{}', " + ps + "::text) > 0 " +
+			"WHEN 'array' THEN " + stringsOnly(a) + " AND EXISTS (SELECT 1 FROM jsonb_array_elements_text(" + a + ") e WHERE strpos(e, " + ps + "::text) > 0) " +
 			"ELSE FALSE END)"
 	}
 	return "FALSE"
@@ -124,6 +136,12 @@ func scalarJSON(v any) (string, bool) {
 	}
 	return "", false
 }
+
+// custom runs a search query as an unnamed statement, planned for its
+// parameters each time: a cached statement gets a generic plan after five
+// runs, which knows neither the knowledge base's size nor the filter's
+// selectivity and was measured ten times slower for an exact scan.
+const custom = pgx.QueryExecModeExec
 
 // rescoreMargin is how many chunks beyond k the vector search fetches:
 // PostgreSQL's cosine distance may round differently from vector.Dot, so
@@ -155,12 +173,22 @@ func (s *Store) NearestChunks(ctx context.Context, kbID string, q []float32, k i
 	if !exact {
 		// Count the passing chunks up to the threshold.
 		var n int
-		cargs := append(append([]any{}, args...), s.ann)
+		cargs := append(append([]any{custom}, args...), s.ann)
 		if err := tx.QueryRow(ctx, `SELECT count(*) FROM (SELECT 1 FROM kb_chunks WHERE `+where+
-			` LIMIT $`+strconv.Itoa(len(cargs))+`) t`, cargs...).Scan(&n); err != nil {
+			` LIMIT $`+strconv.Itoa(len(cargs)-1)+`) t`, cargs...).Scan(&n); err != nil {
 			return nil, fmt.Errorf("vector search: %w", err)
 		}
 		exact = n < s.ann
+	}
+	if !exact {
+		valid, _, err := s.indexValid(ctx, tx, kbID)
+		if err != nil {
+			return nil, fmt.Errorf("vector search: %w", err)
+		}
+		if !valid {
+			s.startBuild(kbID, len(q))
+			exact = true
+		}
 	}
 	var res []kb.Result
 	if !exact {
@@ -174,7 +202,9 @@ func (s *Store) NearestChunks(ctx context.Context, kbID string, q []float32, k i
 		if f != nil {
 			ef = int(math.Ceil(float64(ef) * float64(total) / float64(s.ann)))
 		}
-		if _, err := tx.Exec(ctx, fmt.Sprintf("SET LOCAL hnsw.ef_search = %d", min(ef, 1000))); err != nil {
+		// enable_sort off keeps the planner from sorting the knowledge
+		// base's chunks instead of walking the index.
+		if _, err := tx.Exec(ctx, fmt.Sprintf("SET LOCAL hnsw.ef_search = %d; SET LOCAL enable_sort = off", min(ef, 1000))); err != nil {
 			return nil, fmt.Errorf("vector search: %w", err)
 		}
 		// The planner uses the partial index only for a literal kb_id
@@ -213,7 +243,7 @@ func (s *Store) NearestChunks(ctx context.Context, kbID string, q []float32, k i
 const resultCols = `id, kb_id, ds_id, doc_id, seq, text, embedding::real[], metadata::text`
 
 func queryChunks(ctx context.Context, tx pgx.Tx, sql string, args ...any) ([]kb.Result, error) {
-	rows, err := tx.Query(ctx, sql, args...)
+	rows, err := tx.Query(ctx, sql, append([]any{custom}, args...)...)
 	if err != nil {
 		return nil, err
 	}
@@ -258,7 +288,7 @@ func (s *Store) MatchingChunks(ctx context.Context, kbID, query string, k int, f
 	rows, err := s.pool.Query(ctx, `SELECT c.id, c.kb_id, c.ds_id, c.doc_id, c.seq, c.text, c.metadata::text, ts_rank_cd(c.tsv, q)::float8 AS score
 		FROM kb_chunks c, to_tsquery('english', $2) q
 		WHERE c.kb_id = $1 AND c.tsv @@ q AND `+where+`
-		ORDER BY score DESC, c.id LIMIT $`+strconv.Itoa(len(args)), args...)
+		ORDER BY score DESC, c.id LIMIT $`+strconv.Itoa(len(args)), append([]any{custom}, args...)...)
 	if err != nil {
 		return nil, fmt.Errorf("text search: %w", err)
 	}

@@ -37,9 +37,13 @@ CREATE TABLE kb_documents (
     FOREIGN KEY (kb_id, ds_id) REFERENCES kb_data_sources(kb_id, id) ON DELETE CASCADE
 );
 -- Chunks with their embeddings and metadata. The vector column has no
--- fixed dimensions, since knowledge bases differ; each knowledge base gets
--- its own partial HNSW index on embedding::vector(<its dimensions>) (see
--- Store.PutKnowledgeBase). tsv is the chunk's text for full-text search.
+-- fixed dimensions, since knowledge bases differ; a knowledge base that
+-- grows large gets its own partial HNSW index on
+-- embedding::vector(<its dimensions>) (index.go). tsv is the chunk's text
+-- for full-text search. toast_tuple_target keeps rows up to a page whole:
+-- at the default (2 kB) a 384-dimension vector beside 300 words of text
+-- goes out of line, and an exact scan then reads every vector from the
+-- TOAST table, ten times slower.
 CREATE TABLE kb_chunks (
     id        bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     kb_id     text NOT NULL,
@@ -52,7 +56,7 @@ CREATE TABLE kb_chunks (
     tsv       tsvector GENERATED ALWAYS AS (to_tsvector('english', text)) STORED,
     UNIQUE (kb_id, ds_id, doc_id, seq),
     FOREIGN KEY (kb_id, ds_id) REFERENCES kb_data_sources(kb_id, id) ON DELETE CASCADE
-);
+) WITH (toast_tuple_target = 8160);
 CREATE INDEX kb_chunks_tsv ON kb_chunks USING gin (tsv);
 
 -- +goose Down
