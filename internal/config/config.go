@@ -6,6 +6,7 @@ package config
 
 import (
 	"bytes"
+	"cmp"
 	_ "embed"
 	"encoding/json"
 	"fmt"
@@ -50,6 +51,34 @@ type Config struct {
 	// for an S3-compatible store; a bucket not named here is the directory
 	// <dataDir>/buckets/NAME.
 	Buckets map[string]string `yaml:"buckets"`
+	// KnowledgeBases configures where knowledge bases are kept.
+	KnowledgeBases KnowledgeBases `yaml:"knowledgeBases"`
+}
+
+// KnowledgeBases configures knowledge bases (docs/knowledge-bases.md).
+type KnowledgeBases struct {
+	Store KBStore `yaml:"store"`
+}
+
+// KBStore is the store of knowledge bases, their documents and chunks.
+type KBStore struct {
+	// Kind is "sqlite" (default: the data directory's database, searched
+	// in memory) or "postgres" (PostgreSQL with pgvector, searched by the
+	// database, so that replicas can share it).
+	Kind string `yaml:"kind"`
+	// DSN is the PostgreSQL connection string (postgres://user@host/db?…
+	// or key=value form); DSNEnv names an environment variable holding it
+	// instead, to keep a password out of the file.
+	DSN    string `yaml:"dsn"`
+	DSNEnv string `yaml:"dsnEnv"`
+}
+
+// PostgresDSN returns the configured PostgreSQL connection string.
+func (s KBStore) PostgresDSN() string {
+	if s.DSNEnv != "" {
+		return os.Getenv(s.DSNEnv)
+	}
+	return s.DSN
 }
 
 // Telemetry configures OpenTelemetry traces (docs/metrics.md, Traces).
@@ -268,6 +297,9 @@ func (c *Config) merge(o *Config) {
 	if o.Buckets != nil {
 		c.Buckets = o.Buckets
 	}
+	if o.KnowledgeBases.Store != (KBStore{}) {
+		c.KnowledgeBases.Store = o.KnowledgeBases.Store
+	}
 	if o.InvocationTimeout != 0 {
 		c.InvocationTimeout = o.InvocationTimeout
 	}
@@ -391,6 +423,9 @@ func (c *Config) Validate() error {
 			return fmt.Errorf("buckets[%q]: %q is not an s3:// or file:// URL", name, u)
 		}
 	}
+	if err := c.KnowledgeBases.Store.validate(); err != nil {
+		return err
+	}
 	if u := c.Quotas.Redis; u != "" && !strings.HasPrefix(u, "redis://") && !strings.HasPrefix(u, "rediss://") {
 		return fmt.Errorf("quotas.redis: %q is not a redis:// or rediss:// URL", u)
 	}
@@ -442,4 +477,28 @@ func (c *Config) ModelsPath() string {
 		return c.ModelsDir
 	}
 	return filepath.Join(c.DataDir, "models")
+}
+
+func (s KBStore) validate() error {
+	switch s.Kind {
+	case "", "sqlite":
+		if s.DSN != "" || s.DSNEnv != "" {
+			return fmt.Errorf("knowledgeBases.store: a dsn is for kind postgres, not %q", cmp.Or(s.Kind, "sqlite"))
+		}
+	case "postgres":
+		switch {
+		case s.DSN != "" && s.DSNEnv != "":
+			return fmt.Errorf("knowledgeBases.store: give dsn or dsnEnv, not both")
+		case s.DSNEnv != "" && os.Getenv(s.DSNEnv) == "":
+			return fmt.Errorf("knowledgeBases.store.dsnEnv: the environment variable %s is empty", s.DSNEnv)
+		case s.DSN == "" && s.DSNEnv == "":
+			return fmt.Errorf("knowledgeBases.store: kind postgres needs a dsn (postgres://user:password@host:5432/db) or dsnEnv")
+		}
+		if d := s.PostgresDSN(); !strings.HasPrefix(d, "postgres://") && !strings.HasPrefix(d, "postgresql://") && !strings.Contains(d, "=") {
+			return fmt.Errorf("knowledgeBases.store: the dsn is neither a postgres:// URL nor key=value settings")
+		}
+	default:
+		return fmt.Errorf("knowledgeBases.store.kind %q: want sqlite or postgres", s.Kind)
+	}
+	return nil
 }

@@ -65,3 +65,40 @@ func TestUnknownKey(t *testing.T) {
 		t.Fatal("MergeFile accepted an unknown key")
 	}
 }
+
+func TestKnowledgeBaseStore(t *testing.T) {
+	t.Setenv("OUTCROP_TEST_KB_DSN", "postgres://outcrop@db/outcrop")
+	t.Setenv("OUTCROP_TEST_EMPTY", "")
+	for _, tc := range []struct {
+		name string
+		s    KBStore
+		err  string
+	}{
+		{"default", KBStore{}, ""},
+		{"sqlite", KBStore{Kind: "sqlite"}, ""},
+		{"postgres url", KBStore{Kind: "postgres", DSN: "postgres://outcrop:pw@db:5432/outcrop?sslmode=disable"}, ""},
+		{"postgres key=value", KBStore{Kind: "postgres", DSN: "host=db user=outcrop dbname=outcrop"}, ""},
+		{"postgres env", KBStore{Kind: "postgres", DSNEnv: "OUTCROP_TEST_KB_DSN"}, ""},
+		{"postgres without dsn", KBStore{Kind: "postgres"}, "knowledgeBases.store: kind postgres needs a dsn (postgres://user:password@host:5432/db) or dsnEnv"},
+		{"postgres both", KBStore{Kind: "postgres", DSN: "postgres://db", DSNEnv: "OUTCROP_TEST_KB_DSN"}, "knowledgeBases.store: give dsn or dsnEnv, not both"},
+		{"postgres empty env", KBStore{Kind: "postgres", DSNEnv: "OUTCROP_TEST_EMPTY"}, "knowledgeBases.store.dsnEnv: the environment variable OUTCROP_TEST_EMPTY is empty"},
+		{"postgres bad dsn", KBStore{Kind: "postgres", DSN: "db.example.com"}, "knowledgeBases.store: the dsn is neither a postgres:// URL nor key=value settings"},
+		{"sqlite with dsn", KBStore{DSN: "postgres://db"}, `knowledgeBases.store: a dsn is for kind postgres, not "sqlite"`},
+		{"unknown kind", KBStore{Kind: "mysql"}, `knowledgeBases.store.kind "mysql": want sqlite or postgres`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := Default()
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.KnowledgeBases.Store = tc.s
+			got := ""
+			if err := c.Validate(); err != nil {
+				got = err.Error()
+			}
+			if got != tc.err {
+				t.Errorf("Validate() = %q, want %q", got, tc.err)
+			}
+		})
+	}
+}

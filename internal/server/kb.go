@@ -15,6 +15,7 @@ import (
 	"github.com/outcrop/outcrop/internal/fault"
 	"github.com/outcrop/outcrop/internal/kb"
 	"github.com/outcrop/outcrop/internal/provider"
+	"github.com/outcrop/outcrop/internal/store/postgres"
 	"github.com/outcrop/outcrop/internal/webcrawl"
 )
 
@@ -90,7 +91,15 @@ func (s *Server) openBucket(ctx context.Context, name string) (*blob.Bucket, err
 // ingestion jobs, and returns the bedrock-agent-runtime handler.
 func (s *Server) buildKB(ctx context.Context) (*agentruntimeapi.Handler, error) {
 	c := s.opts.Config
-	s.kb = kb.New(kb.Options{Store: s.store, Models: kbModels{s}, OpenBucket: s.openBucket, Crawler: webcrawl.New(nil),
+	var store kb.Store = s.store
+	if c.KnowledgeBases.Store.Kind == "postgres" {
+		pg, err := postgres.Open(ctx, postgres.Options{DSN: c.KnowledgeBases.Store.PostgresDSN(), Logger: s.log.With("component", "kb")})
+		if err != nil {
+			return nil, fmt.Errorf("knowledgeBases.store (postgres): %w", err)
+		}
+		s.kbStore, store = pg, pg
+	}
+	s.kb = kb.New(kb.Options{Store: store, Models: kbModels{s}, OpenBucket: s.openBucket, Crawler: webcrawl.New(nil),
 		Region: c.Region, AccountID: c.AccountID, Logger: s.log.With("component", "kb"), Now: s.opts.Now})
 	if err := s.kb.Start(ctx); err != nil {
 		return nil, fmt.Errorf("knowledge bases: %w", err)

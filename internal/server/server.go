@@ -58,6 +58,7 @@ type Server struct {
 	log      *slog.Logger
 	store    *sqlite.Store
 	kb       *kb.Service
+	kbStore  io.Closer // the PostgreSQL store of knowledge bases, when configured
 	iam      *iam.Service
 	catalog  *catalog.Catalog
 	backends backendSet
@@ -317,6 +318,9 @@ func (s *Server) Close() error {
 	// the trail writes what is queued, a digest, and syncs.
 	if s.kb != nil {
 		errs = append(errs, s.kb.Close())
+	}
+	if s.kbStore != nil {
+		errs = append(errs, s.kbStore.Close())
 	}
 	errs = append(errs, s.invlog.Close(), s.meter.Close(), s.quota.Close(), s.audit.Close(), s.store.Close())
 	errs = append(errs, s.closeTracing()) // the spans of the last requests
