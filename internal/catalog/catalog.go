@@ -24,6 +24,10 @@ type Capabilities struct {
 	Streaming       bool `yaml:"streaming" json:"streaming"`
 	Prefill         bool `yaml:"prefill" json:"prefill"`
 	Dimensions      int  `yaml:"dimensions,omitempty" json:"dimensions,omitempty"` // embedding models
+	// Rerank marks a reranker (cross-encoder): it scores documents against
+	// a query through bedrock-agent-runtime's Rerank and knowledge-base
+	// reranking, and serves nothing else, so it needs no family.
+	Rerank bool `yaml:"rerank,omitempty" json:"rerank,omitempty"`
 }
 
 // Model is one catalog entry.
@@ -111,6 +115,9 @@ func checkRoutes(m *Model, backends map[string]bool) error {
 // Embedding reports whether the model outputs embeddings.
 func (m *Model) Embedding() bool { return has(m.Output, "EMBEDDING") }
 
+// Reranker reports whether the model is a reranker (Caps.Rerank).
+func (m *Model) Reranker() bool { return m.Caps.Rerank }
+
 // Image reports whether the model outputs images.
 func (m *Model) Image() bool { return has(m.Output, "IMAGE") }
 
@@ -151,7 +158,7 @@ func New(region string, models []Model, v Validator) (*Catalog, error) {
 		if _, dup := c.byID[m.ID]; dup {
 			return nil, fmt.Errorf("model %q is listed twice", m.ID)
 		}
-		if v.Families != nil && !v.Families[m.Family] {
+		if v.Families != nil && !v.Families[m.Family] && !(m.Family == "" && m.Caps.Rerank) {
 			return nil, fmt.Errorf("model %q: unknown family %q", m.ID, m.Family)
 		}
 		if err := checkRoutes(m, v.Backends); err != nil {

@@ -20,6 +20,9 @@ type Query struct {
 	N          int    // number of results, default 5
 	SearchType string // HYBRID (default) or SEMANTIC
 	Filter     *vector.Filter
+	// Rerank, when set, reranks the results with a reranker model
+	// (rerank.go).
+	Rerank *Reranking
 }
 
 // Result is one retrieved chunk.
@@ -35,6 +38,9 @@ type Result struct {
 // matches is returned as its parent chunk, and a parent only once (the
 // best-scoring child's place), so fewer than N results may come back.
 func (s *Service) Retrieve(ctx context.Context, q Query) ([]Result, error) {
+	if q.Rerank != nil {
+		return s.retrieveReranked(ctx, q)
+	}
 	kb, err := s.opts.Store.KnowledgeBase(ctx, q.KBID)
 	if err != nil {
 		return nil, err

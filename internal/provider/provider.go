@@ -250,6 +250,12 @@ type Event struct {
 	// Logprobs, on a TextDeltaEvent of a request with Logprobs, are the
 	// tokens whose text the delta completes.
 	Logprobs []TokenLogprob
+	// More, set by adapters that read ahead, says that the next event is
+	// already at hand (a whole upstream event is buffered): a writer may
+	// leave this one unflushed and flush with the next, so that a burst
+	// costs one write to the client rather than one per event. Events
+	// without it are flushed at once.
+	More bool
 }
 
 // TokenLogprob is one output token's log probability and, when asked for,
@@ -309,6 +315,37 @@ type EmbedResponse struct {
 // Embedder is optional. Callers check for it with a type assertion.
 type Embedder interface {
 	Embed(ctx context.Context, req *EmbedRequest) (*EmbedResponse, error)
+}
+
+// RerankRequest asks a reranker (a cross-encoder) how relevant each of
+// Documents is to Query.
+type RerankRequest struct {
+	Model     string
+	Query     string
+	Documents []string
+	// TopN is how many of the best documents to return; 0 returns all.
+	TopN int
+	// Extra carries model-specific fields (Bedrock's
+	// additionalModelRequestFields) for backends that understand them.
+	Extra json.RawMessage
+}
+
+// RerankResponse lists documents by relevance, best first.
+type RerankResponse struct {
+	Results []RerankResult
+}
+
+// RerankResult is one document's relevance: Index is its position in
+// RerankRequest.Documents.
+type RerankResult struct {
+	Index int
+	Score float64
+}
+
+// Reranker is optional: a backend that scores documents against a query.
+// Callers check for it with a type assertion.
+type Reranker interface {
+	Rerank(ctx context.Context, req *RerankRequest) (*RerankResponse, error)
 }
 
 // ImageRequest asks for images generated from a text prompt. Family

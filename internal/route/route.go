@@ -58,6 +58,7 @@ var (
 	_ provider.Adapter        = (*Router)(nil)
 	_ provider.Embedder       = (*Router)(nil)
 	_ provider.ImageGenerator = (*Router)(nil)
+	_ provider.Reranker       = (*Router)(nil)
 	_ provider.RawInvoker     = (*Router)(nil)
 	_ provider.TokenCounter   = countingRouter{}
 )
@@ -266,6 +267,27 @@ func (r *Router) Embed(ctx context.Context, req *provider.EmbedRequest) (*provid
 		cp.Model = c.Model
 		var err error
 		resp, err = c.Adapter.(provider.Embedder).Embed(ctx, &cp)
+		return false, err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return resp, nil
+}
+
+func reranker(c Candidate) bool {
+	_, ok := c.Adapter.(provider.Reranker)
+	return ok
+}
+
+// Rerank runs req on the first candidate that reranks and answers.
+func (r *Router) Rerank(ctx context.Context, req *provider.RerankRequest) (*provider.RerankResponse, error) {
+	var resp *provider.RerankResponse
+	err := r.run(ctx, reranker, func(c Candidate) (bool, error) {
+		cp := *req
+		cp.Model = c.Model
+		var err error
+		resp, err = c.Adapter.(provider.Reranker).Rerank(ctx, &cp)
 		return false, err
 	})
 	if err != nil {

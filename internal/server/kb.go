@@ -48,12 +48,36 @@ func (m kbModels) Chat(modelARN string) (provider.Adapter, string, error) {
 	if md.Embedding() {
 		return nil, "", fault.Newf(fault.Invalid, "%s is an embedding model; RetrieveAndGenerate needs a text model.", md.ID)
 	}
+	if md.Reranker() {
+		return nil, "", fault.Newf(fault.Invalid, "%s is a reranker model; RetrieveAndGenerate needs a text model.", md.ID)
+	}
 	a, ok := m.s.router.Model(md.ID)
 	if !ok {
 		return nil, "", fault.Newf(fault.Invalid, "The backend of %s is not configured.", md.ID)
 	}
 	return tracedChat{a, md}, md.BackendModel, nil
 }
+
+// Reranker implements kb.Rerankers. A reranker model whose backend does
+// not rerank (the default configuration serves none) fails as a model the
+// account may not use does on Bedrock.
+func (m kbModels) Reranker(modelARN string) (provider.Reranker, string, error) {
+	md, err := m.s.catalog.Lookup(modelARN)
+	if err != nil {
+		return nil, "", fault.Newf(fault.NotFound, "The reranking model %s was not found.", modelARN)
+	}
+	if !md.Reranker() {
+		return nil, "", fault.Newf(fault.Invalid, "%s is not a reranker model.", md.ID)
+	}
+	a, ok := m.s.router.Model(md.ID)
+	rr, ok2 := a.(provider.Reranker)
+	if !ok || !ok2 {
+		return nil, "", fault.New(fault.Denied, kb.MsgNoReranker)
+	}
+	return rr, md.BackendModel, nil
+}
+
+var _ kb.Rerankers = kbModels{}
 
 var bucketName = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)
 

@@ -1,6 +1,6 @@
 // Package agentruntimeapi serves bedrock-agent-runtime over HTTP: Retrieve,
 // RetrieveAndGenerate and RetrieveAndGenerateStream (stream.go) on
-// knowledge bases.
+// knowledge bases, and Rerank (rerank.go).
 package agentruntimeapi
 
 import (
@@ -43,6 +43,7 @@ func (h *Handler) Routes() map[string]func(http.ResponseWriter, *http.Request) e
 		"Retrieve":                  h.retrieve,
 		"RetrieveAndGenerate":       h.retrieveAndGenerate,
 		"RetrieveAndGenerateStream": h.retrieveAndGenerateStream,
+		"Rerank":                    h.rerank,
 	}
 }
 
@@ -104,9 +105,10 @@ func (w wireFilter) toFilter() (*vector.Filter, error) {
 
 type retrievalConfig struct {
 	Vector *struct {
-		Filter             wireFilter `json:"filter"`
-		NumberOfResults    *int       `json:"numberOfResults"`
-		OverrideSearchType string     `json:"overrideSearchType"`
+		Filter             wireFilter       `json:"filter"`
+		NumberOfResults    *int             `json:"numberOfResults"`
+		OverrideSearchType string           `json:"overrideSearchType"`
+		Rerank             *rerankingConfig `json:"rerankingConfiguration"`
 	} `json:"vectorSearchConfiguration"`
 }
 
@@ -135,6 +137,13 @@ func (c *retrievalConfig) query(id, text string) (kb.Query, error) {
 			return q, err
 		}
 		q.Filter = f
+	}
+	if v.Rerank != nil {
+		rk, err := v.Rerank.reranking()
+		if err != nil {
+			return q, err
+		}
+		q.Rerank = rk
 	}
 	return q, nil
 }
@@ -222,6 +231,11 @@ func (h *Handler) retrieve(w http.ResponseWriter, r *http.Request) error {
 	q, err := in.RetrievalConfiguration.query(id, *in.RetrievalQuery.Text)
 	if err != nil {
 		return err
+	}
+	if q.Rerank != nil {
+		if err := h.authorizeRerank(r, q.Rerank.ModelARN); err != nil {
+			return err
+		}
 	}
 	res, err := h.opts.KB.Retrieve(r.Context(), q)
 	if err != nil {
@@ -318,6 +332,11 @@ func (h *Handler) decodeGenerate(r *http.Request) (kb.GenerateRequest, error) {
 	q, err := c.Retrieval.query(id, *in.Input.Text)
 	if err != nil {
 		return req, err
+	}
+	if q.Rerank != nil {
+		if err := h.authorizeRerank(r, q.Rerank.ModelARN); err != nil {
+			return req, err
+		}
 	}
 	req = kb.GenerateRequest{Query: q, ModelARN: c.ModelArn, SessionID: in.SessionID}
 	if g := c.Generation; g != nil {

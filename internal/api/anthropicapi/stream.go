@@ -134,6 +134,7 @@ func (s *msgStream) delta(d delta) error {
 }
 
 func (s *msgStream) event(ev provider.Event) error {
+	s.sse.Batch(ev.More)
 	if err := s.start(); err != nil {
 		return err
 	}

@@ -6,7 +6,8 @@ import (
 	"net/http"
 )
 
-// SSE writes a text/event-stream response, flushing after each event. The
+// SSE writes a text/event-stream response, flushing after each event
+// unless told that more follow at once (Batch). The
 // headers go out with the first event, so an error before it can still be
 // reported with an ordinary status and body.
 type SSE struct {
@@ -15,7 +16,14 @@ type SSE struct {
 	started bool
 	buf     bytes.Buffer  // the event being written, reused
 	enc     *json.Encoder // writes into buf
+	hold    bool          // leave events unflushed (Batch)
 }
+
+// Batch says whether the events written next come in a burst that goes on
+// at once (provider.Event.More): they stay in the response's buffer until
+// an event written after Batch(false) flushes them all. The server flushes
+// whatever is left when the handler returns.
+func (s *SSE) Batch(more bool) { s.hold = more }
 
 // NewSSE returns a writer on w.
 func NewSSE(w http.ResponseWriter) *SSE {
@@ -60,6 +68,9 @@ func (s *SSE) Event(name string, v any) error {
 	b.WriteByte('\n')
 	if _, err := s.w.Write(b.Bytes()); err != nil {
 		return err
+	}
+	if s.hold {
+		return nil
 	}
 	return s.rc.Flush()
 }

@@ -709,6 +709,7 @@ func (c *chatStream) chunk(ch ChatChoice, u *Usage) error {
 func (c *chatStream) delta(d AnswerMsg) error { return c.chunk(ChatChoice{Delta: &d}, nil) }
 
 func (c *chatStream) event(ev provider.Event) error {
+	c.sse.Batch(ev.More)
 	if !c.began {
 		c.began = true
 		empty := ""

@@ -179,6 +179,7 @@ func (h *Handler) completions(w http.ResponseWriter, r *http.Request) error {
 	}
 	offset := 0 // characters of the choice's text sent so far
 	err = h.m.Stream(r.Context(), t, req, func(ev provider.Event) error {
+		sse.Batch(ev.More)
 		switch ev.Type {
 		case provider.TextDeltaEvent:
 			lp := completionLogprobs(ev.Logprobs, req.Logprobs, offset)

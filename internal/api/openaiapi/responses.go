@@ -407,6 +407,7 @@ func (s *respStream) closeItem() error {
 }
 
 func (s *respStream) event(ev provider.Event) error {
+	s.sse.Batch(ev.More)
 	if err := s.begin(); err != nil {
 		return err
 	}

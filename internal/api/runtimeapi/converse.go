@@ -58,7 +58,7 @@ func reportAdaptations(w http.ResponseWriter, t *target) {
 
 // checkChat rejects requests the model cannot serve at all.
 func checkChat(m *catalog.Model, req *provider.Request) error {
-	if m.Embedding() || m.Image() {
+	if m.Embedding() || m.Image() || m.Reranker() {
 		return fault.New(fault.Invalid, "This action doesn't support the model that you provided. Try again with a supported text or chat model.")
 	}
 	if m.Caps.MaxOutputTokens > 0 && req.MaxTokens > m.Caps.MaxOutputTokens {
@@ -111,6 +111,7 @@ func (h *Handler) converseStream(w http.ResponseWriter, r *http.Request) error {
 	first := true
 	ctx, tr := traceCall(ctx, span.OpChat, t.model)
 	err = t.adapter.ConverseStream(ctx, req, func(ev provider.Event) error {
+		es.Batch(ev.More)
 		now := h.opts.Now()
 		if first && (ev.Type == provider.TextDeltaEvent || ev.Type == provider.ToolInputDeltaEvent) {
 			first = false

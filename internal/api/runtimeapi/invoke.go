@@ -63,6 +63,10 @@ func (h *Handler) decodeInvoke(r *http.Request, accept, action string) (_ *invoc
 		return &invocation{t: t, raw: ri, body: body}, nil
 	}
 	codec, ok := h.opts.Families.Lookup(t.model.Family)
+	if !ok && t.model.Reranker() {
+		// A reranker without a family answers Rerank only.
+		return nil, fault.New(fault.Invalid, "This action doesn't support the model that you provided. Try again with a supported text or chat model.")
+	}
 	if !ok {
 		return nil, fault.Newf(fault.Internal, "model family %q is not compiled in", t.model.Family)
 	}
@@ -223,6 +227,7 @@ func (h *Handler) invokeModelStream(w http.ResponseWriter, r *http.Request) erro
 	var stop provider.StopReason
 	ctx, tr := traceCall(ctx, span.OpChat, inv.t.model)
 	err = inv.t.adapter.ConverseStream(ctx, inv.req, func(ev provider.Event) error {
+		es.Batch(ev.More)
 		switch ev.Type {
 		case provider.MetadataEvent:
 			usage = ev.Usage

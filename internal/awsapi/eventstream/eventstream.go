@@ -24,9 +24,17 @@ type Writer struct {
 	rc      *http.ResponseController
 	enc     *eventstream.Encoder
 	started bool
+	hold    bool // leave events unflushed (Batch)
 	// Header holds extra response headers, sent with the first frame.
 	Header http.Header
 }
+
+// Batch says whether the events written next come in a burst that goes on
+// at once (provider.Event.More): they stay in the response's buffer until
+// an event written after Batch(false) flushes them all. Exceptions and
+// errors always flush, and the server flushes whatever is left when the
+// handler returns.
+func (w *Writer) Batch(more bool) { w.hold = more }
 
 // NewWriter returns a Writer for w.
 func NewWriter(w http.ResponseWriter) *Writer {
@@ -83,6 +91,7 @@ func (w *Writer) Exception(member, message string) error {
 	m.Headers.Set(":content-type", eventstream.StringValue("application/json"))
 	m.Headers.Set(":message-type", eventstream.StringValue("exception"))
 	m.Payload = payload
+	w.hold = false
 	return w.write(m)
 }
 
@@ -92,6 +101,7 @@ func (w *Writer) Error(code, message string) error {
 	m.Headers.Set(":error-code", eventstream.StringValue(code))
 	m.Headers.Set(":error-message", eventstream.StringValue(message))
 	m.Headers.Set(":message-type", eventstream.StringValue("error"))
+	w.hold = false
 	return w.write(m)
 }
 
@@ -99,6 +109,9 @@ func (w *Writer) write(m eventstream.Message) error {
 	w.Start()
 	if err := w.enc.Encode(w.w, m); err != nil {
 		return fmt.Errorf("write event: %w", err)
+	}
+	if w.hold {
+		return nil
 	}
 	if err := w.rc.Flush(); err != nil {
 		return fmt.Errorf("flush event: %w", err)

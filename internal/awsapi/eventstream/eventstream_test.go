@@ -87,3 +87,26 @@ func FuzzWriter(f *testing.F) {
 		}
 	})
 }
+
+// TestWriterBatch checks that frames written inside a burst stay buffered
+// until the first frame after it, and that an exception always flushes.
+func TestWriterBatch(t *testing.T) {
+	rec := httptest.NewRecorder()
+	w := NewWriter(rec)
+	w.Batch(true)
+	if err := w.RawEvent("chunk", []byte(`{"a":1}`)); err != nil {
+		t.Fatal(err)
+	}
+	if rec.Flushed {
+		t.Fatal("flushed inside a burst")
+	}
+	if err := w.Exception("throttlingException", "slow down"); err != nil {
+		t.Fatal(err)
+	}
+	if !rec.Flushed {
+		t.Fatal("exception not flushed")
+	}
+	if n := len(decodeAll(t, rec.Body.Bytes())); n != 2 {
+		t.Errorf("%d frames, want 2", n)
+	}
+}

@@ -1,7 +1,8 @@
 // Package bedrock is the "bedrock" backend kind: Amazon Bedrock itself (or
 // any endpoint that speaks bedrock-runtime's wire protocol) as an upstream,
-// reached through aws-sdk-go-v2's bedrockruntime client and signed with the
-// operator's AWS credentials. Converse and ConverseStream map the canonical
+// reached through aws-sdk-go-v2's bedrockruntime client (and its
+// bedrockagentruntime client for Rerank) and signed with the operator's AWS
+// credentials. Converse and ConverseStream map the canonical
 // types to the SDK's; InvokeModel bodies whose family the upstream model
 // reads natively pass through untouched (provider.RawInvoker). docs/backends.md
 // describes the config block.
@@ -23,6 +24,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/bedrockagentruntime"
 	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime"
 	"github.com/aws/smithy-go"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
@@ -77,6 +79,8 @@ type Config struct {
 // Adapter is the bedrock backend. It is safe for concurrent use.
 type Adapter struct {
 	client  *bedrockruntime.Client
+	agent   *bedrockagentruntime.Client // Rerank
+	region  string
 	timeout time.Duration
 	raw     bool
 	secrets []string
@@ -86,6 +90,7 @@ var (
 	_ provider.Adapter    = (*Adapter)(nil)
 	_ provider.Embedder   = (*Adapter)(nil)
 	_ provider.RawInvoker = (*Adapter)(nil)
+	_ provider.Reranker   = (*Adapter)(nil)
 )
 
 func newAdapter(raw json.RawMessage, env provider.Env) (provider.Adapter, error) {
@@ -161,7 +166,13 @@ func New(raw json.RawMessage, env provider.Env) (*Adapter, error) {
 			o.BaseEndpoint = aws.String(strings.TrimRight(c.EndpointURL, "/"))
 		}
 	})
-	a := &Adapter{client: client, timeout: time.Duration(c.Timeout), raw: c.RawInvoke == nil || *c.RawInvoke}
+	agent := bedrockagentruntime.NewFromConfig(cfg, func(o *bedrockagentruntime.Options) {
+		o.HTTPClient = openaicompat.PooledClient(sdkClient(env.HTTPClient))
+		if c.EndpointURL != "" {
+			o.BaseEndpoint = aws.String(strings.TrimRight(c.EndpointURL, "/"))
+		}
+	})
+	a := &Adapter{client: client, agent: agent, region: cfg.Region, timeout: time.Duration(c.Timeout), raw: c.RawInvoke == nil || *c.RawInvoke}
 	if a.timeout == 0 {
 		a.timeout = DefaultTimeout
 	}

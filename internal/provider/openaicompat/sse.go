@@ -64,6 +64,17 @@ func ReadLine(r *bufio.Reader, buf []byte) ([]byte, []byte, error) {
 	}
 }
 
+// Pending reports whether a whole event (up to its blank line) is already
+// buffered, so that Next will return without waiting for the network.
+func (s *SSEReader) Pending() bool {
+	n := s.r.Buffered()
+	if n == 0 {
+		return false
+	}
+	b, _ := s.r.Peek(n)
+	return bytes.Contains(b, []byte("\n\n")) || bytes.Contains(b, []byte("\n\r\n"))
+}
+
 // Next returns the next event with data. At the end of the stream it
 // returns io.EOF; an event cut off by the end of the stream is still
 // returned if it had data.

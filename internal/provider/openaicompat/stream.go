@@ -166,7 +166,11 @@ func (c *Client) ConverseStream(ctx context.Context, req *provider.Request, emit
 // readStream decodes Chat Completions chunks from r.
 func (c *Client) readStream(r io.Reader, req *provider.Request, emit func(provider.Event) error) error {
 	sse := NewSSEReader(r)
-	blocks := &Blocks{Emit: emit}
+	more := false // the next chunk is already buffered (provider.Event.More)
+	blocks := &Blocks{Emit: func(ev provider.Event) error {
+		ev.More = more
+		return emit(ev)
+	}}
 	started, stopped := false, false
 	var usage provider.Usage
 	var raw []byte // each chunk's JSON, in one reused buffer
@@ -175,7 +179,7 @@ func (c *Client) readStream(r io.Reader, req *provider.Request, emit func(provid
 			return nil
 		}
 		started = true
-		return emit(provider.Event{Type: provider.MessageStartEvent})
+		return emit(provider.Event{Type: provider.MessageStartEvent, More: more})
 	}
 	finish := func() error {
 		if !stopped {
@@ -188,6 +192,7 @@ func (c *Client) readStream(r io.Reader, req *provider.Request, emit func(provid
 		if err == io.EOF {
 			return finish()
 		}
+		more = sse.Pending()
 		if err != nil {
 			if fault.KindOf(err) == fault.Internal && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
 				err = fault.Wrap(fault.ModelFailed, err, fmt.Sprintf("The %s backend sent a stream that cannot be read.", c.name()))
@@ -266,7 +271,7 @@ func (c *Client) readStream(r io.Reader, req *provider.Request, emit func(provid
 				if blocks.SawTool() && (sr == provider.EndTurn || sr == provider.StopSequence) {
 					sr, matched = provider.ToolUseStop, "" // some servers say "stop" after tool calls
 				}
-				if err := emit(provider.Event{Type: provider.MessageStopEvent, StopReason: sr, StopSequence: matched}); err != nil {
+				if err := emit(provider.Event{Type: provider.MessageStopEvent, StopReason: sr, StopSequence: matched, More: more}); err != nil {
 					return err
 				}
 			}

@@ -1,10 +1,12 @@
 package openaicompat
 
 import (
+	"io"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/outcrop/outcrop/internal/fault"
 	"github.com/outcrop/outcrop/internal/provider"
@@ -86,8 +88,60 @@ func TestChatStreamShapes(t *testing.T) {
 			if err := providertest.CheckEvents(got); err != nil {
 				t.Error(err)
 			}
-			if d := cmp.Diff(tc.want, got); d != "" {
+			if d := cmp.Diff(tc.want, got, cmpopts.IgnoreFields(provider.Event{}, "More")); d != "" {
 				t.Errorf("(-want +got):\n%s", d)
+			}
+		})
+	}
+}
+
+// pieces is a reader that returns one piece per Read, as a network
+// connection returns what has arrived.
+type pieces []string
+
+func (p *pieces) Read(b []byte) (int, error) {
+	if len(*p) == 0 {
+		return 0, io.EOF
+	}
+	n := copy(b, (*p)[0])
+	if n == len((*p)[0]) {
+		*p = (*p)[1:]
+	} else {
+		(*p)[0] = (*p)[0][n:]
+	}
+	return n, nil
+}
+
+// TestStreamMore checks provider.Event.More: set on the events of a chunk
+// when the next chunk has already arrived whole, so writers can flush a
+// burst once; never set when the next chunk is only partly there or not
+// at all, so no event waits on the network.
+func TestStreamMore(t *testing.T) {
+	stop := `data: {"choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}` + "\n\n"
+	a, b := chunk(`{"content":"a"}`), chunk(`{"content":"b"}`)
+	for _, tc := range []struct {
+		name string
+		in   pieces
+		want []bool // More of MessageStart, delta a, delta b, BlockStop, MessageStop, Metadata
+	}{
+		{"one burst", pieces{a + b + stop + "data: [DONE]\n\n"}, []bool{true, true, true, true, true, false}},
+		{"chunk by chunk", pieces{a, b, stop, "data: [DONE]\n\n"}, []bool{false, false, false, false, false, false}},
+		{"next chunk cut", pieces{a + b[:10], b[10:], stop + "data: [DONE]\n\n"}, []bool{false, false, false, true, true, false}},
+		{"CRLF burst", pieces{strings.ReplaceAll(a+b, "\n", "\r\n"), stop, "data: [DONE]\n\n"}, []bool{true, true, false, false, false, false}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := testClient("http://unused", 0, &sleeper{})
+			var got []bool
+			in := tc.in
+			err := c.readStream(&in, &provider.Request{}, func(e provider.Event) error {
+				got = append(got, e.More)
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d := cmp.Diff(tc.want, got); d != "" {
+				t.Errorf("More by event (-want +got):\n%s", d)
 			}
 		})
 	}

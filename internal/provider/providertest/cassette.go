@@ -16,6 +16,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/outcrop/outcrop/internal/fault"
 	"github.com/outcrop/outcrop/internal/provider"
@@ -260,7 +261,9 @@ func (s Suite) Run(t *testing.T) {
 					if err := CheckEvents(evs); err != nil {
 						t.Errorf("event order: %v", err)
 					}
-					if d := cmp.Diff(tc.WantEvents, evs); d != "" {
+					// More depends on how the upstream's bytes were
+					// split into reads, not on the exchange.
+					if d := cmp.Diff(tc.WantEvents, evs, cmpopts.IgnoreFields(provider.Event{}, "More")); d != "" {
 						t.Errorf("ConverseStream events (-want +got):\n%s", d)
 					}
 				}
