@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # test.sh runs the whole test suite on a fresh machine: it installs what the
-# tests need (model weights, Redis, boto3, the openai and anthropic Python
-# SDKs and LangChain's OpenAI, Anthropic and AWS integrations, the AWS SDK for
-# JavaScript, the openai and @anthropic-ai/sdk npm packages), then runs
-# every Go test on the portable kernels (with the race detector, except for
-# the two numeric engine packages whose real-model tests it slows tenfold),
-# and the engine and end-to-end tests again with the fast (simd/archsimd)
-# kernels.
+# tests need (model weights, Redis, PostgreSQL with pgvector, boto3, the
+# openai and anthropic Python SDKs and LangChain's OpenAI, Anthropic and AWS
+# integrations, the AWS SDK for JavaScript, the openai and @anthropic-ai/sdk
+# npm packages), then runs every Go test on the portable kernels (with the
+# race detector, except for the two numeric engine packages whose real-model
+# tests it slows tenfold), and the engine and end-to-end tests again with the
+# fast (simd/archsimd) kernels.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -23,6 +23,12 @@ if ! command -v redis-server >/dev/null; then
 fi
 export OUTCROP_TEST_REDIS=require
 python3 -m pip install --quiet --disable-pip-version-check -r test/python/requirements.txt
+# PostgreSQL 16 with pgvector, for the knowledge-base store that replicas
+# share: Debian has no pgvector package, and the pgserver wheel carries both
+# (only its binaries are used: the tests run its initdb and postgres on a
+# free loopback port, as nobody when root; internal/testpg).
+python3 -m pip install --quiet --disable-pip-version-check --no-deps pgserver==0.1.4
+export OUTCROP_TEST_POSTGRES=require
 npm ci --prefix test/js --no-audit --no-fund --loglevel=error
 npm ci --prefix test/js-dialects --no-audit --no-fund --loglevel=error
 
