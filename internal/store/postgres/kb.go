@@ -188,15 +188,20 @@ func (s *Store) Document(ctx context.Context, kbID, dsID, id string) (kb.Documen
 	return d, err
 }
 
-const chunkCols = `id, kb_id, ds_id, doc_id, seq, text, embedding::real[], metadata::text`
+const chunkCols = `id, kb_id, ds_id, doc_id, seq, text, vector_send(embedding), metadata::text`
 
 func scanChunks(rows pgx.Rows) ([]kb.Chunk, error) {
 	defer rows.Close()
 	var out []kb.Chunk
 	for rows.Next() {
 		var c kb.Chunk
+		var vec []byte
 		var meta string
-		if err := rows.Scan(&c.ID, &c.KBID, &c.DSID, &c.DocID, &c.Seq, &c.Text, &c.Vector, &meta); err != nil {
+		if err := rows.Scan(&c.ID, &c.KBID, &c.DSID, &c.DocID, &c.Seq, &c.Text, &vec, &meta); err != nil {
+			return nil, err
+		}
+		var err error
+		if c.Vector, err = decodeVector(vec); err != nil {
 			return nil, err
 		}
 		c.Meta = kb.UnmarshalMeta([]byte(meta))

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -138,10 +139,11 @@ func scalarJSON(v any) (string, bool) {
 }
 
 // custom runs a search query as an unnamed statement, planned for its
-// parameters each time: a cached statement gets a generic plan after five
+// parameters each time (a cached statement gets a generic plan after five
 // runs, which knows neither the knowledge base's size nor the filter's
-// selectivity and was measured ten times slower for an exact scan.
-const custom = pgx.QueryExecModeExec
+// selectivity: it was measured ten times slower for an exact scan),
+// described first so that results come in binary.
+const custom = pgx.QueryExecModeDescribeExec
 
 // rescoreMargin is how many chunks beyond k the vector search fetches:
 // PostgreSQL's cosine distance may round differently from vector.Dot, so
@@ -192,14 +194,14 @@ func (s *Store) NearestChunks(ctx context.Context, kbID string, q []float32, k i
 	}
 	var res []kb.Result
 	if !exact {
-		var total int
-		if err := tx.QueryRow(ctx, `SELECT count(*) FROM kb_chunks WHERE kb_id = $1`, kbID).Scan(&total); err != nil {
-			return nil, fmt.Errorf("vector search: %w", err)
-		}
-		// At least s.ann chunks pass, so the filter rejects at most
-		// 1 - s.ann/total of them.
 		ef := max(40, 2*fetch)
 		if f != nil {
+			// At least s.ann chunks pass, so the filter rejects at most
+			// 1 - s.ann/total of them.
+			var total int
+			if err := tx.QueryRow(ctx, `SELECT count(*) FROM kb_chunks WHERE kb_id = $1`, kbID).Scan(&total); err != nil {
+				return nil, fmt.Errorf("vector search: %w", err)
+			}
 			ef = int(math.Ceil(float64(ef) * float64(total) / float64(s.ann)))
 		}
 		// enable_sort off keeps the planner from sorting the knowledge
@@ -211,8 +213,8 @@ func (s *Store) NearestChunks(ctx context.Context, kbID string, q []float32, k i
 		// (hnswID keeps it to letters and digits) and for the expression
 		// the index was built on.
 		hargs := append(append([]any{}, args...), vectorText(q), fetch)
-		res, err = queryChunks(ctx, tx, fmt.Sprintf(`SELECT `+resultCols+` FROM kb_chunks WHERE kb_id = '%s' AND %s
-			ORDER BY embedding::vector(%d) <=> $%d::text::vector(%d) LIMIT $%d`, kbID, where, len(q), len(args)+1, len(q), len(args)+2), hargs...)
+		res, err = queryChunks(ctx, tx, fmt.Sprintf(`SELECT id, embedding::vector(%d) <=> $%d::text::vector(%d) AS d
+			FROM kb_chunks WHERE kb_id = '%s' AND %s ORDER BY d LIMIT $%d`, len(q), len(args)+1, len(q), kbID, where, len(args)+2), hargs...)
 		if err != nil {
 			return nil, fmt.Errorf("vector search: %w", err)
 		}
@@ -221,8 +223,8 @@ func (s *Store) NearestChunks(ctx context.Context, kbID string, q []float32, k i
 	if exact {
 		qa := len(args) + 1
 		args = append(args, vectorText(q), fetch)
-		res, err = queryChunks(ctx, tx, `SELECT `+resultCols+` FROM kb_chunks WHERE `+where+
-			` ORDER BY embedding <=> $`+strconv.Itoa(qa)+`::text::vector, id LIMIT $`+strconv.Itoa(qa+1), args...)
+		res, err = queryChunks(ctx, tx, `SELECT id, embedding <=> $`+strconv.Itoa(qa)+`::text::vector AS d
+			FROM kb_chunks WHERE `+where+` ORDER BY d, id LIMIT $`+strconv.Itoa(qa+1), args...)
 		if err != nil {
 			return nil, fmt.Errorf("vector search: %w", err)
 		}
@@ -240,22 +242,50 @@ func (s *Store) NearestChunks(ctx context.Context, kbID string, q []float32, k i
 	return res[:min(k, len(res))], nil
 }
 
-const resultCols = `id, kb_id, ds_id, doc_id, seq, text, embedding::real[], metadata::text`
+// queryChunks runs ranked, a query of chunk IDs and distances, and
+// returns those chunks with their vectors. The chunks are read after the
+// ranking: in one query PostgreSQL would convert every candidate's vector
+// and metadata before sorting them (25 ms against 2 ms over 3,000 chunks).
+func queryChunks(ctx context.Context, tx pgx.Tx, ranked string, args ...any) ([]kb.Result, error) {
+	rows, err := tx.Query(ctx, `SELECT c.id, c.kb_id, c.ds_id, c.doc_id, c.seq, c.text, vector_send(c.embedding), c.metadata::text
+		FROM (`+ranked+`) r JOIN kb_chunks c ON c.id = r.id ORDER BY r.d, r.id`, append([]any{custom}, args...)...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []kb.Result
+	for rows.Next() {
+		var r kb.Result
+		var vec []byte
+		var meta string
+		if err := rows.Scan(&r.ID, &r.KBID, &r.DSID, &r.DocID, &r.Seq, &r.Text, &vec, &meta); err != nil {
+			return nil, err
+		}
+		if r.Vector, err = decodeVector(vec); err != nil {
+			return nil, err
+		}
+		r.Meta = kb.UnmarshalMeta([]byte(meta))
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
 
-func queryChunks(ctx context.Context, tx pgx.Tx, sql string, args ...any) ([]kb.Result, error) {
-	rows, err := tx.Query(ctx, sql, append([]any{custom}, args...)...)
-	if err != nil {
-		return nil, err
+// decodeVector reads pgvector's binary form (vector_send): the dimension
+// count and a reserved word as big-endian uint16s, then the big-endian
+// float32s. Converting to real[] instead costs several times more.
+func decodeVector(b []byte) ([]float32, error) {
+	if len(b) < 4 {
+		return nil, fmt.Errorf("vector of %d bytes", len(b))
 	}
-	cs, err := scanChunks(rows)
-	if err != nil {
-		return nil, err
+	n := int(binary.BigEndian.Uint16(b))
+	if len(b) != 4+4*n {
+		return nil, fmt.Errorf("vector of %d dimensions in %d bytes", n, len(b))
 	}
-	out := make([]kb.Result, len(cs))
-	for i, c := range cs {
-		out[i].Chunk = c
+	v := make([]float32, n)
+	for i := range v {
+		v[i] = math.Float32frombits(binary.BigEndian.Uint32(b[4+4*i:]))
 	}
-	return out, nil
+	return v, nil
 }
 
 // tsQuery turns free text into a tsquery matching any of its words, as
@@ -285,10 +315,12 @@ func (s *Store) MatchingChunks(ctx context.Context, kbID, query string, k int, f
 	args := []any{kbID, tq}
 	where := filterSQL(f, &args)
 	args = append(args, k)
-	rows, err := s.pool.Query(ctx, `SELECT c.id, c.kb_id, c.ds_id, c.doc_id, c.seq, c.text, c.metadata::text, ts_rank_cd(c.tsv, q)::float8 AS score
-		FROM kb_chunks c, to_tsquery('english', $2) q
-		WHERE c.kb_id = $1 AND c.tsv @@ q AND `+where+`
-		ORDER BY score DESC, c.id LIMIT $`+strconv.Itoa(len(args)), append([]any{custom}, args...)...)
+	// As in queryChunks, the chunks are read after the ranking.
+	rows, err := s.pool.Query(ctx, `SELECT c.id, c.kb_id, c.ds_id, c.doc_id, c.seq, c.text, c.metadata::text, r.score
+		FROM (SELECT id, ts_rank_cd(tsv, q)::float8 AS score FROM kb_chunks, to_tsquery('english', $2) q
+			WHERE kb_id = $1 AND tsv @@ q AND `+where+`
+			ORDER BY score DESC, id LIMIT $`+strconv.Itoa(len(args))+`) r
+		JOIN kb_chunks c ON c.id = r.id ORDER BY r.score DESC, r.id`, append([]any{custom}, args...)...)
 	if err != nil {
 		return nil, fmt.Errorf("text search: %w", err)
 	}
