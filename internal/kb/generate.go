@@ -6,11 +6,9 @@ import (
 	"fmt"
 	"sort"
 	"strings"
-	"sync"
 	"time"
 	"unicode"
 
-	"github.com/outcrop/outcrop/internal/fault"
 	"github.com/outcrop/outcrop/internal/kb/vector"
 	"github.com/outcrop/outcrop/internal/provider"
 )
@@ -86,7 +84,7 @@ func (s *Service) PrepareGenerate(ctx context.Context, r GenerateRequest) (*Prep
 	if err != nil {
 		return nil, err
 	}
-	sess, err := s.sess.get(r.SessionID)
+	sess, err := s.sess.get(ctx, r.SessionID)
 	if err != nil {
 		return nil, err
 	}
@@ -108,7 +106,7 @@ func (s *Service) PrepareGenerate(ctx context.Context, r GenerateRequest) (*Prep
 	}
 	var hist strings.Builder
 	for _, t := range sess.turns() {
-		fmt.Fprintf(&hist, "User: %s\nAssistant: %s\n", t.q, t.a)
+		fmt.Fprintf(&hist, "User: %s\nAssistant: %s\n", t.Question, t.Answer)
 	}
 	text := strings.NewReplacer(
 		"$search_results$", sr.String(),
@@ -121,8 +119,8 @@ func (s *Service) PrepareGenerate(ctx context.Context, r GenerateRequest) (*Prep
 	if !strings.Contains(r.Prompt, "$conversation_history$") {
 		for _, t := range sess.turns() {
 			msgs = append(msgs,
-				provider.Message{Role: provider.User, Content: []provider.Block{{Type: provider.TextBlock, Text: t.q}}},
-				provider.Message{Role: provider.Assistant, Content: []provider.Block{{Type: provider.TextBlock, Text: t.a}}})
+				provider.Message{Role: provider.User, Content: []provider.Block{{Type: provider.TextBlock, Text: t.Question}}},
+				provider.Message{Role: provider.Assistant, Content: []provider.Block{{Type: provider.TextBlock, Text: t.Answer}}})
 		}
 	}
 	msgs = append(msgs, provider.Message{Role: provider.User, Content: []provider.Block{{Type: provider.TextBlock, Text: text}}})
@@ -141,7 +139,7 @@ func (p *Prepared) Generate(ctx context.Context) (Generated, error) {
 		return Generated{}, err
 	}
 	answer := strings.TrimSpace(provider.TextOf(resp.Message.Content))
-	p.sess.add(p.query, answer)
+	p.sess.add(ctx, p.query, answer)
 	return Generated{Text: answer, SessionID: p.SessionID, Citations: Cite(answer, p.results)}, nil
 }
 
@@ -198,7 +196,7 @@ func (p *Prepared) Stream(ctx context.Context, emit func(StreamEvent) error) (Ge
 		return Generated{}, err
 	}
 	answer := text.String()
-	p.sess.add(p.query, strings.TrimSpace(answer))
+	p.sess.add(ctx, p.query, strings.TrimSpace(answer))
 	return Generated{Text: answer, SessionID: p.SessionID, Citations: cites}, nil
 }
 
@@ -333,86 +331,6 @@ func contentWords(s string) map[string]bool {
 		}
 	}
 	return out
-}
-
-// sessions keeps RetrieveAndGenerate conversations in memory for 24 hours
-// (Bedrock's session lifetime), at most maxSessions of them.
-type sessions struct {
-	mu  sync.Mutex
-	now func() time.Time
-	m   map[string]*session
-}
-
-const (
-	maxSessions = 10000
-	sessionTTL  = 24 * time.Hour
-	maxTurns    = 10
-)
-
-type turn struct{ q, a string }
-
-type session struct {
-	id   string
-	mu   sync.Mutex
-	t    []turn
-	used time.Time
-}
-
-func newSessions(now func() time.Time) *sessions {
-	return &sessions{now: now, m: map[string]*session{}}
-}
-
-// get returns the session id, or a new one when id is "". An unknown or
-// expired id is an error, as in Bedrock.
-func (ss *sessions) get(id string) (*session, error) {
-	ss.mu.Lock()
-	defer ss.mu.Unlock()
-	now := ss.now()
-	if id != "" {
-		s, ok := ss.m[id]
-		if !ok || now.Sub(s.used) > sessionTTL {
-			delete(ss.m, id)
-			return nil, fault.Newf(fault.NotFound, "Session with Id %s is not valid. Please check and try again.", id)
-		}
-		s.used = now
-		return s, nil
-	}
-	if len(ss.m) >= maxSessions {
-		var oldest *session
-		for _, s := range ss.m {
-			if oldest == nil || s.used.Before(oldest.used) {
-				oldest = s
-			}
-		}
-		delete(ss.m, oldest.id)
-	}
-	s := &session{id: newUUID(), used: now}
-	ss.m[s.id] = s
-	return s, nil
-}
-
-func (s *session) turns() []turn {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]turn(nil), s.t...)
-}
-
-func (s *session) lastQuestion() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if len(s.t) == 0 {
-		return ""
-	}
-	return s.t[len(s.t)-1].q
-}
-
-func (s *session) add(q, a string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.t = append(s.t, turn{q, a})
-	if len(s.t) > maxTurns {
-		s.t = s.t[len(s.t)-maxTurns:]
-	}
 }
 
 func newUUID() string {

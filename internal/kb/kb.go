@@ -250,6 +250,9 @@ type Options struct {
 	// searched through an ANN index (DefaultANNMinChunks when 0); negative
 	// turns the index off, so every search is exact.
 	ANNMinChunks int
+	// Sessions keeps RetrieveAndGenerate sessions across restarts
+	// (session.go); nil keeps them in memory only.
+	Sessions SessionStore
 }
 
 // Service runs knowledge bases.
@@ -284,7 +287,7 @@ func New(opts Options) *Service {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Service{opts: opts, ctx: ctx, cancel: cancel, running: map[string]context.CancelFunc{},
-		cache: map[string]*slab{}, ann: ann, sess: newSessions(opts.Now)}
+		cache: map[string]*slab{}, ann: ann, sess: newSessions(opts.Now, opts.Sessions, opts.Logger)}
 }
 
 // Start resumes ingestion jobs that a previous process left unfinished.

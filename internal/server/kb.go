@@ -124,7 +124,8 @@ func (s *Server) buildKB(ctx context.Context) (*agentruntimeapi.Handler, error) 
 		s.kbStore, store = pg, pg
 	}
 	s.kb = kb.New(kb.Options{Store: store, Models: kbModels{s}, OpenBucket: s.openBucket, Crawler: webcrawl.New(nil),
-		Region: c.Region, AccountID: c.AccountID, Logger: s.log.With("component", "kb"), Now: s.opts.Now})
+		Region: c.Region, AccountID: c.AccountID, Logger: s.log.With("component", "kb"), Now: s.opts.Now,
+		Sessions: s.store}) // sessions stay in SQLite whichever store holds the knowledge bases
 	if err := s.kb.Start(ctx); err != nil {
 		return nil, fmt.Errorf("knowledge bases: %w", err)
 	}
