@@ -369,6 +369,27 @@ func TestKnowledgeBaseRerank(t *testing.T) {
 		t.Errorf("RetrieveAndGenerate prompt does not list the reranked passages in order:\n%s", text)
 	}
 
+	// The stream reranks the same way.
+	st, err := rt.RetrieveAndGenerateStream(ctx, &bedrockagentruntime.RetrieveAndGenerateStreamInput{
+		Input: &rtt.RetrieveAndGenerateInput{Text: aws.String("What replaced whale oil in the lamp?")},
+		RetrieveAndGenerateConfiguration: &rtt.RetrieveAndGenerateConfiguration{Type: rtt.RetrieveAndGenerateTypeKnowledgeBase,
+			KnowledgeBaseConfiguration: &rtt.KnowledgeBaseRetrieveAndGenerateConfiguration{KnowledgeBaseId: aws.String(kbID), ModelArn: aws.String("outcrop.echo-v1:0"),
+				RetrievalConfiguration: vsc(rerankARN, 2, nil)}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var streamed strings.Builder
+	for ev := range st.GetStream().Events() {
+		if o, ok := ev.(*rtt.RetrieveAndGenerateStreamResponseOutputMemberOutput); ok {
+			streamed.WriteString(aws.ToString(o.Value.Text))
+		}
+	}
+	st.GetStream().Close()
+	if got := streamed.String(); got != text {
+		t.Errorf("RetrieveAndGenerateStream text differs from RetrieveAndGenerate's:\n%s\nwant\n%s", got, text)
+	}
+
 	// IAM: bedrock:Retrieve alone does not allow reranking.
 	k := newUser(t, srv, "reader", nil, `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["bedrock:Retrieve","bedrock:InvokeModel"],"Resource":"*"}]}`)
 	creds := credentials.NewStaticCredentialsProvider(k.ID, k.Secret, "")
