@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
@@ -22,6 +23,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime"
 	"github.com/aws/smithy-go"
 	"github.com/google/go-cmp/cmp"
+	"github.com/openai/openai-go/v3"
 
 	"github.com/outcrop/outcrop/internal/catalog"
 	"github.com/outcrop/outcrop/internal/config"
@@ -30,7 +32,7 @@ import (
 	"github.com/outcrop/outcrop/internal/family/titanembed"
 	"github.com/outcrop/outcrop/internal/outcroptest"
 	"github.com/outcrop/outcrop/internal/provider"
-	"github.com/outcrop/outcrop/internal/provider/openai"
+	openaibackend "github.com/outcrop/outcrop/internal/provider/openai"
 )
 
 // rerankUpstream is a rerank server speaking the de-facto protocol as vLLM
@@ -104,7 +106,7 @@ func rerankServer(t *testing.T) (*outcroptest.Server, *rerankUpstream) {
 	rerankCaps := catalog.Capabilities{Rerank: true}
 	srv := outcroptest.NewServer(t, outcroptest.Options{
 		Families: []family.Codec{converse.Codec{}, titanembed.V2{}},
-		Extra:    []provider.Spec{openai.Spec},
+		Extra:    []provider.Spec{openaibackend.Spec},
 		Mutate: func(c *config.Config) {
 			c.Backends["rr"] = config.Backend{Kind: "openai", Config: map[string]any{"baseURL": hs.URL + "/v1", "maxRetries": 0}}
 		},
@@ -257,10 +259,23 @@ func TestRerankSDK(t *testing.T) {
 		})
 	}
 
-	// A reranker is not a chat model.
+	// A reranker is not a chat model, on Bedrock's runtime or the OpenAI
+	// dialect.
 	rc := runtimeClient(srv, srv.Key.ID, srv.Key.Secret)
 	if _, err := rc.Converse(ctx, &bedrockruntime.ConverseInput{ModelId: aws.String("amazon.rerank-v1:0"), Messages: userText("hi")}); apiCode(err) != "ValidationException" {
 		t.Errorf("Converse on a reranker: %v, want ValidationException", err)
+	}
+	if _, err := rc.InvokeModel(ctx, &bedrockruntime.InvokeModelInput{ModelId: aws.String("amazon.rerank-v1:0"), Body: []byte(`{"query":"q","documents":["a"]}`)}); apiCode(err) != "ValidationException" {
+		t.Errorf("InvokeModel on a reranker: %v, want ValidationException", err)
+	}
+	token, _, err := srv.Srv.IAM().CreateAPIKey(ctx, "root", time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	oc := openAIClient(srv.URL, token)
+	_, err = oc.Chat.Completions.New(ctx, openai.ChatCompletionNewParams{Model: "amazon.rerank-v1:0", Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("hi")}})
+	if statusOf(err) != http.StatusBadRequest {
+		t.Errorf("OpenAI chat completion on a reranker: %v, want 400", err)
 	}
 }
 

@@ -212,6 +212,9 @@ func CheckChat(t *Target, req *provider.Request) error {
 	if t.Model.Image() {
 		return fault.Newf(fault.Invalid, "The model `%s` is an image generation model and does not support this endpoint; use /v1/images/generations.", t.Model.ID)
 	}
+	if t.Model.Reranker() {
+		return fault.Newf(fault.Invalid, "The model `%s` is a reranker and does not support this endpoint; use bedrock-agent-runtime's Rerank.", t.Model.ID)
+	}
 	if req.Format != nil && !provider.FormatsOutput(t.Adapter) {
 		return Invalid("response_format", fmt.Sprintf("The model `%s` cannot constrain its output to JSON on the backend serving it; response_format %s is not supported. Describe the format in the prompt instead.", t.Model.ID, req.Format.Type))
 	}
