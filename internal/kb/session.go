@@ -74,15 +74,17 @@ func errNoSession(id string) error {
 }
 
 // get returns the session id, or a new one when id is "". An unknown or
-// expired id is an error, as in Bedrock.
+// expired id is an error, as in Bedrock. The store is read and written
+// without holding ss.mu, so that sessions do not wait for each other's
+// database calls.
 func (ss *sessions) get(ctx context.Context, id string) (*session, error) {
-	ss.mu.Lock()
-	defer ss.mu.Unlock()
 	now := ss.now()
 	if id == "" {
 		return ss.start(ctx, now)
 	}
+	ss.mu.Lock()
 	s, ok := ss.m[id]
+	ss.mu.Unlock()
 	if !ok && ss.store != nil {
 		st, err := ss.store.Session(ctx, id)
 		switch {
@@ -90,15 +92,21 @@ func (ss *sessions) get(ctx context.Context, id string) (*session, error) {
 		case err != nil:
 			return nil, err
 		default:
-			s, ok = &session{id: st.ID, owner: ss, t: st.Turns, used: st.Used}, true
-			ss.keep(s)
+			ss.mu.Lock()
+			if s, ok = ss.m[id]; !ok { // unless another request got there first
+				s, ok = &session{id: st.ID, owner: ss, t: st.Turns, used: st.Used}, true
+				ss.keep(s)
+			}
+			ss.mu.Unlock()
 		}
 	}
 	if !ok {
 		return nil, errNoSession(id)
 	}
 	if now.Sub(s.lastUsed()) > sessionTTL {
+		ss.mu.Lock()
 		delete(ss.m, id)
+		ss.mu.Unlock()
 		return nil, errNoSession(id)
 	}
 	s.touch(now)
@@ -114,14 +122,19 @@ func (ss *sessions) start(ctx context.Context, now time.Time) (*session, error) 
 		if err := ss.store.PutSession(ctx, Session{ID: s.id, Used: now}); err != nil {
 			return nil, err
 		}
-		if now.Sub(ss.swept) >= sweepEvery {
-			ss.swept = now
-			if err := ss.store.DeleteSessions(ctx, now.Add(-sessionTTL)); err != nil {
-				ss.log.WarnContext(ctx, "deleting expired sessions failed", "err", err)
-			}
-		}
+	}
+	ss.mu.Lock()
+	sweep := ss.store != nil && now.Sub(ss.swept) >= sweepEvery
+	if sweep {
+		ss.swept = now
 	}
 	ss.keep(s)
+	ss.mu.Unlock()
+	if sweep {
+		if err := ss.store.DeleteSessions(ctx, now.Add(-sessionTTL)); err != nil {
+			ss.log.WarnContext(ctx, "deleting expired sessions failed", "err", err)
+		}
+	}
 	return s, nil
 }
 

@@ -171,10 +171,32 @@ func TestSessionsSurviveRestart(t *testing.T) {
 		}
 	}
 	// Starting a session deletes expired ones from the store.
-	if _, err := ask("", "New?"); err != nil {
+	fresh, err := ask("", "New?")
+	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := st.Session(ctx, sid); fault.KindOf(err) != fault.NotFound {
 		t.Errorf("expired session still stored: %v", err)
+	}
+
+	// After a restart, concurrent turns on one session (the first ones
+	// reading it back from the store at the same time) are all kept.
+	shut()
+	open()
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Go(func() {
+			if _, err := ask(fresh.SessionID, fmt.Sprintf("c%d", i)); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	stored, err = st.Session(ctx, fresh.SessionID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(stored.Turns) != 9 || stored.Turns[0].Question != "New?" {
+		t.Errorf("after 8 concurrent turns the session has %d turns: %+v", len(stored.Turns), stored.Turns)
 	}
 }
