@@ -3,6 +3,10 @@ package bedrock_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -14,6 +18,7 @@ import (
 	"github.com/outcrop/outcrop/internal/fault"
 	"github.com/outcrop/outcrop/internal/outcroptest"
 	"github.com/outcrop/outcrop/internal/provider"
+	"github.com/outcrop/outcrop/internal/provider/bedrock"
 	"github.com/outcrop/outcrop/internal/provider/providertest"
 )
 
@@ -113,5 +118,60 @@ func TestRerank(t *testing.T) {
 				t.Errorf("upstream reranker saw %+v", last)
 			}
 		})
+	}
+}
+
+// TestRerankWire pins the exchange with Bedrock as its API reference shows
+// it: POST /rerank, signed for the service "bedrock" (not
+// "bedrock-agent-runtime", which Bedrock refuses), the model as a
+// foundation-model ARN, TEXT sources, and results of index and
+// relevanceScore.
+func TestRerankWire(t *testing.T) {
+	var body map[string]any
+	var path, auth string
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		path, auth = r.Method+" "+r.URL.Path, r.Header.Get("Authorization")
+		b, _ := io.ReadAll(r.Body)
+		if err := json.Unmarshal(b, &body); err != nil {
+			t.Errorf("body %s: %v", b, err)
+		}
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"results":[{"index":1,"relevanceScore":0.93359375},{"index":0,"relevanceScore":0.0015869140625}]}`)
+	}))
+	defer up.Close()
+	raw := fmt.Sprintf(`{"region":"us-west-2","endpointURL":%q,"accessKeyId":"AKIDEXAMPLE","secretAccessKey":"wJalrXUtnFEMI","maxRetries":0}`, up.URL)
+	a, err := bedrock.New(json.RawMessage(raw), provider.Env{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := a.Rerank(context.Background(), &provider.RerankRequest{Model: "amazon.rerank-v1:0", Query: "capital of France",
+		Documents: []string{"Bananas are yellow.", "Paris is the capital of France."}, TopN: 2, Extra: json.RawMessage(`{"max_tokens_per_doc":512}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if path != "POST /rerank" {
+		t.Errorf("request %s, want POST /rerank", path)
+	}
+	if !strings.HasPrefix(auth, "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/") || !strings.Contains(auth, "/us-west-2/bedrock/aws4_request") {
+		t.Errorf("Authorization = %q, want SigV4 for us-west-2/bedrock", auth)
+	}
+	text := func(s string) map[string]any {
+		return map[string]any{"type": "INLINE", "inlineDocumentSource": map[string]any{"type": "TEXT", "textDocument": map[string]any{"text": s}}}
+	}
+	want := map[string]any{
+		"queries": []any{map[string]any{"type": "TEXT", "textQuery": map[string]any{"text": "capital of France"}}},
+		"sources": []any{text("Bananas are yellow."), text("Paris is the capital of France.")},
+		"rerankingConfiguration": map[string]any{"type": "BEDROCK_RERANKING_MODEL", "bedrockRerankingConfiguration": map[string]any{
+			"numberOfResults": float64(2),
+			"modelConfiguration": map[string]any{"modelArn": "arn:aws:bedrock:us-west-2::foundation-model/amazon.rerank-v1:0",
+				"additionalModelRequestFields": map[string]any{"max_tokens_per_doc": float64(512)}},
+		}},
+	}
+	if d := cmp.Diff(want, body); d != "" {
+		t.Errorf("request body (-want +got):\n%s", d)
+	}
+	approx := cmp.Comparer(func(x, y float64) bool { return float32(x) == float32(y) })
+	if d := cmp.Diff([]provider.RerankResult{{Index: 1, Score: 0.93359375}, {Index: 0, Score: 0.0015869140625}}, resp.Results, approx); d != "" {
+		t.Errorf("results (-want +got):\n%s", d)
 	}
 }
