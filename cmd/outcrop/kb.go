@@ -520,7 +520,8 @@ func kbRmCmd(g *globalFlags, f *kbFlags) *cobra.Command {
 func kbAskCmd(g *globalFlags, f *kbFlags) *cobra.Command {
 	var (
 		model, session, prompt string
-		results                int32
+		rerankModel            string
+		results, reranked      int32
 		maxTokens              int32
 		stream                 bool
 	)
@@ -545,6 +546,15 @@ func kbAskCmd(g *globalFlags, f *kbFlags) *cobra.Command {
 				ModelArn:        aws.String(modelARN(c.cfg.Region, model)),
 				RetrievalConfiguration: &rtt.KnowledgeBaseRetrievalConfiguration{VectorSearchConfiguration: &rtt.KnowledgeBaseVectorSearchConfiguration{
 					NumberOfResults: aws.Int32(results)}},
+			}
+			if rerankModel != "" {
+				rb := &rtt.VectorSearchBedrockRerankingConfiguration{
+					ModelConfiguration: &rtt.VectorSearchBedrockRerankingModelConfiguration{ModelArn: aws.String(modelARN(c.cfg.Region, rerankModel))}}
+				if reranked > 0 {
+					rb.NumberOfRerankedResults = aws.Int32(reranked)
+				}
+				kbc.RetrievalConfiguration.VectorSearchConfiguration.RerankingConfiguration = &rtt.VectorSearchRerankingConfiguration{
+					Type: rtt.VectorSearchRerankingConfigurationTypeBedrockRerankingModel, BedrockRerankingConfiguration: rb}
 			}
 			gen := &rtt.GenerationConfiguration{}
 			if prompt != "" {
@@ -576,6 +586,8 @@ func kbAskCmd(g *globalFlags, f *kbFlags) *cobra.Command {
 	fl.StringVar(&session, "session", "", "session ID of an earlier answer, to continue the conversation")
 	fl.StringVar(&prompt, "prompt", "", "prompt template with $search_results$ (and $query$, $output_format_instructions$, ...)")
 	fl.Int32Var(&results, "results", 5, "passages to retrieve")
+	fl.StringVar(&rerankModel, "rerank-model", "", "reranker model ID or ARN that reorders the passages (a configured reranker, e.g. amazon.rerank-v1:0)")
+	fl.Int32Var(&reranked, "reranked-results", 0, "passages kept after reranking (default: --results)")
 	fl.Int32Var(&maxTokens, "max-tokens", 0, "longest answer in tokens (default: the server's)")
 	return cmd
 }

@@ -104,6 +104,11 @@ func TestKBCommands(t *testing.T) {
 	if _, err := kbErr("ask", "handbook", "Why?", "--model", "outcrop.all-minilm-l6-v2"); err == nil || !strings.Contains(err.Error(), "ValidationException") {
 		t.Errorf("ask with an embedding model: %v", err)
 	}
+	// The default configuration serves no reranker: Bedrock's error for a
+	// model the account cannot use.
+	if _, err := kbErr("ask", "handbook", "Why?", "--model", "outcrop.echo-v1:0", "--rerank-model", "amazon.rerank-v1:0"); err == nil || !strings.Contains(err.Error(), "AccessDeniedException") {
+		t.Errorf("ask with the unserved reranker: %v", err)
+	}
 
 	writeFile(t, folder, "bread.txt", "Rye bread is dense and keeps for a week. It rises with a sour starter.")
 	if err := os.Remove(filepath.Join(folder, "lighthouse.txt")); err != nil {
