@@ -189,7 +189,7 @@ func start() (string, error) {
 	cmd = exec.Command(filepath.Join(bin, "postgres"), "-D", data, "-h", "127.0.0.1", "-p", strconv.Itoa(port),
 		"-k", "", // no Unix socket
 		"-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
-		"-c", "max_connections=200", "-c", "shared_buffers=128MB")
+		"-c", "max_connections=200", "-c", "shared_buffers=512MB")
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
 	dieWithParent(cmd.SysProcAttr)
 	cmd.Dir = dir

@@ -50,6 +50,19 @@ func (s *Store) indexValid(ctx context.Context, q querier, kbID string) (valid, 
 	return valid, true, nil
 }
 
+// index reports whether the knowledge base's HNSW index is valid and,
+// if so, how many chunks it indexes as PostgreSQL last counted them
+// (pg_class.reltuples: at the build, and at each VACUUM or ANALYZE
+// since), an estimate of the knowledge base's size that costs no scan.
+func (s *Store) index(ctx context.Context, q querier, kbID string) (valid bool, size float64, err error) {
+	err = q.QueryRow(ctx, `SELECT i.indisvalid, c.reltuples FROM pg_class c JOIN pg_index i ON i.indexrelid = c.oid WHERE c.relname = $1`,
+		hnswIndex(kbID)).Scan(&valid, &size)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return false, 0, nil
+	}
+	return valid, size, err
+}
+
 // startBuild builds the knowledge base's index in the background unless
 // this Store is building it already, and returns a channel closed when
 // that build ends. The goroutine belongs to the Store: Close cancels and

@@ -52,12 +52,12 @@ func filterSQL(f *vector.Filter, args *[]any) string {
 		if !ok {
 			return boolSQL(f.Op == "notEquals")
 		}
-		a := attr()
-		eq := "COALESCE(" + a + " = " + param(lit) + "::jsonb, FALSE)"
-		if f.Op == "notEquals" {
-			return "(NOT " + eq + ")"
+		if f.Op == "equals" {
+			// Containment is what the GIN index answers; for a scalar
+			// value it holds exactly when the attribute equals it.
+			return "(metadata @> " + param(containJSON(f.Key, lit)) + "::jsonb)"
 		}
-		return eq
+		return "(NOT COALESCE(" + attr() + " = " + param(lit) + "::jsonb, FALSE))"
 	case "greaterThan", "greaterThanOrEquals", "lessThan", "lessThanOrEquals":
 		n, ok := f.Value.(float64)
 		if !ok {
@@ -81,16 +81,19 @@ func filterSQL(f *vector.Filter, args *[]any) string {
 		if len(lits) == 0 {
 			return boolSQL(f.Op == "notIn")
 		}
+		if f.Op == "in" {
+			items := make([]string, len(lits))
+			for i, lit := range lits {
+				items[i] = "metadata @> " + param(containJSON(f.Key, lit)) + "::jsonb"
+			}
+			return "(" + strings.Join(items, " OR ") + ")"
+		}
 		a := attr()
 		items := make([]string, len(lits))
 		for i, lit := range lits {
 			items[i] = param(lit) + "::jsonb"
 		}
-		in := "COALESCE(" + a + " IN (" + strings.Join(items, ", ") + "), FALSE)"
-		if f.Op == "notIn" {
-			return "(NOT " + in + ")"
-		}
-		return in
+		return "(NOT COALESCE(" + a + " IN (" + strings.Join(items, ", ") + "), FALSE))"
 	case "startsWith":
 		p, _ := f.Value.(string)
 		a := attr()
@@ -127,6 +130,12 @@ func boolSQL(b bool) string {
 	return "FALSE"
 }
 
+// containJSON returns {key: lit} as JSON, lit being JSON already.
+func containJSON(key, lit string) string {
+	k, _ := json.Marshal(key)
+	return "{" + string(k) + ":" + lit + "}"
+}
+
 // scalarJSON returns a string, number or boolean as JSON; other values
 // (which equal nothing in vector.Match) report false.
 func scalarJSON(v any) (string, bool) {
@@ -155,10 +164,12 @@ const rescoreMargin = 16
 // knowledge base pass the filter than the ANN threshold, it scans them
 // exactly (ordered by cosine distance, without the index), which gives the
 // in-memory exact search's results. Otherwise it searches the knowledge
-// base's HNSW index with hnsw.ef_search raised by the share of chunks the
-// filter may reject (pgvector 0.6 filters the index's candidates, so a
-// filter passing a fifth of the chunks needs five times as many), and
-// falls back to the exact scan if the index still returns too few.
+// base's HNSW index (unfiltered searches without counting), with
+// hnsw.ef_search raised by the share of chunks the filter may reject
+// (pgvector 0.6 filters the index's candidates, so a filter passing a
+// fifth of the chunks needs five times as many), and falls back to the
+// exact scan if the index still returns too few. Without a valid index it
+// scans exactly and starts building one.
 func (s *Store) NearestChunks(ctx context.Context, kbID string, q []float32, k int, f *vector.Filter) ([]kb.Result, error) {
 	if k <= 0 || len(q) == 0 {
 		return nil, nil
@@ -172,38 +183,37 @@ func (s *Store) NearestChunks(ctx context.Context, kbID string, q []float32, k i
 	where := "kb_id = $1 AND " + filterSQL(f, &args)
 	fetch := k + rescoreMargin
 	exact := s.ann < 0 || len(q) > maxHNSWDims || !hnswID.MatchString(kbID)
+	ef := max(40, 2*fetch)
 	if !exact {
-		// Count the passing chunks up to the threshold.
-		var n int
-		cargs := append(append([]any{custom}, args...), s.ann)
-		if err := tx.QueryRow(ctx, `SELECT count(*) FROM (SELECT 1 FROM kb_chunks WHERE `+where+
-			` LIMIT $`+strconv.Itoa(len(cargs)-1)+`) t`, cargs...).Scan(&n); err != nil {
-			return nil, fmt.Errorf("vector search: %w", err)
-		}
-		exact = n < s.ann
-	}
-	if !exact {
-		valid, _, err := s.indexValid(ctx, tx, kbID)
+		valid, size, err := s.index(ctx, tx, kbID)
 		if err != nil {
 			return nil, fmt.Errorf("vector search: %w", err)
 		}
-		if !valid {
-			s.startBuild(kbID, len(q))
-			exact = true
+		// An unfiltered search goes to a valid index at once: it was
+		// built when the knowledge base reached the threshold.
+		if f != nil || !valid {
+			// Count the passing chunks up to the threshold.
+			var n int
+			cargs := append(append([]any{custom}, args...), s.ann)
+			if err := tx.QueryRow(ctx, `SELECT count(*) FROM (SELECT 1 FROM kb_chunks WHERE `+where+
+				` LIMIT $`+strconv.Itoa(len(cargs)-1)+`) t`, cargs...).Scan(&n); err != nil {
+				return nil, fmt.Errorf("vector search: %w", err)
+			}
+			switch {
+			case n < s.ann:
+				exact = true
+			case !valid:
+				s.startBuild(kbID, len(q))
+				exact = true
+			case f != nil:
+				// At least s.ann chunks pass, so the filter rejects at
+				// most 1 - s.ann/size of them.
+				ef = int(math.Ceil(float64(ef) * max(size, float64(s.ann)) / float64(s.ann)))
+			}
 		}
 	}
 	var res []kb.Result
 	if !exact {
-		ef := max(40, 2*fetch)
-		if f != nil {
-			// At least s.ann chunks pass, so the filter rejects at most
-			// 1 - s.ann/total of them.
-			var total int
-			if err := tx.QueryRow(ctx, `SELECT count(*) FROM kb_chunks WHERE kb_id = $1`, kbID).Scan(&total); err != nil {
-				return nil, fmt.Errorf("vector search: %w", err)
-			}
-			ef = int(math.Ceil(float64(ef) * float64(total) / float64(s.ann)))
-		}
 		// enable_sort off keeps the planner from sorting the knowledge
 		// base's chunks instead of walking the index.
 		if _, err := tx.Exec(ctx, fmt.Sprintf("SET LOCAL hnsw.ef_search = %d; SET LOCAL enable_sort = off", min(ef, 1000))); err != nil {
