@@ -27,10 +27,21 @@ const msgBadRerankARN = "The provided model ARN for reranking is invalid. Please
 // bedrock:Rerank (which names no resource) and bedrock:InvokeModel on the
 // model, which must be in the catalog.
 func (h *Handler) authorizeRerank(r *http.Request, modelARN string) error {
-	ctx, p := r.Context(), reqctx.PrincipalFrom(r.Context())
-	if err := h.opts.Auth.AuthorizeRequest(ctx, p, "bedrock:Rerank", "*", nil); err != nil {
+	if err := h.authorizeRerankAction(r); err != nil {
 		return err
 	}
+	return h.authorizeReranker(r, modelARN)
+}
+
+// authorizeRerankAction checks bedrock:Rerank, which names no resource.
+func (h *Handler) authorizeRerankAction(r *http.Request) error {
+	return h.opts.Auth.AuthorizeRequest(r.Context(), reqctx.PrincipalFrom(r.Context()), "bedrock:Rerank", "*", nil)
+}
+
+// authorizeReranker checks bedrock:InvokeModel on the reranker model,
+// which must be in the catalog.
+func (h *Handler) authorizeReranker(r *http.Request, modelARN string) error {
+	ctx, p := r.Context(), reqctx.PrincipalFrom(r.Context())
 	if h.opts.ModelARN == nil {
 		return nil
 	}
@@ -92,6 +103,10 @@ type rerankResult struct {
 // when additionalModelRequestFields sets return_documents (Cohere's name
 // for it, which the upstream receives as well).
 func (h *Handler) rerank(w http.ResponseWriter, r *http.Request) error {
+	// As every operation, authorize the action before reading the body.
+	if err := h.authorizeRerankAction(r); err != nil {
+		return err
+	}
 	body, err := restjson.ReadBody(r)
 	if err != nil {
 		return err
@@ -183,7 +198,7 @@ func (h *Handler) rerank(w http.ResponseWriter, r *http.Request) error {
 		}
 		_ = json.Unmarshal(m["return_documents"], &returnDocs) // anything but true leaves it false
 	}
-	if err := h.authorizeRerank(r, arn); err != nil {
+	if err := h.authorizeReranker(r, arn); err != nil {
 		return err
 	}
 	res, err := h.opts.KB.Rerank(r.Context(), kb.RerankRequest{ModelARN: arn, Query: *q.TextQuery.Text, Documents: docs, N: n, Extra: bc.Model.Extra})
