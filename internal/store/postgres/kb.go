@@ -104,6 +104,7 @@ func (s *Store) DeleteKnowledgeBase(ctx context.Context, id string) error {
 	if _, err := s.pool.Exec(ctx, `DELETE FROM knowledge_bases WHERE id = $1`, id); err != nil {
 		return err
 	}
+	s.releaseAll(ctx, leaseKey(id, ""))
 	if hnswID.MatchString(id) {
 		s.stopBuild(id)
 		if _, err := s.pool.Exec(ctx, `DROP INDEX CONCURRENTLY IF EXISTS `+hnswIndex(id)); err != nil {
@@ -137,8 +138,10 @@ func (s *Store) DataSources(ctx context.Context, kbID string) ([]kb.DataSource, 
 
 // DeleteDataSource deletes a data source with its jobs, documents and chunks.
 func (s *Store) DeleteDataSource(ctx context.Context, kbID, id string) error {
-	_, err := s.pool.Exec(ctx, `DELETE FROM kb_data_sources WHERE kb_id = $1 AND id = $2`, kbID, id)
-	return err
+	if _, err := s.pool.Exec(ctx, `DELETE FROM kb_data_sources WHERE kb_id = $1 AND id = $2`, kbID, id); err != nil {
+		return err
+	}
+	return s.release(ctx, kbID, id)
 }
 
 func putJob(ctx context.Context, q querier, j kb.IngestionJob) error {
@@ -149,11 +152,6 @@ func putJob(ctx context.Context, q querier, j kb.IngestionJob) error {
 		return fmt.Errorf("put ingestion job: %w", err)
 	}
 	return nil
-}
-
-// PutIngestionJob inserts or replaces an ingestion job.
-func (s *Store) PutIngestionJob(ctx context.Context, j kb.IngestionJob) error {
-	return putJob(ctx, s.pool, j)
 }
 
 // IngestionJob returns one ingestion job.
@@ -169,11 +167,6 @@ func (s *Store) IngestionJob(ctx context.Context, kbID, dsID, id string) (kb.Ing
 // IngestionJobs lists a data source's jobs by start time.
 func (s *Store) IngestionJobs(ctx context.Context, kbID, dsID string) ([]kb.IngestionJob, error) {
 	return listJSON[kb.IngestionJob](ctx, s.pool, `SELECT data FROM kb_ingestion_jobs WHERE kb_id = $1 AND ds_id = $2 ORDER BY started_at, id COLLATE "C"`, kbID, dsID)
-}
-
-// UnfinishedIngestionJobs lists jobs that have not ended.
-func (s *Store) UnfinishedIngestionJobs(ctx context.Context) ([]kb.IngestionJob, error) {
-	return listJSON[kb.IngestionJob](ctx, s.pool, `SELECT data FROM kb_ingestion_jobs WHERE status IN ('STARTING', 'IN_PROGRESS', 'STOPPING') ORDER BY started_at, id COLLATE "C"`)
 }
 
 // Documents lists a data source's documents by ID.

@@ -19,6 +19,7 @@ import (
 	"log/slog"
 	"sync"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/pressly/goose/v3"
@@ -56,6 +57,11 @@ type Store struct {
 	mu       sync.Mutex
 	valid    map[string]bool  // knowledge base ID → its HNSW index is valid
 	building map[string]build // knowledge base ID → this Store's running build
+
+	connConfig *pgx.ConnConfig
+	leaseMu    sync.Mutex
+	leaseConn  *pgx.Conn       // holds the ingestion job leases (jobs.go); nil until the first
+	leases     map[string]bool // leaseKey → held
 }
 
 var (
@@ -86,7 +92,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	}
 	bctx, cancel := context.WithCancel(context.Background())
 	return &Store{pool: pool, ann: ann, log: opts.Logger, ctx: bctx, cancel: cancel,
-		valid: map[string]bool{}, building: map[string]build{}}, nil
+		valid: map[string]bool{}, building: map[string]build{}, connConfig: cfg.ConnConfig.Copy()}, nil
 }
 
 func migrate(ctx context.Context, cfg *pgxpool.Config) error {
@@ -120,10 +126,12 @@ func migrateDB(ctx context.Context, db *sql.DB) error {
 }
 
 // Close stops index builds (an interrupted one is redone when next
-// needed) and closes the connections.
+// needed), gives up the ingestion job leases (another replica may resume
+// the jobs) and closes the connections.
 func (s *Store) Close() error {
 	s.cancel()
 	s.wg.Wait()
+	s.closeLeases()
 	s.pool.Close()
 	return nil
 }

@@ -476,3 +476,63 @@ func TestDeleteKnowledgeBase(t *testing.T) {
 		t.Errorf("after DeleteKnowledgeBase: %d chunks and %d HNSW indexes left", n, idx)
 	}
 }
+
+// TestJobLeases runs two stores on one database, as two replicas: a job
+// started on one makes starting another of the same data source on the
+// other a Conflict, the other does not resume it while the first lives,
+// and resumes it once the first is gone.
+func TestJobLeases(t *testing.T) {
+	dsn := testpg.DSN(t)
+	a := open(t, Options{DSN: dsn})
+	b, err := Open(context.Background(), Options{DSN: dsn})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	ctx := context.Background()
+	kbID := corpus(t, a, 10, 4)
+	job := func(id string) kb.IngestionJob {
+		return kb.IngestionJob{KBID: kbID, DSID: "DS", ID: id, Status: kb.JobStarting, Started: time.Now()}
+	}
+	unfinished := func(s *Store) []string {
+		t.Helper()
+		js, err := s.UnfinishedIngestionJobs(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, j := range js {
+			out = append(out, j.ID+" "+j.Status)
+		}
+		return out
+	}
+	if err := a.PutIngestionJob(ctx, job("J1")); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.PutIngestionJob(ctx, job("J2")); fault.KindOf(err) != fault.Conflict {
+		t.Errorf("starting a second job on another replica: %v, want Conflict", err)
+	}
+	if got := unfinished(b); len(got) != 0 {
+		t.Errorf("the other replica would resume %v", got)
+	}
+	if diff := cmp.Diff([]string{"J1 STARTING"}, unfinished(a)); diff != "" {
+		t.Errorf("the running replica's unfinished jobs (-want +got):\n%s", diff)
+	}
+	j := job("J1")
+	j.Status = kb.JobInProgress
+	if err := a.PutIngestionJob(ctx, j); err != nil {
+		t.Fatal(err)
+	}
+	a.Close() // the replica dies: its session ends
+	if diff := cmp.Diff([]string{"J1 IN_PROGRESS"}, unfinished(b)); diff != "" {
+		t.Errorf("after the first replica closed, the other's unfinished jobs (-want +got):\n%s", diff)
+	}
+	j.Status = kb.JobComplete
+	if err := b.PutIngestionJob(ctx, j); err != nil {
+		t.Fatal(err)
+	}
+	c := open(t, Options{DSN: dsn})
+	if err := c.PutIngestionJob(ctx, job("J3")); err != nil {
+		t.Errorf("starting a job after the last one completed elsewhere: %v", err)
+	}
+}
