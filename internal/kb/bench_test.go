@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -115,19 +116,41 @@ func (l latencies) pct(p float64) float64 {
 	return float64(s[i].Microseconds()) / 1000
 }
 
-// benchCase is one kind of query: its search type and filter.
+// benchCase is one kind of query: its search type and filter, and
+// whether the query text is worded as a question (with common words).
 type benchCase struct {
-	name   string
-	search string
-	filter *vector.Filter
+	name     string
+	search   string
+	filter   *vector.Filter
+	question bool
 }
 
 var benchCases = []benchCase{
-	{"semantic", kb.SearchSemantic, nil},
-	{"hybrid", kb.SearchHybrid, nil},
-	{"semantic_filter50", kb.SearchSemantic, &vector.Filter{Op: "equals", Key: "lang", Value: "en"}},
-	{"semantic_filter5", kb.SearchSemantic, &vector.Filter{Op: "equals", Key: "cat", Value: "cat7"}},
-	{"hybrid_filter5", kb.SearchHybrid, &vector.Filter{Op: "equals", Key: "cat", Value: "cat7"}},
+	{"semantic", kb.SearchSemantic, nil, false},
+	{"hybrid", kb.SearchHybrid, nil, false},
+	{"hybrid_question", kb.SearchHybrid, nil, true},
+	{"semantic_filter50", kb.SearchSemantic, &vector.Filter{Op: "equals", Key: "lang", Value: "en"}, false},
+	{"semantic_filter5", kb.SearchSemantic, &vector.Filter{Op: "equals", Key: "cat", Value: "cat7"}, false},
+	{"hybrid_filter5", kb.SearchHybrid, &vector.Filter{Op: "equals", Key: "cat", Value: "cat7"}, false},
+	{"hybrid_question_filter50", kb.SearchHybrid, &vector.Filter{Op: "equals", Key: "lang", Value: "en"}, true},
+}
+
+// selectedCases returns the cases named in $OUTCROP_KB_BENCH_CASES
+// (comma-separated; unset: all).
+func selectedCases(b *testing.B) []benchCase {
+	v := os.Getenv("OUTCROP_KB_BENCH_CASES")
+	if v == "" {
+		return benchCases
+	}
+	var out []benchCase
+	for _, name := range strings.Split(v, ",") {
+		i := slices.IndexFunc(benchCases, func(c benchCase) bool { return c.name == name })
+		if i < 0 {
+			b.Fatalf("OUTCROP_KB_BENCH_CASES: no case %q", name)
+		}
+		out = append(out, benchCases[i])
+	}
+	return out
 }
 
 // runQueries retrieves the 10 best chunks for every query and returns
@@ -137,8 +160,12 @@ func runQueries(b *testing.B, svc *kb.Service, kbID string, qs []query, c benchC
 	ids := make([][]int64, len(qs))
 	lat := make(latencies, len(qs))
 	for i, q := range qs {
+		text := q.text
+		if c.question {
+			text = q.question
+		}
 		start := time.Now()
-		res, err := svc.Retrieve(ctx, kb.Query{KBID: kbID, Text: q.text, N: 10, SearchType: c.search, Filter: c.filter})
+		res, err := svc.Retrieve(ctx, kb.Query{KBID: kbID, Text: text, N: 10, SearchType: c.search, Filter: c.filter})
 		lat[i] = time.Since(start)
 		if err != nil {
 			b.Fatal(err)
@@ -176,8 +203,9 @@ func recall(got, want [][]int64) float64 {
 // latency percentiles of 300 queries per case (the query's embedding is a
 // lookup, so the figures are search only), recall@10 of the ANN results
 // against the exact ones, the time to load the knowledge base and build
-// the index (what a restart costs), and heap growth against the index's
-// own size. Run it with -benchtime 1x; see docs/performance.md.
+// the index (what a restart costs), and heap growth against the indexes'
+// own size. $OUTCROP_KB_BENCH_CASES picks cases (default: all). Run it
+// with -benchtime 1x; see docs/performance.md.
 func BenchmarkRetrieve(b *testing.B) {
 	n := 100000
 	if v, err := strconv.Atoi(os.Getenv("OUTCROP_KB_BENCH_CHUNKS")); err == nil {
@@ -190,6 +218,7 @@ func BenchmarkRetrieve(b *testing.B) {
 	st, kbID := benchCorpus(b, s, n, emb)
 	defer st.Close()
 	ctx := context.Background()
+	cases := selectedCases(b)
 	for b.Loop() {
 		h0 := heapMiB()
 		exact := kb.New(kb.Options{Store: st, Models: dimModels{emb, benchDim}, ANNMinChunks: -1})
@@ -200,7 +229,8 @@ func BenchmarkRetrieve(b *testing.B) {
 		loadExact := time.Since(start)
 		h1 := heapMiB()
 		want := map[string][][]int64{}
-		for _, c := range benchCases {
+		ts := exact.IndexStats(kbID)
+		for _, c := range cases {
 			ids, lat := runQueries(b, exact, kbID, qs, c)
 			want[c.name] = ids
 			b.ReportMetric(lat.pct(0.5), "exact_"+c.name+"_p50_ms")
@@ -223,7 +253,7 @@ func BenchmarkRetrieve(b *testing.B) {
 		h3 := heapMiB()
 		rss := rssMiB()
 		is := ann.IndexStats(kbID)
-		for _, c := range benchCases {
+		for _, c := range cases {
 			ids, lat := runQueries(b, ann, kbID, qs, c)
 			b.ReportMetric(lat.pct(0.5), "ann_"+c.name+"_p50_ms")
 			b.ReportMetric(lat.pct(0.99), "ann_"+c.name+"_p99_ms")
@@ -235,6 +265,8 @@ func BenchmarkRetrieve(b *testing.B) {
 		b.ReportMetric(h1-h0, "heap_slab_MiB")
 		b.ReportMetric(h3-h2, "heap_slab_and_index_MiB")
 		b.ReportMetric(float64(is.IndexBytes)/(1<<20), "index_MiB")
+		b.ReportMetric(float64(ts.TextBytes)/(1<<20), "text_index_MiB")
+		b.ReportMetric(float64(ts.TextTerms), "text_terms")
 		b.ReportMetric(rss, "rss_MiB")
 		b.ReportMetric(float64(is.Lists), "ivf_lists")
 		b.ReportMetric(float64(is.Chunks), "chunks")

@@ -33,10 +33,11 @@ type Result struct {
 
 // Retrieve returns the chunks that best answer q: cosine similarity over
 // the chunks passing the filter (exact, or through the knowledge base's
-// ANN index when it has one; see slab.search) and, for HYBRID, BM25 ranking fused
-// with it by reciprocal rank fusion. A HIERARCHICAL child chunk that
-// matches is returned as its parent chunk, and a parent only once (the
-// best-scoring child's place), so fewer than N results may come back.
+// ANN index when it has one; see slab.search) and, for HYBRID, BM25 ranking
+// (the slab's in-memory text index) fused with it by reciprocal rank
+// fusion. A HIERARCHICAL child chunk that matches is returned as its
+// parent chunk, and a parent only once (the best-scoring child's place),
+// so fewer than N results may come back.
 func (s *Service) Retrieve(ctx context.Context, q Query) ([]Result, error) {
 	if q.Rerank != nil {
 		return s.retrieveReranked(ctx, q)
@@ -71,24 +72,7 @@ func (s *Service) Retrieve(ctx context.Context, q Query) ([]Result, error) {
 	}
 	sl.mu.RLock()
 	defer sl.mu.RUnlock()
-	sem := sl.search(qv, pool, q.Filter, s.ann)
-	hits := sem
-	if q.SearchType != SearchSemantic {
-		lex, err := s.opts.Store.SearchText(ctx, q.KBID, q.Text, 4*pool)
-		if err != nil {
-			return nil, err
-		}
-		kept := lex[:0]
-		for _, h := range lex {
-			if r, ok := sl.byID[h.ID]; ok && vector.Match(q.Filter, sl.rows[r].Meta) {
-				kept = append(kept, h)
-			}
-		}
-		if len(kept) > pool {
-			kept = kept[:pool]
-		}
-		hits = vector.Fuse([][]vector.Scored{sem, kept}, []float64{1, 1}, pool)
-	}
+	hits := sl.search(qv, q.Text, pool, q.Filter, q.SearchType != SearchSemantic, s.ann)
 	return pick(hits, func(id int64) (Chunk, bool) {
 		r, ok := sl.byID[id]
 		if !ok {

@@ -5,6 +5,7 @@ import (
 	"math"
 	"sync"
 
+	"github.com/outcrop/outcrop/internal/kb/bm25"
 	"github.com/outcrop/outcrop/internal/kb/vector"
 )
 
@@ -27,12 +28,12 @@ type annSettings struct {
 	minChunks int // 0: never
 }
 
-// slab is a knowledge base's chunks held in memory for search, and its
-// ANN index once it is large enough. The store stays the source of truth:
-// a slab is loaded from it on first use and kept in step by refreshDoc
-// after each committed write, which replaces one document's rows with
-// what the store then holds; deleting a data source or knowledge base
-// drops the whole slab. mu guards everything below it: searches hold it
+// slab is a knowledge base's chunks held in memory for search, their
+// BM25 text index, and their ANN index once it is large enough. The store
+// stays the source of truth: a slab is loaded from it on first use and
+// kept in step by refreshDoc after each committed write, which replaces
+// one document's rows with what the store then holds; deleting a data
+// source or knowledge base drops the whole slab. mu guards everything below it: searches hold it
 // for reading, loads and updates for writing.
 //
 // The index is trained in the background (see startBuild): until it is
@@ -46,6 +47,7 @@ type slab struct {
 	byID    map[int64]int32
 	byDoc   map[string][]int32 // docKey → rows
 	live    int
+	text    *bm25.Index // every live row, by its chunk's text
 	ivf     *vector.IVF
 	built   chan struct{}  // closed when the running build ends; nil when none runs
 	touched map[int32]bool // rows changed since the running build's snapshot
@@ -92,6 +94,7 @@ func (s *Service) slab(ctx context.Context, kbID string) (*slab, error) {
 		k := docKey(c.DSID, c.DocID)
 		sl.byDoc[k] = append(sl.byDoc[k], int32(i))
 	}
+	sl.text = bm25.Build(len(chunks), func(r int32) string { return chunks[r].Text })
 	sl.live = len(chunks)
 	sl.loaded = true
 	s.reindex(sl)
@@ -130,6 +133,7 @@ func (s *Service) refreshDoc(ctx context.Context, kbID, dsID, docID string) {
 		if sl.touched != nil {
 			sl.touched[r] = true
 		}
+		sl.text.Remove(r, sl.rows[r].Text)
 		delete(sl.byID, sl.rows[r].ID)
 		sl.rows[r] = Chunk{}
 		sl.free = append(sl.free, r)
@@ -148,6 +152,7 @@ func (s *Service) refreshDoc(ctx context.Context, kbID, dsID, docID string) {
 		sl.byID[c.ID] = r
 		sl.byDoc[key] = append(sl.byDoc[key], r)
 		sl.live++
+		sl.text.Add(r, c.Text)
 		if sl.ivf != nil {
 			sl.ivf.Add(r, c.Vector)
 		}
@@ -262,28 +267,47 @@ func (s *Service) WaitIndex(ctx context.Context, kbID string) error {
 
 func (sl *slab) vec(r int32) []float32 { return sl.rows[r].Vector }
 
-// search returns the best chunks for the unit vector qv among those
-// passing the filter, best first, at most k. Without an index it scans
-// exactly. With one, an unfiltered query probes the nearest lists; a
-// filtered query first evaluates the filter on every chunk and, when
-// fewer than the index threshold pass, scans those exactly (a selective
-// filter gets exact results), otherwise probes proportionally more lists,
-// skipping chunks the filter rejects. Either way only chunks passing the
-// filter are returned.
-func (sl *slab) search(qv []float32, k int, f *vector.Filter, ann annSettings) []vector.Scored {
-	var hits []vector.Hit
-	var accept []bool
-	matched := sl.live
-	if f != nil {
-		accept = make([]bool, len(sl.rows))
-		matched = 0
-		for i, c := range sl.rows {
-			if c.ID != 0 && vector.Match(f, c.Meta) {
-				accept[i] = true
-				matched++
-			}
+// search returns the pool best chunks for a query among those passing
+// the filter f, best first: by cosine similarity to the unit vector qv
+// and, when hybrid is set, that ranking fused with the BM25 ranking of
+// text by reciprocal rank fusion. The filter is evaluated once, on every
+// chunk, for both rankings.
+func (sl *slab) search(qv []float32, text string, pool int, f *vector.Filter, hybrid bool, ann annSettings) []vector.Scored {
+	accept, matched := sl.filter(f)
+	sem := sl.nearest(qv, pool, accept, matched, ann)
+	if !hybrid {
+		return sem
+	}
+	return vector.Fuse([][]vector.Scored{sem, sl.matching(text, pool, accept)}, []float64{1, 1}, pool)
+}
+
+// filter returns which rows pass f (nil: all live rows do, f being nil)
+// and how many do.
+func (sl *slab) filter(f *vector.Filter) ([]bool, int) {
+	if f == nil {
+		return nil, sl.live
+	}
+	accept := make([]bool, len(sl.rows))
+	matched := 0
+	for i, c := range sl.rows {
+		if c.ID != 0 && vector.Match(f, c.Meta) {
+			accept[i] = true
+			matched++
 		}
 	}
+	return accept, matched
+}
+
+// nearest returns the best chunks for the unit vector qv among the
+// matched rows that accept allows (nil: every live row), best first, at
+// most k. Without an index it scans exactly. With one, an unfiltered
+// query probes the nearest lists; a filtered query, when fewer rows pass
+// than the index threshold, scans those exactly (a selective filter gets
+// exact results), otherwise probes proportionally more lists, skipping
+// rows the filter rejects. Either way only rows passing the filter are
+// returned.
+func (sl *slab) nearest(qv []float32, k int, accept []bool, matched int, ann annSettings) []vector.Scored {
+	var hits []vector.Hit
 	if sl.ivf == nil || matched < ann.minChunks {
 		top := vector.NewTop(k)
 		for i, c := range sl.rows {
@@ -308,6 +332,18 @@ func (sl *slab) search(qv []float32, k int, f *vector.Filter, ann annSettings) [
 	return out
 }
 
+// matching returns the k chunks with the best BM25 scores for the words
+// of text among the rows that accept allows (nil: every live row), best
+// first.
+func (sl *slab) matching(text string, k int, accept []bool) []vector.Scored {
+	hits := sl.text.Search(text, k, accept)
+	out := make([]vector.Scored, len(hits))
+	for i, h := range hits {
+		out[i] = vector.Scored{ID: sl.rows[h.Row].ID, Score: h.Score}
+	}
+	return out
+}
+
 // IndexStats describes a knowledge base's search cache.
 type IndexStats struct {
 	Loaded     bool // the chunks are in memory
@@ -316,6 +352,8 @@ type IndexStats struct {
 	Indexed    int  // chunks in the index
 	Lists      int  // the index's IVF lists
 	IndexBytes int  // memory held by the index beyond the chunks themselves
+	TextTerms  int  // distinct terms in the BM25 text index
+	TextBytes  int  // memory held by the text index
 }
 
 // IndexStats reports the search cache of a knowledge base without
@@ -330,6 +368,9 @@ func (s *Service) IndexStats(kbID string) IndexStats {
 	sl.mu.RLock()
 	defer sl.mu.RUnlock()
 	st := IndexStats{Loaded: sl.loaded, Chunks: sl.live}
+	if sl.text != nil {
+		st.TextTerms, st.TextBytes = sl.text.Vocabulary(), sl.text.Bytes()
+	}
 	if sl.ivf != nil {
 		st.ANN, st.Indexed, st.Lists, st.IndexBytes = true, sl.ivf.Len(), sl.ivf.Lists(), sl.ivf.Bytes()
 	}

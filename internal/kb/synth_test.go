@@ -81,17 +81,26 @@ func (s *synth) text(rng *rand.Rand, t, n int) string {
 }
 
 // query is a search text with the vector its embedder returns.
+// question is the same query worded as people ask, with common words
+// around its topic words; it embeds to the same vector.
 type query struct {
-	text string
-	vec  []float32
+	text     string
+	question string
+	vec      []float32
 }
 
 func (s *synth) queries(seed uint64, n int) []query {
 	rng := rand.New(rand.NewPCG(seed, 2))
+	crng := rand.New(rand.NewPCG(seed, 3)) // apart, so the queries stay as they were
 	out := make([]query, n)
 	for i := range out {
 		t := rng.IntN(len(s.centres))
-		out[i] = query{text: fmt.Sprintf("%s %s q%d", s.words[t][rng.IntN(12)], s.words[t][rng.IntN(12)], i), vec: s.vec(rng, t)}
+		w1, w2 := s.words[t][rng.IntN(12)], s.words[t][rng.IntN(12)]
+		out[i] = query{text: fmt.Sprintf("%s %s q%d", w1, w2, i), vec: s.vec(rng, t)}
+		// Three of the 20 commonest words, each in 7–52% of the chunks,
+		// as "how", "is" and "the" are in English text.
+		c := func() string { return s.common[crng.IntN(20)] }
+		out[i].question = fmt.Sprintf("%s %s %s %s %s q%d", c(), c(), w1, c(), w2, i)
 	}
 	return out
 }
@@ -111,6 +120,9 @@ func (e *lookupEmbedder) add(qs []query) {
 	}
 	for _, q := range qs {
 		e.vecs[q.text] = q.vec
+		if q.question != "" {
+			e.vecs[q.question] = q.vec
+		}
 	}
 }
 
