@@ -37,7 +37,7 @@ func (m kbModels) Embedder(modelARN string) (provider.Embedder, string, int, err
 	if !ok || !ok2 {
 		return nil, "", 0, fault.Newf(fault.Invalid, "The backend of %s does not embed.", md.ID)
 	}
-	return tracedEmbedder{e, md}, md.BackendModel, md.Caps.Dimensions, nil
+	return tracedEmbedder{e, md, m.s}, md.BackendModel, md.Caps.Dimensions, nil
 }
 
 func (m kbModels) Chat(modelARN string) (provider.Adapter, string, error) {
@@ -55,7 +55,7 @@ func (m kbModels) Chat(modelARN string) (provider.Adapter, string, error) {
 	if !ok {
 		return nil, "", fault.Newf(fault.Invalid, "The backend of %s is not configured.", md.ID)
 	}
-	return tracedChat{a, md}, md.BackendModel, nil
+	return tracedChat{a, md, m.s}, md.BackendModel, nil
 }
 
 // Reranker implements kb.Rerankers. A reranker model whose backend does

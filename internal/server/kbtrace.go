@@ -9,8 +9,9 @@ import (
 )
 
 // Knowledge-base calls to models (the query's embedding in Retrieve, the
-// answer in RetrieveAndGenerate and its stream) get the same backend call
-// spans as runtime invocations (docs/metrics.md, Traces). Package kb sees
+// answer in RetrieveAndGenerate and its stream, ingestion's embeddings) get
+// the same backend call spans as runtime invocations (docs/metrics.md,
+// Traces) and count in the model's invocation metrics. Package kb sees
 // only provider interfaces, so kbModels hands it adapters wrapped here.
 
 // invocationSpan starts the backend-call span of an invocation of md.
@@ -26,9 +27,11 @@ func invocationSpan(ctx context.Context, op string, md *catalog.Model) (context.
 type tracedEmbedder struct {
 	provider.Embedder
 	md *catalog.Model
+	s  *Server
 }
 
 func (t tracedEmbedder) Embed(ctx context.Context, req *provider.EmbedRequest) (*provider.EmbedResponse, error) {
+	start := t.s.opts.Now()
 	ctx, tr := invocationSpan(ctx, span.OpEmbeddings, t.md)
 	resp, err := t.Embedder.Embed(ctx, req)
 	in := 0
@@ -36,6 +39,7 @@ func (t tracedEmbedder) Embed(ctx context.Context, req *provider.EmbedRequest) (
 		in = resp.InputTokens
 	}
 	tr.End(err, in, 0, "")
+	t.s.invocations.Record(t.md.ID, err, t.s.opts.Now().Sub(start), in, 0)
 	return resp, err
 }
 
@@ -44,24 +48,35 @@ func (t tracedEmbedder) Embed(ctx context.Context, req *provider.EmbedRequest) (
 type tracedChat struct {
 	provider.Adapter
 	md *catalog.Model
+	s  *Server
 }
 
 func (t tracedChat) Converse(ctx context.Context, req *provider.Request) (*provider.Response, error) {
+	start := t.s.opts.Now()
 	ctx, tr := invocationSpan(ctx, span.OpChat, t.md)
 	resp, err := t.Adapter.Converse(ctx, req)
+	var u provider.Usage
 	if resp == nil {
 		tr.End(err, 0, 0, "")
 	} else {
-		tr.End(err, resp.Usage.InputTokens, resp.Usage.OutputTokens, string(resp.StopReason))
+		u = resp.Usage
+		tr.End(err, u.InputTokens, u.OutputTokens, string(resp.StopReason))
 	}
+	t.s.invocations.Record(t.md.ID, err, t.s.opts.Now().Sub(start), u.InputTokens, u.OutputTokens)
 	return resp, err
 }
 
 func (t tracedChat) ConverseStream(ctx context.Context, req *provider.Request, emit func(provider.Event) error) error {
+	start := t.s.opts.Now()
 	ctx, tr := invocationSpan(ctx, span.OpChat, t.md)
 	var usage provider.Usage
 	var stop provider.StopReason
+	first := true
 	err := t.Adapter.ConverseStream(ctx, req, func(ev provider.Event) error {
+		if first && ev.Type == provider.TextDeltaEvent {
+			first = false
+			t.s.invocations.FirstToken(t.md.ID, t.s.opts.Now().Sub(start))
+		}
 		switch ev.Type {
 		case provider.MessageStopEvent:
 			stop = ev.StopReason
@@ -71,5 +86,6 @@ func (t tracedChat) ConverseStream(ctx context.Context, req *provider.Request, e
 		return emit(ev)
 	})
 	tr.End(err, usage.InputTokens, usage.OutputTokens, string(stop))
+	t.s.invocations.Record(t.md.ID, err, t.s.opts.Now().Sub(start), usage.InputTokens, usage.OutputTokens)
 	return err
 }

@@ -26,7 +26,8 @@ import (
 // TestTracesKnowledgeBase traces Retrieve and RetrieveAndGenerate on the
 // built-in engine (real weights): the query's embedding and the answer are
 // backend call spans under the operation's server span, with the engine's
-// phases under them, as for runtime invocations.
+// phases under them, as for runtime invocations, and they are counted in
+// the models' invocation metrics.
 func TestTracesKnowledgeBase(t *testing.T) {
 	clearOTelEnv(t)
 	dir := realModelsDir(t)
@@ -125,6 +126,18 @@ func TestTracesKnowledgeBase(t *testing.T) {
 	}
 	if diff := cmp.Diff(want, got, cmpopts.SortSlices(func(a, b string) bool { return a < b })); diff != "" {
 		t.Errorf("knowledge-base span tree (-want +got):\n%s", diff)
+	}
+	// The same calls count in the models' invocation metrics: the
+	// document's embedding at ingestion, one query embedding per call, one
+	// generation.
+	m := scrape(t, srv.URL)
+	for _, want := range []string{
+		`outcrop_model_invocations_total{model_id="amazon.titan-embed-text-v2:0",outcome="success"} 3`,
+		`outcrop_model_invocations_total{model_id="` + smolModel + `",outcome="success"} 1`,
+	} {
+		if !strings.Contains(m, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
 	}
 	for _, s := range spans {
 		if strings.HasPrefix(s.Name, "embeddings ") && hexID(s.TraceId) == clientTraceID {
