@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime/debug"
 	"sort"
 	"strings"
 	"syscall"
@@ -23,6 +22,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/outcrop/outcrop/internal/engine/weightstest"
+	"github.com/outcrop/outcrop/internal/outcroptest"
 	"github.com/outcrop/outcrop/internal/store/sqlite"
 )
 
@@ -91,20 +91,6 @@ func startServer(t *testing.T, dataDir string) *serverProcess {
 	}
 }
 
-// raceEnabled reports whether the test binary was built with -race.
-func raceEnabled() bool {
-	bi, ok := debug.ReadBuildInfo()
-	if !ok {
-		return false
-	}
-	for _, s := range bi.Settings {
-		if s.Key == "-race" {
-			return s.Value == "true"
-		}
-	}
-	return false
-}
-
 // kill ends the server with SIGKILL: no shutdown code runs.
 func (p *serverProcess) kill() {
 	if p.cmd.ProcessState == nil {
@@ -121,7 +107,7 @@ func (p *serverProcess) kill() {
 // chunks that an uninterrupted ingestion of the same folder into a second
 // knowledge base produces — no duplicates, no gaps.
 func TestKBIngestionSurvivesKill(t *testing.T) {
-	if raceEnabled() {
+	if outcroptest.RaceEnabled() {
 		// The child server is this binary: under the race detector MiniLM
 		// embeds a chunk in seconds. scripts/test.sh runs this test again
 		// without -race.

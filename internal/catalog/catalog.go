@@ -112,6 +112,15 @@ func checkRoutes(m *Model, backends map[string]bool) error {
 	return nil
 }
 
+// BackendName names the backend serving the model, or "routed" when a
+// router chooses among several per call (traces' outcrop.backend).
+func (m *Model) BackendName() string {
+	if len(m.Backends) > 1 {
+		return "routed"
+	}
+	return m.Backend
+}
+
 // Embedding reports whether the model outputs embeddings.
 func (m *Model) Embedding() bool { return has(m.Output, "EMBEDDING") }
 

@@ -16,11 +16,7 @@ import (
 
 // invocationSpan starts the backend-call span of an invocation of md.
 func invocationSpan(ctx context.Context, op string, md *catalog.Model) (context.Context, span.Invocation) {
-	backend := md.Backend
-	if len(md.Backends) > 1 {
-		backend = "routed"
-	}
-	return span.StartInvocation(ctx, op, md.ID, backend, md.BackendModel)
+	return span.StartInvocation(ctx, op, md.ID, md.BackendName(), md.BackendModel)
 }
 
 // tracedEmbedder traces each Embed call of a knowledge base.

@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"runtime/debug"
 	"strconv"
 	"strings"
 	"testing"
@@ -34,7 +33,7 @@ const smolModel = "outcrop.smollm2-135m-instruct"
 // skips the test when they have not been fetched.
 func realModelsDir(t testing.TB) string {
 	t.Helper()
-	if raceEnabled() {
+	if outcroptest.RaceEnabled() {
 		t.Skip("the real models run too slowly under the race detector; run without -race (the scheduler and adapter have race tests on synthetic models)")
 	}
 	dir := weightstest.Dir()
@@ -68,20 +67,6 @@ func localServerOptions(dir string, def *config.Config) outcroptest.Options {
 			c.Models = def.Models
 		},
 	}
-}
-
-// raceEnabled reports whether the test binary was built with -race.
-func raceEnabled() bool {
-	bi, ok := debug.ReadBuildInfo()
-	if !ok {
-		return false
-	}
-	for _, s := range bi.Settings {
-		if s.Key == "-race" {
-			return s.Value == "true"
-		}
-	}
-	return false
 }
 
 // TestLocalEngine runs the real default models behind a real server and

@@ -17,10 +17,7 @@ import (
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 
 	"github.com/outcrop/outcrop/internal/config"
-	familyall "github.com/outcrop/outcrop/internal/family/all"
 	"github.com/outcrop/outcrop/internal/outcroptest"
-	"github.com/outcrop/outcrop/internal/provider"
-	"github.com/outcrop/outcrop/internal/provider/local"
 )
 
 // TestTracesKnowledgeBase traces Retrieve and RetrieveAndGenerate on the
@@ -36,16 +33,13 @@ func TestTracesKnowledgeBase(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := outcroptest.NewServer(t, outcroptest.Options{
-		Families: familyall.Families,
-		Extra:    []provider.Spec{local.Spec},
-		Mutate: func(c *config.Config) {
-			c.Backends["local"] = config.Backend{Kind: "local", Config: map[string]any{"threads": 2}}
-			c.ModelsDir = dir
-			c.Models = def.Models
-			c.Telemetry = config.Telemetry{OTLPEndpoint: rc.URL}
-		},
-	})
+	opts := localServerOptions(dir, def)
+	serveLocal := opts.Mutate
+	opts.Mutate = func(c *config.Config) {
+		serveLocal(c)
+		c.Telemetry = config.Telemetry{OTLPEndpoint: rc.URL}
+	}
+	srv := outcroptest.NewServer(t, opts)
 	ctx := context.Background()
 	creds := credentials.NewStaticCredentialsProvider(srv.Key.ID, srv.Key.Secret, "")
 	ag := bedrockagent.New(bedrockagent.Options{Region: "us-east-1", BaseEndpoint: aws.String(srv.URL), Credentials: creds,

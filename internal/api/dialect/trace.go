@@ -9,9 +9,5 @@ import (
 // traceCall starts the backend-call span of an invocation of t (a no-op
 // unless tracing is on; docs/metrics.md, Traces).
 func traceCall(ctx context.Context, op string, t *Target) (context.Context, span.Invocation) {
-	backend := t.Model.Backend
-	if len(t.Model.Backends) > 1 {
-		backend = "routed"
-	}
-	return span.StartInvocation(ctx, op, t.Model.ID, backend, t.Model.BackendModel)
+	return span.StartInvocation(ctx, op, t.Model.ID, t.Model.BackendName(), t.Model.BackendModel)
 }

@@ -11,16 +11,7 @@ import (
 // traceCall starts the backend-call span of an invocation of m (a no-op
 // unless tracing is on; docs/metrics.md, Traces).
 func traceCall(ctx context.Context, op string, m *catalog.Model) (context.Context, span.Invocation) {
-	return span.StartInvocation(ctx, op, m.ID, backendName(m), m.BackendModel)
-}
-
-// backendName names the backend serving m, or "routed" when a router
-// chooses among several per call.
-func backendName(m *catalog.Model) string {
-	if len(m.Backends) > 1 {
-		return "routed"
-	}
-	return m.Backend
+	return span.StartInvocation(ctx, op, m.ID, m.BackendName(), m.BackendModel)
 }
 
 // endConverse ends the span of a Converse-shaped call.
