@@ -34,8 +34,11 @@ import (
 const (
 	SystemFolded    = "system-folded"
 	DocumentsAsText = "documents-as-text"
-	ToolsPrompted   = "tools-prompted"
-	PrefillPrompted = "prefill-prompted"
+	// DocumentsTruncated: documents converted to text were cut short so
+	// that the prompt fits the model's context window.
+	DocumentsTruncated = "documents-truncated"
+	ToolsPrompted      = "tools-prompted"
+	PrefillPrompted    = "prefill-prompted"
 	// ToolCallConstrained: a required tool call was decoded under a JSON
 	// schema (the backend constrains its output), so the reply is a call.
 	ToolCallConstrained = "tool-call-constrained"
@@ -90,6 +93,7 @@ func Prepare(ctx context.Context, caps catalog.Capabilities, a provider.Adapter,
 	r.System = append([]provider.Block(nil), req.System...)
 	w := &wrapped{inner: a}
 	var applied []string
+	var docs []converted
 	note := func(name string) { applied = append(applied, name) }
 
 	if !caps.Vision && uses(r.Messages, provider.ImageBlock) {
@@ -99,7 +103,7 @@ func Prepare(ctx context.Context, caps catalog.Capabilities, a provider.Adapter,
 		if strict {
 			return nil, fault.New(fault.Invalid, ErrDocuments)
 		}
-		if err := documentsAsText(r.Messages); err != nil {
+		if docs, err = documentsAsText(r.Messages); err != nil {
 			return nil, err
 		}
 		note(DocumentsAsText)
@@ -134,6 +138,9 @@ func Prepare(ctx context.Context, caps catalog.Capabilities, a provider.Adapter,
 		}
 		w.prefill = p
 		note(PrefillPrompted)
+	}
+	if fitDocuments(ctx, caps, a, &r, docs) {
+		note(DocumentsTruncated)
 	}
 	if err := checkWindow(ctx, caps, a, &r); err != nil {
 		return nil, err
@@ -218,13 +225,24 @@ func foldSystem(r *provider.Request) {
 	r.Messages = append([]provider.Message{{Role: provider.User, Content: []provider.Block{{Type: provider.TextBlock, Text: sys}}}}, r.Messages...)
 }
 
-// textFormats are the document formats read as text; kb.Parse reads
-// docx too. PDF and the binary Office formats have no vetted pure-Go
-// extractor among our dependencies.
-var textFormats = map[string]bool{"txt": true, "md": true, "csv": true, "html": true, "json": true, "docx": true}
+// textFormats are the document formats read as text, by the
+// knowledge-base parsers (kb.Parse). The binary Office formats (doc, xls,
+// xlsx) have no vetted pure-Go extractor among our dependencies.
+var textFormats = map[string]bool{"txt": true, "md": true, "csv": true, "html": true, "json": true, "docx": true, "pdf": true}
 
-// documentsAsText replaces each document block by a text block.
-func documentsAsText(ms []provider.Message) error {
+// converted is a document that documentsAsText replaced by a text block:
+// the text it was read as and the block's current text, by which the block
+// is found again once later adaptations have moved it.
+type converted struct {
+	name, format string
+	text         string
+	cur          string
+}
+
+// documentsAsText replaces each document block by a text block and
+// returns what it replaced.
+func documentsAsText(ms []provider.Message) ([]converted, error) {
+	var docs []converted
 	for i := range ms {
 		for j, b := range ms[i].Content {
 			if b.Type != provider.DocumentBlock {
@@ -234,18 +252,115 @@ func documentsAsText(ms []provider.Message) error {
 			text := d.Text
 			if text == "" {
 				if d.URI != "" || !textFormats[d.Format] {
-					return fault.Newf(fault.Invalid, "This model doesn't support documents, and Outcrop can't convert a %s document to text for it. Send txt, md, csv, html, json or docx inline, or use a model that supports documents.", docFormat(d))
+					return nil, fault.Newf(fault.Invalid, "This model doesn't support documents, and Outcrop can't convert a %s document to text for it. Send pdf, txt, md, csv, html, json or docx inline, or use a model that supports documents.", docFormat(d))
 				}
 				t, err := kb.Parse("document."+d.Format, "", d.Data)
 				if err != nil {
-					return fault.Newf(fault.Invalid, "The %s document %q could not be read as text.", d.Format, d.Name)
+					return nil, fault.Newf(fault.Invalid, "The %s document %q could not be read as text.", d.Format, d.Name)
 				}
 				text = t
 			}
-			ms[i].Content[j] = provider.Block{Type: provider.TextBlock, Text: "Document \"" + d.Name + "\" (" + d.Format + "):\n" + strings.TrimSpace(text) + "\n"}
+			c := converted{name: d.Name, format: d.Format, text: strings.TrimSpace(text)}
+			ms[i].Content[j] = c.render(len(c.text))
+			c.cur = ms[i].Content[j].Text
+			docs = append(docs, c)
 		}
 	}
-	return nil
+	return docs, nil
+}
+
+// render renders the first n characters (bytes, backed off to a rune
+// boundary) of the document as a text block, saying so when n is short.
+func (c converted) render(n int) provider.Block {
+	head := "Document \"" + c.name + "\" (" + c.format + "):\n"
+	if n >= len(c.text) {
+		return provider.Block{Type: provider.TextBlock, Text: head + c.text + "\n"}
+	}
+	for n > 0 && !utf8.RuneStart(c.text[n]) {
+		n--
+	}
+	return provider.Block{Type: provider.TextBlock, Text: fmt.Sprintf("%s%s\n[Outcrop truncated this document to fit the model's context window: the first %d of %d characters.]\n",
+		head, c.text[:n], utf8.RuneCountInString(c.text[:n]), utf8.RuneCountInString(c.text))}
+}
+
+// fitDocuments shortens the documents that documentsAsText converted,
+// each in the same proportion, until r's prompt and maxTokens fit the
+// model's context window (or the backend's, when a provider.ContextLimiter
+// reports a smaller one), and reports whether it shortened any. It leaves
+// r alone when it already fits, or when the rest of the prompt alone does
+// not (checkWindow then refuses it). Sizes are counted with the backend's
+// tokenizer when it has one, else estimated.
+func fitDocuments(ctx context.Context, caps catalog.Capabilities, a provider.Adapter, r *provider.Request, docs []converted) bool {
+	window := caps.ContextWindow
+	if cl, ok := a.(provider.ContextLimiter); ok {
+		if n := cl.ContextTokens(r.Model); n > 0 && (window <= 0 || n < window) {
+			window = n
+		}
+	}
+	if len(docs) == 0 || window <= 0 || 2*EstimateTokens(r)+r.MaxTokens <= window {
+		return false
+	}
+	total := 0
+	for _, d := range docs {
+		total += len(d.text)
+	}
+	keep := total // bytes of document text kept
+	for range 4 {
+		n := promptTokens(ctx, a, r)
+		over := n + r.MaxTokens - window
+		if over <= 0 {
+			return keep < total
+		}
+		// Cut the tokens over the limit, at the prompt's own bytes per
+		// token, aiming a twentieth of the prompt's budget lower for the
+		// error of that rate.
+		perToken := float64(requestBytes(r)) / float64(n)
+		keep -= int(float64(over+(window-r.MaxTokens)/20)*perToken) + 1
+		if keep <= 0 {
+			for i := range docs {
+				docs[i].cut(r, len(docs[i].text))
+			}
+			return false
+		}
+		for i := range docs {
+			docs[i].cut(r, int(int64(len(docs[i].text))*int64(keep)/int64(total)))
+		}
+	}
+	return keep < total
+}
+
+// cut replaces the document's block in r by its first n bytes.
+func (c *converted) cut(r *provider.Request, n int) {
+	b := c.render(n)
+	for i := range r.Messages {
+		for j, old := range r.Messages[i].Content {
+			if old.Type == provider.TextBlock && old.Text == c.cur {
+				r.Messages[i].Content[j], c.cur = b, b.Text
+				return
+			}
+		}
+	}
+}
+
+// promptTokens counts r's prompt with the backend's tokenizer, or
+// estimates it.
+func promptTokens(ctx context.Context, a provider.Adapter, r *provider.Request) int {
+	if tc, ok := a.(provider.TokenCounter); ok {
+		if n, err := tc.CountTokens(ctx, r); err == nil && n > 0 {
+			return n
+		}
+	}
+	return EstimateTokens(r)
+}
+
+// requestBytes is the size of r's text, the measure EstimateTokens
+// counts in characters.
+func requestBytes(r *provider.Request) int {
+	n := len(r.Prompt) + len(provider.TextOf(r.System))
+	for _, m := range r.Messages {
+		n += len(provider.TextOf(m.Content))
+	}
+	return max(n, 1)
 }
 
 func docFormat(d *provider.Document) string {

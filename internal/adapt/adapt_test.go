@@ -3,6 +3,7 @@ package adapt_test
 import (
 	"context"
 	"encoding/json"
+	"os"
 	"strings"
 	"testing"
 
@@ -99,11 +100,31 @@ func TestPrepare(t *testing.T) {
 			applied: []string{adapt.DocumentsAsText},
 		},
 		{
-			name: "pdf refused",
+			name: "pdf as text",
+			caps: without(func(c *catalog.Capabilities) { c.Documents = false }),
+			req: provider.Request{Messages: []provider.Message{user(
+				provider.Block{Type: provider.DocumentBlock, Document: &provider.Document{Format: "pdf", Name: "report", Data: samplePDF}}, text("Summarise."))}},
+			want: provider.Request{Messages: []provider.Message{user(
+				text("Document \"report\" (pdf):\nSkerry Point Lighthouse\nThe lighthouse was lit in 1851 and its lamp burned whale oil.\n" +
+					"In 1904 the keepers switched to paraffin (kerosene).\nThe tower is 38 metres tall and painted in red and white bands.\n" +
+					"Left part of a line, right part of the same line.\n\nHoney Bees\n" +
+					"A colony keeps one queen; workers forage within three kilometres.\nThey tell each other where flowers are with a waggle dance.\n"),
+				text("Summarise."))}},
+			applied: []string{adapt.DocumentsAsText},
+		},
+		{
+			name: "malformed pdf",
 			caps: without(func(c *catalog.Capabilities) { c.Documents = false }),
 			req: provider.Request{Messages: []provider.Message{user(
 				provider.Block{Type: provider.DocumentBlock, Document: &provider.Document{Format: "pdf", Name: "report", Data: []byte("%PDF-1.4")}}, text("Summarise."))}},
-			err: "This model doesn't support documents, and Outcrop can't convert a pdf document to text for it. Send txt, md, csv, html, json or docx inline, or use a model that supports documents.",
+			err: `The pdf document "report" could not be read as text.`,
+		},
+		{
+			name: "xlsx refused",
+			caps: without(func(c *catalog.Capabilities) { c.Documents = false }),
+			req: provider.Request{Messages: []provider.Message{user(
+				provider.Block{Type: provider.DocumentBlock, Document: &provider.Document{Format: "xlsx", Name: "sheet", Data: []byte("PK")}}, text("Summarise."))}},
+			err: "This model doesn't support documents, and Outcrop can't convert a xlsx document to text for it. Send pdf, txt, md, csv, html, json or docx inline, or use a model that supports documents.",
 		},
 		{
 			name:   "documents strict",
@@ -234,6 +255,95 @@ func clone(r provider.Request) provider.Request {
 
 // estimateOnly is a backend without a token counter.
 type estimateOnly struct{ provider.Adapter }
+
+// limited is a backend whose sessions hold only n tokens.
+type limited struct {
+	providertest.Echo
+	n int
+}
+
+func (l limited) ContextTokens(string) int { return l.n }
+
+// samplePDF is internal/kb/testdata/pdf/sample.pdf (written by its gen.py).
+var samplePDF = func() []byte {
+	b, err := os.ReadFile("testdata/sample.pdf")
+	if err != nil {
+		panic(err)
+	}
+	return b
+}()
+
+// TestDocumentsTruncated checks that documents converted to text are cut,
+// each in proportion and saying so, until the prompt fits the context
+// window: the catalog's, or the backend's when it reports a smaller one.
+func TestDocumentsTruncated(t *testing.T) {
+	noDocs := without(func(c *catalog.Capabilities) { c.Documents = false; c.ContextWindow = 400 })
+	doc := func(name string, words int) provider.Block {
+		return provider.Block{Type: provider.DocumentBlock, Document: &provider.Document{Format: "txt", Name: name, Data: []byte(strings.Repeat("word ", words))}}
+	}
+	tests := []struct {
+		name    string
+		backend provider.Adapter
+		req     provider.Request
+		window  int      // the limit the request must fit
+		docs    []string // the documents' names, in order
+		cut     bool
+		err     string
+	}{
+		{name: "fits", backend: providertest.Echo{}, window: 400, docs: []string{"a"},
+			req: provider.Request{MaxTokens: 50, Messages: []provider.Message{user(doc("a", 100), text("Summarise."))}}},
+		{name: "counted", backend: providertest.Echo{}, window: 400, docs: []string{"a", "b"}, cut: true,
+			req: provider.Request{MaxTokens: 50, Messages: []provider.Message{user(doc("a", 2000), doc("b", 500), text("Summarise."))}}},
+		{name: "estimated", backend: estimateOnly{providertest.Echo{}}, window: 400, docs: []string{"a"}, cut: true,
+			req: provider.Request{MaxTokens: 50, System: []provider.Block{text("Be brief.")}, Messages: []provider.Message{user(doc("a", 3000), text("Summarise."))}}},
+		{name: "backend's window", backend: limited{n: 200}, window: 200, docs: []string{"a"}, cut: true,
+			req: provider.Request{MaxTokens: 50, Messages: []provider.Message{user(doc("a", 300), text("Summarise."))}}},
+		{name: "question alone too long", backend: providertest.Echo{},
+			req: provider.Request{MaxTokens: 50, Messages: []provider.Message{user(doc("a", 100), text(strings.Repeat("why ", 400)))}},
+			err: "Input is too long for requested model. The prompt is 503 tokens (counted with the model's tokenizer) and maxTokens is 50: 553 tokens, more than the model's context window of 400."},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := adapt.Prepare(context.Background(), noDocs, tt.backend, &tt.req, adapt.Options{})
+			if tt.err != "" {
+				if fault.Message(err) != tt.err {
+					t.Fatalf("error = %v, want %q", err, tt.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := []string{adapt.DocumentsAsText}
+			if tt.cut {
+				want = append(want, adapt.DocumentsTruncated)
+			}
+			if diff := cmp.Diff(want, c.Applied); diff != "" {
+				t.Errorf("applied (-want +got):\n%s", diff)
+			}
+			n := adapt.EstimateTokens(c.Request)
+			if tc, ok := tt.backend.(provider.TokenCounter); ok {
+				n, _ = tc.CountTokens(context.Background(), c.Request)
+			}
+			if n+tt.req.MaxTokens > tt.window || (tt.cut && n+tt.req.MaxTokens < tt.window*3/4) {
+				t.Errorf("prompt is %d tokens with maxTokens %d, want it to fill most of %d", n, tt.req.MaxTokens, tt.window)
+			}
+			content := c.Request.Messages[0].Content
+			for i, name := range tt.docs {
+				got := content[i].Text
+				if !strings.HasPrefix(got, "Document \""+name+"\" (txt):\nword word") {
+					t.Errorf("document %s = %.60q…, want its text", name, got)
+				}
+				if marked := strings.Contains(got, "[Outcrop truncated this document to fit the model's context window: the first "); marked != tt.cut {
+					t.Errorf("document %s marked as truncated = %v, want %v", name, marked, tt.cut)
+				}
+			}
+			if got := content[len(content)-1].Text; got != "Summarise." {
+				t.Errorf("question = %q, want it unchanged", got)
+			}
+		})
+	}
+}
 
 func TestContextWindowEstimate(t *testing.T) {
 	caps := without(func(c *catalog.Capabilities) { c.ContextWindow = 100 })

@@ -383,6 +383,14 @@ type TokenCounter interface {
 	CountTokens(ctx context.Context, req *Request) (int, error)
 }
 
+// ContextLimiter is optional: a backend whose sessions hold fewer tokens
+// than a model's catalog context window reports how many tokens one call
+// to model may use, prompt and output together (0 when it does not know),
+// so that callers can fit prompts to it.
+type ContextLimiter interface {
+	ContextTokens(model string) int
+}
+
 // RawInvoker is optional: a backend that itself speaks Bedrock's
 // InvokeModel takes a family's native body untouched instead of the
 // canonical request. Callers check for it with a type assertion and then

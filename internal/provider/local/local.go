@@ -113,10 +113,11 @@ type Adapter struct {
 }
 
 var (
-	_ provider.Adapter      = (*Adapter)(nil)
-	_ provider.Embedder     = (*Adapter)(nil)
-	_ provider.TokenCounter = (*Adapter)(nil)
-	_ io.Closer             = (*Adapter)(nil)
+	_ provider.Adapter        = (*Adapter)(nil)
+	_ provider.Embedder       = (*Adapter)(nil)
+	_ provider.TokenCounter   = (*Adapter)(nil)
+	_ provider.ContextLimiter = (*Adapter)(nil)
+	_ io.Closer               = (*Adapter)(nil)
 )
 
 func newAdapter(raw json.RawMessage, env provider.Env) (provider.Adapter, error) {
@@ -177,6 +178,11 @@ func parseConfig(raw json.RawMessage) (Config, error) {
 
 // Close unloads the models (those in use when their requests end).
 func (a *Adapter) Close() error { return a.sched.Close() }
+
+// ContextTokens returns the configured session size, contextTokens. A
+// loaded model whose trained context is shorter holds fewer; that limit is
+// enforced when the prompt is tokenized.
+func (a *Adapter) ContextTokens(string) int { return a.cfg.ContextTokens }
 
 // model is a loaded model: a chat model (with its template) or an
 // embedder.
