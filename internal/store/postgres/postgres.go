@@ -42,12 +42,20 @@ type Options struct {
 	// when 0); below it the passing chunks are scanned exactly, as the
 	// in-memory search does. Negative: always exact.
 	ANNMinChunks int
+	// TextCandidates bounds how many chunks a text search scores when its
+	// words are common (DefaultTextCandidates when 0): the rarest words
+	// bring candidates in only while their chunk counts add up to no more
+	// than this, and the others only add to the candidates' scores (see
+	// MatchingChunks). Negative: every chunk holding any query word is
+	// scored, which gives the exact BM25 ranking.
+	TextCandidates int
 }
 
 // Store is the PostgreSQL store.
 type Store struct {
 	pool *pgxpool.Pool
 	ann  int
+	text int // Options.TextCandidates
 	log  *slog.Logger
 
 	ctx    context.Context // cancelled by Close, ending index builds
@@ -90,8 +98,12 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
+	text := opts.TextCandidates
+	if text == 0 {
+		text = DefaultTextCandidates
+	}
 	bctx, cancel := context.WithCancel(context.Background())
-	return &Store{pool: pool, ann: ann, log: opts.Logger, ctx: bctx, cancel: cancel,
+	return &Store{pool: pool, ann: ann, text: text, log: opts.Logger, ctx: bctx, cancel: cancel,
 		valid: map[string]bool{}, building: map[string]build{}, connConfig: cfg.ConnConfig.Copy()}, nil
 }
 

@@ -9,7 +9,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"unicode"
 
 	"github.com/jackc/pgx/v5"
 
@@ -296,56 +295,6 @@ func decodeVector(b []byte) ([]float32, error) {
 		v[i] = math.Float32frombits(binary.BigEndian.Uint32(b[4+4*i:]))
 	}
 	return v, nil
-}
-
-// tsQuery turns free text into a tsquery matching any of its words, as
-// store/sqlite's FTS5 query does: the words are split the same way and
-// quoted, so no character of the query is read as an operator.
-func tsQuery(q string) string {
-	words := strings.FieldsFunc(strings.ToLower(q), func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) })
-	seen := map[string]bool{}
-	var terms []string
-	for _, w := range words {
-		if !seen[w] && len(w) < 2048 { // longer words are not indexed
-			seen[w] = true
-			terms = append(terms, "'"+w+"'")
-		}
-	}
-	return strings.Join(terms, " | ")
-}
-
-// MatchingChunks implements kb.Searcher: chunks passing the filter that
-// hold any word of query, ranked by ts_rank_cd (cover density) on the
-// english configuration's lexemes.
-func (s *Store) MatchingChunks(ctx context.Context, kbID, query string, k int, f *vector.Filter) ([]kb.Result, error) {
-	tq := tsQuery(query)
-	if tq == "" || k <= 0 {
-		return nil, nil
-	}
-	args := []any{kbID, tq}
-	where := filterSQL(f, &args)
-	args = append(args, k)
-	// As in queryChunks, the chunks are read after the ranking.
-	rows, err := s.pool.Query(ctx, `SELECT c.id, c.kb_id, c.ds_id, c.doc_id, c.seq, c.text, c.metadata::text, r.score
-		FROM (SELECT id, ts_rank_cd(tsv, q)::float8 AS score FROM kb_chunks, to_tsquery('english', $2) q
-			WHERE kb_id = $1 AND tsv @@ q AND `+where+`
-			ORDER BY score DESC, id LIMIT $`+strconv.Itoa(len(args))+`) r
-		JOIN kb_chunks c ON c.id = r.id ORDER BY r.score DESC, r.id`, append([]any{custom}, args...)...)
-	if err != nil {
-		return nil, fmt.Errorf("text search: %w", err)
-	}
-	defer rows.Close()
-	var out []kb.Result
-	for rows.Next() {
-		var r kb.Result
-		var meta string
-		if err := rows.Scan(&r.ID, &r.KBID, &r.DSID, &r.DocID, &r.Seq, &r.Text, &meta, &r.Score); err != nil {
-			return nil, err
-		}
-		r.Meta = kb.UnmarshalMeta([]byte(meta))
-		out = append(out, r)
-	}
-	return out, rows.Err()
 }
 
 // SearchText ranks a knowledge base's chunks by full text (kb.Store; the

@@ -1,0 +1,77 @@
+-- +goose Up
+-- Per-knowledge-base text statistics for BM25 (search.go): how many chunks
+-- hold each lexeme of tsv, and each knowledge base's chunk count and total
+-- tsv length (distinct lexemes per chunk). Text search reads them to weight
+-- a query's words by rarity and to look for candidates through its rarest
+-- words first, so that a question's common words no longer make it rank
+-- most of the knowledge base. Statement triggers keep them in step with
+-- kb_chunks in the writing transaction, whatever deletes the chunks (a
+-- document, or a data source or knowledge base by cascade), so every
+-- replica reads the same figures. A writer takes a transaction advisory
+-- lock per knowledge base before touching its rows: without it, two
+-- transactions updating the same lexemes in different statements could
+-- deadlock.
+CREATE TABLE kb_terms (
+    kb_id  text NOT NULL,
+    lexeme text NOT NULL,
+    chunks bigint NOT NULL,
+    PRIMARY KEY (kb_id, lexeme)
+);
+CREATE TABLE kb_text_stats (
+    kb_id   text PRIMARY KEY,
+    chunks  bigint NOT NULL,
+    lexemes bigint NOT NULL
+);
+
+-- +goose StatementBegin
+CREATE FUNCTION kb_terms_count() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    -- PL/pgSQL plans a statement when it first runs it, so each branch
+    -- names only the transition table its trigger has.
+    IF TG_OP IN ('DELETE', 'UPDATE') THEN
+        PERFORM pg_advisory_xact_lock(hashtext('outcrop-kb-terms:' || k.kb_id))
+            FROM (SELECT DISTINCT kb_id FROM old_chunks ORDER BY 1) k;
+        INSERT INTO kb_terms AS t (kb_id, lexeme, chunks)
+            SELECT c.kb_id, u.lexeme, -count(*) FROM old_chunks c, unnest(c.tsv) u GROUP BY 1, 2 ORDER BY 1, 2
+            ON CONFLICT (kb_id, lexeme) DO UPDATE SET chunks = t.chunks + excluded.chunks;
+        DELETE FROM kb_terms t WHERE t.chunks <= 0
+            AND (t.kb_id, t.lexeme) IN (SELECT c.kb_id, u.lexeme FROM old_chunks c, unnest(c.tsv) u);
+        INSERT INTO kb_text_stats AS s (kb_id, chunks, lexemes)
+            SELECT kb_id, -count(*), -sum(length(tsv)) FROM old_chunks GROUP BY 1 ORDER BY 1
+            ON CONFLICT (kb_id) DO UPDATE SET chunks = s.chunks + excluded.chunks, lexemes = s.lexemes + excluded.lexemes;
+        DELETE FROM kb_text_stats s WHERE s.chunks <= 0 AND s.kb_id IN (SELECT kb_id FROM old_chunks);
+    END IF;
+    IF TG_OP IN ('INSERT', 'UPDATE') THEN
+        PERFORM pg_advisory_xact_lock(hashtext('outcrop-kb-terms:' || k.kb_id))
+            FROM (SELECT DISTINCT kb_id FROM new_chunks ORDER BY 1) k;
+        INSERT INTO kb_terms AS t (kb_id, lexeme, chunks)
+            SELECT c.kb_id, u.lexeme, count(*) FROM new_chunks c, unnest(c.tsv) u GROUP BY 1, 2 ORDER BY 1, 2
+            ON CONFLICT (kb_id, lexeme) DO UPDATE SET chunks = t.chunks + excluded.chunks;
+        INSERT INTO kb_text_stats AS s (kb_id, chunks, lexemes)
+            SELECT kb_id, count(*), sum(length(tsv)) FROM new_chunks GROUP BY 1 ORDER BY 1
+            ON CONFLICT (kb_id) DO UPDATE SET chunks = s.chunks + excluded.chunks, lexemes = s.lexemes + excluded.lexemes;
+    END IF;
+    RETURN NULL;
+END $$;
+-- +goose StatementEnd
+
+CREATE TRIGGER kb_terms_insert AFTER INSERT ON kb_chunks
+    REFERENCING NEW TABLE AS new_chunks FOR EACH STATEMENT EXECUTE FUNCTION kb_terms_count();
+CREATE TRIGGER kb_terms_delete AFTER DELETE ON kb_chunks
+    REFERENCING OLD TABLE AS old_chunks FOR EACH STATEMENT EXECUTE FUNCTION kb_terms_count();
+CREATE TRIGGER kb_terms_update AFTER UPDATE ON kb_chunks
+    REFERENCING OLD TABLE AS old_chunks NEW TABLE AS new_chunks FOR EACH STATEMENT EXECUTE FUNCTION kb_terms_count();
+
+-- Chunks written before this migration.
+INSERT INTO kb_terms (kb_id, lexeme, chunks)
+    SELECT kb_id, u.lexeme, count(*) FROM kb_chunks, unnest(tsv) u GROUP BY 1, 2;
+INSERT INTO kb_text_stats (kb_id, chunks, lexemes)
+    SELECT kb_id, count(*), sum(length(tsv)) FROM kb_chunks GROUP BY 1;
+
+-- +goose Down
+DROP TRIGGER kb_terms_update ON kb_chunks;
+DROP TRIGGER kb_terms_delete ON kb_chunks;
+DROP TRIGGER kb_terms_insert ON kb_chunks;
+DROP FUNCTION kb_terms_count();
+DROP TABLE kb_text_stats;
+DROP TABLE kb_terms;

@@ -1,0 +1,297 @@
+package postgres
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+	"unicode"
+
+	"github.com/outcrop/outcrop/internal/kb"
+	"github.com/outcrop/outcrop/internal/kb/vector"
+)
+
+// DefaultTextCandidates is the default of Options.TextCandidates. At
+// 100,000 chunks a word in 1% of them already brings in 1,000; scoring a
+// candidate costs about 2 µs in the database and in Go, reading its row
+// from the table most of the rest.
+const DefaultTextCandidates = 2000
+
+// BM25 parameters, as in FTS5's bm25() and package kb/bm25.
+const (
+	bm25K1 = 1.2
+	bm25B  = 0.75
+)
+
+// queryTerm is a lexeme of the query with the number of the knowledge
+// base's chunks holding it and its BM25 idf.
+type queryTerm struct {
+	lexeme string
+	chunks int64
+	idf    float64
+}
+
+// queryWords splits free text into words as store/sqlite's FTS5 query
+// does (letters and digits, lower-cased), each once, so no character of
+// the query is read as an operator.
+func queryWords(q string) []string {
+	words := strings.FieldsFunc(strings.ToLower(q), func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) })
+	seen := map[string]bool{}
+	var out []string
+	for _, w := range words {
+		if !seen[w] && len(w) < 2048 { // longer words are not indexed
+			seen[w] = true
+			out = append(out, w)
+		}
+	}
+	return out
+}
+
+// MatchingChunks implements kb.Searcher: chunks passing the filter that
+// hold any word of query, ranked by BM25 as FTS5 computes it (k1 1.2, b
+// 0.75, idf floored just above 0), over the english configuration's
+// lexemes, with the knowledge base's own statistics (kb_terms and
+// kb_text_stats, kept by triggers), and a chunk's count of distinct
+// lexemes as its length.
+//
+// Ranking every chunk that holds a common word would read most of the
+// table (a question's "how", "is", "the", or any word in a large share
+// of the chunks), so candidates come in through the query's rarest words
+// first: the lexemes, in order of the chunks holding them, while those
+// counts add up to no more than s.text (at least the rarest). The other
+// lexemes add to the candidates' scores but bring in none: a chunk that
+// holds only common words is ranked only when the rare words bring in
+// fewer than k chunks passing the filter, in which case the next lexemes
+// join in turn. With s.text negative, every lexeme brings candidates in.
+func (s *Store) MatchingChunks(ctx context.Context, kbID, query string, k int, f *vector.Filter) ([]kb.Result, error) {
+	words := queryWords(query)
+	if len(words) == 0 || k <= 0 {
+		return nil, nil
+	}
+	terms, avgdl, err := s.queryTerms(ctx, kbID, words)
+	if err != nil || len(terms) == 0 {
+		return nil, err
+	}
+	idf := make(map[string]float64, len(terms))
+	for _, t := range terms {
+		idf[t.lexeme] = t.idf
+	}
+	lexemes := make([]string, len(terms))
+	for i, t := range terms {
+		lexemes[i] = t.lexeme
+	}
+	// recruit is how many terms bring candidates in.
+	recruit := len(terms)
+	if s.text >= 0 {
+		recruit = 1
+		for sum := terms[0].chunks; recruit < len(terms) && sum+terms[recruit].chunks <= int64(s.text); recruit++ {
+			sum += terms[recruit].chunks
+		}
+	}
+	var hits []scoredChunk
+	for {
+		hits, err = s.scoreCandidates(ctx, kbID, lexemes[:recruit], lexemes, idf, avgdl, f)
+		if err != nil {
+			return nil, fmt.Errorf("text search: %w", err)
+		}
+		if len(hits) >= k || recruit == len(terms) {
+			break
+		}
+		recruit++
+	}
+	slices.SortFunc(hits, func(a, b scoredChunk) int {
+		if c := cmp.Compare(b.score, a.score); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.id, b.id)
+	})
+	hits = hits[:min(k, len(hits))]
+	return s.readChunks(ctx, hits)
+}
+
+// queryTerms returns the lexemes of words with their chunk counts and idf
+// in the knowledge base, rarest first (lexemes no chunk holds are left
+// out) and its average chunk length in lexemes.
+func (s *Store) queryTerms(ctx context.Context, kbID string, words []string) ([]queryTerm, float64, error) {
+	rows, err := s.pool.Query(ctx, `SELECT q.lexeme, t.chunks, s.chunks, s.lexemes
+		FROM (SELECT DISTINCT lexeme FROM unnest(to_tsvector('english', $2))) q
+		JOIN kb_terms t ON t.kb_id = $1 AND t.lexeme = q.lexeme
+		JOIN kb_text_stats s ON s.kb_id = $1`, custom, kbID, strings.Join(words, " "))
+	if err != nil {
+		return nil, 0, fmt.Errorf("text search: %w", err)
+	}
+	defer rows.Close()
+	var terms []queryTerm
+	var n, total int64
+	for rows.Next() {
+		var t queryTerm
+		if err := rows.Scan(&t.lexeme, &t.chunks, &n, &total); err != nil {
+			return nil, 0, fmt.Errorf("text search: %w", err)
+		}
+		terms = append(terms, t)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, 0, fmt.Errorf("text search: %w", err)
+	}
+	if n <= 0 {
+		return nil, 0, nil
+	}
+	for i, t := range terms {
+		idf := math.Log((float64(n) - float64(t.chunks) + 0.5) / (float64(t.chunks) + 0.5))
+		if idf <= 0 {
+			idf = 1e-6
+		}
+		terms[i].idf = idf
+	}
+	slices.SortFunc(terms, func(a, b queryTerm) int {
+		if c := cmp.Compare(a.chunks, b.chunks); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.lexeme, b.lexeme)
+	})
+	return terms, float64(total) / float64(n), nil
+}
+
+// scoredChunk is a candidate of a text search with its BM25 score.
+type scoredChunk struct {
+	id    int64
+	score float64
+}
+
+// scoreCandidates scores the chunks passing f that hold any of recruit
+// by BM25 over all lexemes. The database returns each candidate's length
+// and the query's lexemes in it with their positions (marking them with
+// weight A, then keeping only A), and the scores are computed here: in
+// SQL, per-chunk arithmetic over the positions costs several times more.
+func (s *Store) scoreCandidates(ctx context.Context, kbID string, recruit, lexemes []string, idf map[string]float64, avgdl float64, f *vector.Filter) ([]scoredChunk, error) {
+	args := []any{kbID, tsQueryText(recruit), lexemes}
+	where := filterSQL(f, &args)
+	rows, err := s.pool.Query(ctx, `SELECT id, length(tsv), ts_filter(setweight(tsv, 'A', $3::text[]), '{a}')::text
+		FROM kb_chunks WHERE kb_id = $1 AND tsv @@ $2::tsquery AND `+where, append([]any{custom}, args...)...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []scoredChunk
+	for rows.Next() {
+		var c scoredChunk
+		var length int
+		var tv string
+		if err := rows.Scan(&c.id, &length, &tv); err != nil {
+			return nil, err
+		}
+		norm := bm25K1 * (1 - bm25B + bm25B*float64(length)/avgdl)
+		for lexeme, tf := range tsvectorCounts(tv) {
+			c.score += idf[lexeme] * tf * (bm25K1 + 1) / (tf + norm)
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+// readChunks returns the chunks of hits, in order, with their scores.
+func (s *Store) readChunks(ctx context.Context, hits []scoredChunk) ([]kb.Result, error) {
+	if len(hits) == 0 {
+		return nil, nil
+	}
+	ids := make([]int64, len(hits))
+	at := make(map[int64]int, len(hits))
+	for i, h := range hits {
+		ids[i] = h.id
+		at[h.id] = i
+	}
+	rows, err := s.pool.Query(ctx, `SELECT id, kb_id, ds_id, doc_id, seq, text, metadata::text FROM kb_chunks WHERE id = ANY($1)`, custom, ids)
+	if err != nil {
+		return nil, fmt.Errorf("text search: %w", err)
+	}
+	defer rows.Close()
+	out := make([]kb.Result, len(hits))
+	found := 0
+	for rows.Next() {
+		var r kb.Result
+		var meta string
+		if err := rows.Scan(&r.ID, &r.KBID, &r.DSID, &r.DocID, &r.Seq, &r.Text, &meta); err != nil {
+			return nil, fmt.Errorf("text search: %w", err)
+		}
+		r.Meta = kb.UnmarshalMeta([]byte(meta))
+		i := at[r.ID]
+		r.Score = hits[i].score
+		out[i] = r
+		found++
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("text search: %w", err)
+	}
+	if found < len(out) {
+		// A chunk deleted between the two queries: drop its place.
+		out = slices.DeleteFunc(out, func(r kb.Result) bool { return r.ID == 0 })
+	}
+	return out, nil
+}
+
+// tsQueryText is the tsquery matching any of lexemes, which are taken
+// as they are (the cast does not normalize them again).
+func tsQueryText(lexemes []string) string {
+	var b strings.Builder
+	for i, l := range lexemes {
+		if i > 0 {
+			b.WriteString(" | ")
+		}
+		b.WriteByte('\'')
+		for _, r := range l {
+			if r == '\'' || r == '\\' {
+				b.WriteRune(r)
+			}
+			b.WriteRune(r)
+		}
+		b.WriteByte('\'')
+	}
+	return b.String()
+}
+
+// tsvectorCounts reads a tsvector's text form ('lexeme':1A,5A 'other':3A)
+// and returns how many positions each lexeme has. Inside the quotes, a
+// quote is written twice and a backslash is escaped with one.
+func tsvectorCounts(tv string) map[string]float64 {
+	out := map[string]float64{}
+	for i := 0; i < len(tv); {
+		if tv[i] != '\'' {
+			i++
+			continue
+		}
+		var lex strings.Builder
+		i++
+		for i < len(tv) {
+			c := tv[i]
+			if c == '\\' && i+1 < len(tv) {
+				lex.WriteByte(tv[i+1])
+				i += 2
+				continue
+			}
+			if c == '\'' {
+				if i+1 < len(tv) && tv[i+1] == '\'' {
+					lex.WriteByte('\'')
+					i += 2
+					continue
+				}
+				i++
+				break
+			}
+			lex.WriteByte(c)
+			i++
+		}
+		tf := 1.0 // a lexeme without positions still occurs once
+		if i < len(tv) && tv[i] == ':' {
+			for i < len(tv) && tv[i] != ' ' {
+				if tv[i] == ',' {
+					tf++
+				}
+				i++
+			}
+		}
+		out[lex.String()] = tf
+	}
+	return out
+}
