@@ -102,3 +102,41 @@ func TestKnowledgeBaseStore(t *testing.T) {
 		})
 	}
 }
+
+// TestDefaultCatalogExampleIDs checks that the model IDs AWS's published
+// Bedrock example programs use are in the default catalog, each reading
+// the native body its Bedrock model reads.
+func TestDefaultCatalogExampleIDs(t *testing.T) {
+	c, err := Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	families := map[string]string{}
+	for _, m := range c.Models {
+		families[m.ID] = m.Family
+	}
+	for _, tt := range []struct{ id, family string }{
+		{"anthropic.claude-3-haiku-20240307-v1:0", "anthropic-messages"},
+		{"anthropic.claude-haiku-4-5-20251001-v1:0", "anthropic-messages"}, // as global.anthropic…
+		{"amazon.nova-lite-v1:0", "nova"},
+		{"amazon.titan-text-premier-v1:0", "titan-text"},
+		{"amazon.titan-embed-text-v2:0", "titan-embed-v2"},
+		{"cohere.command-r-v1:0", "cohere-command-r"},
+		{"cohere.command-r-plus-v1:0", "cohere-command-r"},
+		{"meta.llama3-8b-instruct-v1:0", "meta-llama"},
+		{"meta.llama3-1-8b-instruct-v1:0", "meta-llama"}, // as us.meta…
+		{"mistral.mistral-large-2402-v1:0", "mistral-text"},
+		{"amazon.titan-image-generator-v2:0", "titan-image-v2"},
+		{"amazon.nova-canvas-v1:0", "titan-image-v2"},
+		{"stability.stable-image-core-v1:1", "stability-image"},
+	} {
+		got, ok := families[tt.id]
+		if !ok {
+			t.Errorf("default catalog lacks %s", tt.id)
+			continue
+		}
+		if got != tt.family {
+			t.Errorf("%s: family = %q, want %q", tt.id, got, tt.family)
+		}
+	}
+}
