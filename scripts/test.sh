@@ -6,7 +6,7 @@
 # npm packages), then runs every Go test on the portable kernels (with the
 # race detector, except for the two numeric engine packages whose real-model
 # tests it slows tenfold), and the engine and end-to-end tests again with the
-# fast (simd/archsimd) kernels.
+# fast (simd/archsimd) kernels, and the vector search with its AVX2 dot product.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -33,7 +33,7 @@ npm ci --prefix test/js --no-audit --no-fund --loglevel=error
 npm ci --prefix test/js-dialects --no-audit --no-fund --loglevel=error
 
 go vet ./...
-GOEXPERIMENT=simd go vet ./internal/engine/...
+GOEXPERIMENT=simd go vet ./internal/engine/... ./internal/kb/vector/
 
 heavy='/internal/engine/(llm|bert)$'
 go test -race -count=1 -timeout 30m $(go list ./... | grep -Ev "$heavy")
@@ -41,5 +41,5 @@ go test -count=1 -timeout 30m $(go list ./... | grep -E "$heavy")
 # A real server process killed mid-ingestion: skipped under -race, where the
 # child (the race-built test binary) embeds too slowly.
 go test -count=1 -timeout 30m -run '^TestKBIngestionSurvivesKill$' ./cmd/outcrop/
-GOEXPERIMENT=simd go test -count=1 -timeout 30m ./internal/engine/... ./internal/provider/... ./internal/server/...
+GOEXPERIMENT=simd go test -count=1 -timeout 30m ./internal/engine/... ./internal/kb/vector/ ./internal/provider/... ./internal/server/...
 echo "all tests passed"

@@ -46,10 +46,18 @@ func Normalize(v []float32) {
 }
 
 // Dot returns the dot product of a and b, which for unit vectors is their
-// cosine similarity. The shorter length wins if they differ.
+// cosine similarity. The shorter length wins if they differ. Built with
+// GOEXPERIMENT=simd on a CPU with AVX2 and FMA it runs eight lanes at a
+// time (dot_simd.go); otherwise, and for short vectors, dotGo.
 func Dot(a, b []float32) float32 {
 	n := min(len(a), len(b))
-	a, b = a[:n], b[:n]
+	return dot(a[:n], b[:n])
+}
+
+// dotGo is the portable dot product of two slices of equal length.
+func dotGo(a, b []float32) float32 {
+	n := len(a)
+	b = b[:n]
 	var s0, s1, s2, s3 float32
 	i := 0
 	for ; i+4 <= n; i += 4 {

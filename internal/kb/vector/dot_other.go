@@ -1,0 +1,5 @@
+//go:build !(goexperiment.simd && amd64)
+
+package vector
+
+func dot(a, b []float32) float32 { return dotGo(a, b) }
