@@ -15,6 +15,8 @@ import (
 	"github.com/outcrop/outcrop/internal/api/openaiapi"
 	"github.com/outcrop/outcrop/internal/audit"
 	"github.com/outcrop/outcrop/internal/awsapi"
+	"github.com/outcrop/outcrop/internal/awsapi/restjson"
+	"github.com/outcrop/outcrop/internal/awsapi/sigv4"
 	"github.com/outcrop/outcrop/internal/fault"
 	"github.com/outcrop/outcrop/internal/invlog"
 	"github.com/outcrop/outcrop/internal/quota"
@@ -24,8 +26,8 @@ import (
 // The second front door: the OpenAI and Anthropic API dialects on the same
 // listener as the Bedrock APIs, over the same catalog, backends,
 // identities, authorization and metrics (STYLE.md §2: one canonical
-// request underneath). Their paths all start with /v1/, which no Bedrock
-// operation uses.
+// request underneath). Their paths start with /v1/, /openai/v1/ or
+// /anthropic/v1/, which no Bedrock operation uses.
 
 // dialectKind names a front door for metrics and error rendering.
 type dialectKind int
@@ -42,8 +44,25 @@ func (d dialectKind) service() string {
 	return "openai"
 }
 
-// dialectRoutes registers both dialects on mux.
+// AWS serves the same two APIs for Bedrock models under vendor prefixes:
+// bedrock-runtime at /openai/v1 and /anthropic/v1, bedrock-mantle at /v1,
+// /openai/v1 and /anthropic/v1. Outcrop answers on all of them, so a client
+// configured for either AWS endpoint needs only a new host.
+const (
+	openAIPrefix    = "/openai"
+	anthropicPrefix = "/anthropic"
+)
+
+// prefixed returns pattern ("METHOD /v1/...") with prefix before its path.
+func prefixed(prefix, pattern string) string {
+	method, path, _ := strings.Cut(pattern, " ")
+	return method + " " + prefix + path
+}
+
+// dialectRoutes registers both dialects on mux, each at /v1/ and under its
+// vendor prefix.
 func (s *Server) dialectRoutes(mux *http.ServeMux, m *apiMetrics) error {
+	s.dialectSigV4 = s.newDialectSigV4()
 	models := dialect.New(dialect.Options{
 		Catalog: s.catalog, Backends: s.router, Auth: dialectGate{s}, Quota: dialectGate{s}, Metrics: s.invocations,
 		Now: s.opts.Now, InvocationTimeout: time.Duration(s.opts.Config.InvocationTimeout), Strict: s.opts.Config.Converse.Strict,
@@ -52,16 +71,23 @@ func (s *Server) dialectRoutes(mux *http.ServeMux, m *apiMetrics) error {
 	an := anthropicapi.New(anthropicapi.Options{Models: models})
 	oaRoutes := oa.Routes()
 	for pattern, h := range oaRoutes {
-		if strings.HasPrefix(pattern, "GET /v1/models") {
-			continue // shared with Anthropic's models list, below
+		wrapped := s.wrapDialect(openAIDialect, pattern, h, m)
+		if err := register(mux, prefixed(openAIPrefix, pattern), wrapped); err != nil {
+			return err
 		}
-		if err := register(mux, pattern, s.wrapDialect(openAIDialect, pattern, h, m)); err != nil {
+		if strings.HasPrefix(pattern, "GET /v1/models") {
+			continue // /v1/models is shared with Anthropic's models list, below
+		}
+		if err := register(mux, pattern, wrapped); err != nil {
 			return err
 		}
 	}
 	for pattern, h := range an.Routes() {
-		if err := register(mux, pattern, s.wrapDialect(anthropicDialect, pattern, h, m)); err != nil {
-			return err
+		wrapped := s.wrapDialect(anthropicDialect, pattern, h, m)
+		for _, p := range []string{pattern, prefixed(anthropicPrefix, pattern)} {
+			if err := register(mux, p, wrapped); err != nil {
+				return err
+			}
 		}
 	}
 	// GET /v1/models is both vendors' path; Anthropic's SDKs always send
@@ -79,12 +105,21 @@ func (s *Server) dialectRoutes(mux *http.ServeMux, m *apiMetrics) error {
 		if err := register(mux, pattern, h); err != nil {
 			return err
 		}
+		if err := register(mux, prefixed(anthropicPrefix, pattern), anH); err != nil {
+			return err
+		}
 	}
-	// Unknown /v1/ paths answer in OpenAI's form rather than as an AWS
+	// Unknown paths answer in the dialect's form rather than as an AWS
 	// UnknownOperation.
-	return register(mux, "/v1/", s.wrapDialect(openAIDialect, "", func(_ http.ResponseWriter, r *http.Request) error {
+	notFound := func(_ http.ResponseWriter, r *http.Request) error {
 		return fault.Newf(fault.NotFound, "Invalid URL (%s %s)", r.Method, r.URL.Path)
-	}, m))
+	}
+	for path, d := range map[string]dialectKind{"/v1/": openAIDialect, openAIPrefix + "/v1/": openAIDialect, anthropicPrefix + "/v1/": anthropicDialect} {
+		if err := register(mux, path, s.wrapDialect(d, "", notFound, m)); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // dialectCall is the server's state of one dialect request: the Bedrock
@@ -343,18 +378,37 @@ func (s *Server) auditDialect(ctx context.Context, r *http.Request, d dialectKin
 	s.audit.Record(c)
 }
 
+// dialectSigV4 verifies SigV4 on the dialect paths: AWS signs its
+// OpenAI- and Anthropic-compatible endpoints for the service "bedrock"
+// (bedrock-runtime) or "bedrock-mantle" (bedrock-mantle), and the vendors'
+// SDKs sign for whichever endpoint they were set up for.
+type dialectSigV4 map[string]*sigv4.Verifier
+
+func (s *Server) newDialectSigV4() dialectSigV4 {
+	return dialectSigV4{
+		"bedrock":        sigv4.NewVerifier(s.iam, s.opts.Now, "bedrock"),
+		"bedrock-mantle": sigv4.NewVerifier(s.iam, s.opts.Now, "bedrock-mantle"),
+	}
+}
+
 // authenticateDialect accepts a Bedrock API key as a bearer token (both
 // dialects) or in x-api-key (Anthropic's header; accepted on both, since
-// some OpenAI-compatible tools send it too). Using the key is authorized as
-// bedrock:CallWithBearerToken, as on the Bedrock APIs.
+// some OpenAI-compatible tools send it too), or a SigV4 signature for
+// bedrock or bedrock-mantle, as AWS's compatible endpoints do. Using a key
+// is authorized as bedrock:CallWithBearerToken, as on the Bedrock APIs.
 func (s *Server) authenticateDialect(ctx context.Context, d dialectKind, r *http.Request) (context.Context, error) {
-	ctx = reqctx.WithOrigin(ctx, s.origin(r))
+	origin := s.origin(r)
+	ctx = reqctx.WithOrigin(ctx, origin)
 	if s.opts.Config.Auth.Mode == "any" {
 		p := s.iam.Principal("root", "")
 		p.Anonymous = true
 		return reqctx.WithPrincipal(ctx, p), nil
 	}
-	token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	authz := r.Header.Get("Authorization")
+	if strings.HasPrefix(authz, "AWS4-") {
+		return s.authenticateDialectSigV4(ctx, r, origin)
+	}
+	token, ok := strings.CutPrefix(authz, "Bearer ")
 	if !ok {
 		token = r.Header.Get("x-api-key")
 	}
@@ -373,4 +427,31 @@ func (s *Server) authenticateDialect(ctx context.Context, d dialectKind, r *http
 	// keys, so that the denial's audit record names it.
 	ctx = reqctx.WithPrincipal(ctx, p)
 	return ctx, s.iam.Authorize(ctx, p, "bedrock:CallWithBearerToken", "*")
+}
+
+// authenticateDialectSigV4 verifies a SigV4-signed dialect request. The
+// body is read (bounded) for the payload hash and put back for the handler.
+func (s *Server) authenticateDialectSigV4(ctx context.Context, r *http.Request, origin *reqctx.Origin) (context.Context, error) {
+	a, err := sigv4.ParseAuthorization(r.Header.Get("Authorization"))
+	if err != nil {
+		return ctx, err
+	}
+	v, ok := s.dialectSigV4[a.Service]
+	if !ok {
+		v = s.dialectSigV4["bedrock"] // its error names the service expected
+	}
+	body, err := restjson.ReadBody(r)
+	if err != nil {
+		return ctx, err
+	}
+	r.Body = restjson.NewBody(body)
+	if _, err := v.Verify(r, body); err != nil {
+		return ctx, err
+	}
+	origin.Region = a.Region
+	p, err := s.iam.PrincipalForAccessKey(r.Context(), a.AccessKeyID)
+	if err != nil {
+		return ctx, err
+	}
+	return reqctx.WithPrincipal(ctx, p), nil
 }

@@ -73,6 +73,8 @@ type Server struct {
 	meter    *usage.Meter   // usage, cost and budgets (docs/usage.md)
 	tracing  *tracing       // OpenTelemetry, nil when off (tracing.go)
 
+	dialectSigV4 dialectSigV4 // SigV4 on the OpenAI and Anthropic paths (dialects.go)
+
 	// invocations are the per-model metrics, shared by every front door.
 	invocations *runtimeapi.Metrics
 }

@@ -14,6 +14,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/outcrop/outcrop/internal/family"
 	"github.com/outcrop/outcrop/internal/family/schema"
@@ -21,8 +22,21 @@ import (
 	"github.com/outcrop/outcrop/internal/provider"
 )
 
-// Version is the only anthropic_version Bedrock accepts.
+// Version is the anthropic_version Bedrock documents for Messages bodies.
+// Anthropic's own SDKs (anthropic 2.x's AnthropicBedrock) send their API
+// version instead, a date such as "2026-10-21", which Bedrock serves too;
+// validVersion accepts both.
 const Version = "bedrock-2023-05-31"
+
+// validVersion reports whether v is Version or an Anthropic API version
+// (YYYY-MM-DD).
+func validVersion(v string) bool {
+	if v == Version {
+		return true
+	}
+	_, err := time.Parse(time.DateOnly, v)
+	return err == nil
+}
 
 // Messages is the anthropic-messages family. The zero value is ready to
 // use; NewID, when set, replaces the random message IDs (tests pin it).
@@ -54,7 +68,7 @@ func randomID(n int) string {
 }
 
 var messagesSchema = schema.Obj([]string{"anthropic_version", "max_tokens", "messages"},
-	schema.P("anthropic_version", schema.Enum(Version)),
+	schema.P("anthropic_version", schema.Str()), // checked by validVersion
 	schema.P("anthropic_beta", schema.Arr(schema.Str())),
 	schema.P("max_tokens", schema.Int(1, schema.NoLimit)),
 	schema.P("system", &schema.Schema{Type: schema.String | schema.Array, Items: &schema.Schema{Type: schema.Object, Open: true, Required: []string{"type"}}}),
@@ -78,6 +92,7 @@ var messagesSchema = schema.Obj([]string{"anthropic_version", "max_tokens", "mes
 )
 
 type messagesRequest struct {
+	Version       string           `json:"anthropic_version"`
 	MaxTokens     int              `json:"max_tokens"`
 	System        json.RawMessage  `json:"system"`
 	Messages      []message        `json:"messages"`
@@ -139,6 +154,9 @@ func (Messages) DecodeRequest(body []byte) (*provider.Request, error) {
 	var in messagesRequest
 	if err := schema.Unmarshal(body, messagesSchema, &in); err != nil {
 		return nil, err
+	}
+	if !validVersion(in.Version) {
+		return nil, schema.Violation(fmt.Sprintf("#/anthropic_version: %s is not a valid enum value", in.Version))
 	}
 	req := &provider.Request{
 		MaxTokens:     in.MaxTokens,
