@@ -121,14 +121,16 @@ They tell each other where flowers are with a waggle dance.`
 	}
 }
 
-// FuzzParsePDF feeds the PDF reader mutations of the sample: it must
+// FuzzParsePDF feeds the PDF reader mutations of the test PDFs: it must
 // return text or an error, never panic or hang.
 func FuzzParsePDF(f *testing.F) {
-	data, err := os.ReadFile("testdata/pdf/sample.pdf")
-	if err != nil {
-		f.Fatal(err)
+	for _, name := range []string{"sample.pdf", "cid.pdf"} {
+		data, err := os.ReadFile("testdata/pdf/" + name)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(data)
 	}
-	f.Add(data)
 	f.Add([]byte("%PDF-1.4\ntrailer\n<< /Root << /Pages << /Type /Pages /Kids [] /Count 99999999 >> >> >>\n%%EOF"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		out, err := Parse("a.pdf", "", data)
