@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"regexp"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -116,9 +117,62 @@ func (m *Models) Lookup(id string) (*catalog.Model, error) {
 	}
 	md, err := m.opts.Catalog.Lookup(id)
 	if err != nil {
+		if md := vendorModel(m.opts.Catalog.List(), id); md != nil {
+			return md, nil
+		}
 		return nil, errNoModel(id)
 	}
 	return md, nil
+}
+
+// bedrockVersion is the version suffix of a Bedrock model ID: "-v1:0",
+// "-v2", "-1:0", ":0".
+var bedrockVersion = regexp.MustCompile(`(-v\d+(:\d+)?|-\d+:\d+|:\d+)$`)
+
+// vendorModel finds the catalog model a vendor's own model name stands
+// for, so that programs written against OpenAI's or Anthropic's API keep
+// their model names: the Bedrock ID without its provider prefix and
+// version ("claude-3-haiku-20240307" is anthropic.claude-3-haiku-20240307-v1:0),
+// or, for a name without its date, the one model with that name and a
+// date ("claude-haiku-4-5" is claude-haiku-4-5-20251001). A name that
+// matches several models, or none, finds nothing.
+func vendorModel(models []catalog.Model, name string) *catalog.Model {
+	if name == "" || strings.Contains(name, ".") || strings.Contains(name, ":") {
+		return nil
+	}
+	var exact, dated []*catalog.Model
+	for i := range models {
+		_, rest, ok := strings.Cut(models[i].ID, ".")
+		if !ok {
+			continue
+		}
+		native := bedrockVersion.ReplaceAllString(rest, "")
+		if native == name {
+			exact = append(exact, &models[i])
+		} else if date, ok := strings.CutPrefix(native, name+"-"); ok && isDate(date) {
+			dated = append(dated, &models[i])
+		}
+	}
+	switch {
+	case len(exact) == 1:
+		return exact[0]
+	case len(exact) == 0 && len(dated) == 1:
+		return dated[0]
+	}
+	return nil
+}
+
+// isDate reports whether s is eight digits, as in model names' dates.
+func isDate(s string) bool {
+	if len(s) != 8 {
+		return false
+	}
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 // Resolve finds the model id names, authorizes action on its ARN (which

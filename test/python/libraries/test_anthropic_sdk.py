@@ -116,3 +116,15 @@ def test_auth(target):
     bad = Anthropic(base_url=target.url, api_key="not-a-key", max_retries=0)
     with pytest.raises(anthropic.AuthenticationError):
         bad.messages.create(model=target.model, max_tokens=10, messages=[{"role": "user", "content": "x"}])
+
+
+def test_vendor_model_name(client):
+    # Anthropic's own name for a model the catalog holds under its Bedrock ID.
+    m = client.messages.create(
+        model="claude-3-haiku-20240307", max_tokens=100,
+        messages=[{"role": "user", "content": "granite basalt"}],
+    )
+    assert m.content[0].text == "granite basalt"
+    assert m.model == "claude-3-haiku-20240307"
+    with pytest.raises(anthropic.NotFoundError):
+        client.messages.create(model="claude-sonnet-5", max_tokens=10, messages=[{"role": "user", "content": "granite"}])
