@@ -1,8 +1,10 @@
 package postgres
 
 import (
+	"bytes"
 	"cmp"
 	"context"
+	"encoding/binary"
 	"fmt"
 	"math"
 	"slices"
@@ -53,8 +55,8 @@ func queryWords(q string) []string {
 // hold any word of query, ranked by BM25 as FTS5 computes it (k1 1.2, b
 // 0.75, idf floored just above 0), over the english configuration's
 // lexemes, with the knowledge base's own statistics (kb_terms and
-// kb_text_stats, kept by triggers), and a chunk's count of distinct
-// lexemes as its length.
+// kb_text_stats, kept by triggers), and a chunk's number of words as its
+// length.
 //
 // Ranking every chunk that holds a common word would read most of the
 // table (a question's "how", "is", "the", or any word in a large share
@@ -92,7 +94,7 @@ func (s *Store) MatchingChunks(ctx context.Context, kbID, query string, k int, f
 	}
 	var hits []scoredChunk
 	for {
-		hits, err = s.scoreCandidates(ctx, kbID, lexemes[:recruit], lexemes, idf, avgdl, f)
+		hits, err = s.scoreCandidates(ctx, kbID, lexemes[:recruit], idf, avgdl, f)
 		if err != nil {
 			return nil, fmt.Errorf("text search: %w", err)
 		}
@@ -113,9 +115,9 @@ func (s *Store) MatchingChunks(ctx context.Context, kbID, query string, k int, f
 
 // queryTerms returns the lexemes of words with their chunk counts and idf
 // in the knowledge base, rarest first (lexemes no chunk holds are left
-// out) and its average chunk length in lexemes.
+// out) and its average chunk length in words.
 func (s *Store) queryTerms(ctx context.Context, kbID string, words []string) ([]queryTerm, float64, error) {
-	rows, err := s.pool.Query(ctx, `SELECT q.lexeme, t.chunks, s.chunks, s.lexemes
+	rows, err := s.pool.Query(ctx, `SELECT q.lexeme, t.chunks, s.chunks, s.words
 		FROM (SELECT DISTINCT lexeme FROM unnest(to_tsvector('english', $2))) q
 		JOIN kb_terms t ON t.kb_id = $1 AND t.lexeme = q.lexeme
 		JOIN kb_text_stats s ON s.kb_id = $1`, custom, kbID, strings.Join(words, " "))
@@ -161,34 +163,75 @@ type scoredChunk struct {
 }
 
 // scoreCandidates scores the chunks passing f that hold any of recruit
-// by BM25 over all lexemes. The database returns each candidate's length
-// and the query's lexemes in it with their positions (marking them with
-// weight A, then keeping only A), and the scores are computed here: in
-// SQL, per-chunk arithmetic over the positions costs several times more.
-func (s *Store) scoreCandidates(ctx context.Context, kbID string, recruit, lexemes []string, idf map[string]float64, avgdl float64, f *vector.Filter) ([]scoredChunk, error) {
-	args := []any{kbID, tsQueryText(recruit), lexemes}
+// by BM25 over all lexemes. The database sends each candidate's tsv in
+// binary (tsvectorsend), and the scores are computed here: in SQL, the
+// per-chunk arithmetic over positions costs several times more.
+func (s *Store) scoreCandidates(ctx context.Context, kbID string, recruit []string, idf map[string]float64, avgdl float64, f *vector.Filter) ([]scoredChunk, error) {
+	args := []any{kbID, tsQueryText(recruit)}
 	where := filterSQL(f, &args)
-	rows, err := s.pool.Query(ctx, `SELECT id, length(tsv), ts_filter(setweight(tsv, 'A', $3::text[]), '{a}')::text
-		FROM kb_chunks WHERE kb_id = $1 AND tsv @@ $2::tsquery AND `+where, append([]any{custom}, args...)...)
+	rows, err := s.pool.Query(ctx, `SELECT id, tsvectorsend(tsv) FROM kb_chunks WHERE kb_id = $1 AND tsv @@ $2::tsquery AND `+where,
+		append([]any{custom}, args...)...)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
 	var out []scoredChunk
+	var tfs []float64
 	for rows.Next() {
 		var c scoredChunk
-		var length int
-		var tv string
-		if err := rows.Scan(&c.id, &length, &tv); err != nil {
+		var tv []byte
+		if err := rows.Scan(&c.id, &tv); err != nil {
 			return nil, err
 		}
-		norm := bm25K1 * (1 - bm25B + bm25B*float64(length)/avgdl)
-		for lexeme, tf := range tsvectorCounts(tv) {
-			c.score += idf[lexeme] * tf * (bm25K1 + 1) / (tf + norm)
+		var words int
+		tfs, words, err = termCounts(tv, idf, tfs[:0])
+		if err != nil {
+			return nil, err
+		}
+		norm := bm25K1 * (1 - bm25B + bm25B*float64(words)/avgdl)
+		for i := 0; i < len(tfs); i += 2 {
+			idf, tf := tfs[i], tfs[i+1]
+			c.score += idf * tf * (bm25K1 + 1) / (tf + norm)
 		}
 		out = append(out, c)
 	}
 	return out, rows.Err()
+}
+
+// termCounts reads a tsvector's binary form (tsvectorsend: the lexeme
+// count as a big-endian int32, then per lexeme its text, a NUL, its
+// position count as a uint16 and the positions, 14 bits each under 2 bits
+// of weight) and appends to out, for each lexeme in idf, its idf and its
+// position count. It also returns the chunk's length in words: its last
+// position, as the migration's kb_chunk_words computes it.
+func termCounts(b []byte, idf map[string]float64, out []float64) ([]float64, int, error) {
+	bad := fmt.Errorf("malformed tsvector of %d bytes", len(b))
+	if len(b) < 4 {
+		return nil, 0, bad
+	}
+	n := int(binary.BigEndian.Uint32(b))
+	b = b[4:]
+	words := 0
+	for range n {
+		end := bytes.IndexByte(b, 0)
+		if end < 0 || len(b) < end+3 {
+			return nil, 0, bad
+		}
+		lexeme := b[:end]
+		npos := int(binary.BigEndian.Uint16(b[end+1:]))
+		b = b[end+3:]
+		if len(b) < 2*npos {
+			return nil, 0, bad
+		}
+		for i := range npos {
+			words = max(words, int(binary.BigEndian.Uint16(b[2*i:])&0x3fff))
+		}
+		b = b[2*npos:]
+		if w, ok := idf[string(lexeme)]; ok {
+			out = append(out, w, float64(max(npos, 1))) // a lexeme without positions occurs once
+		}
+	}
+	return out, words, nil
 }
 
 // readChunks returns the chunks of hits, in order, with their scores.
@@ -249,49 +292,4 @@ func tsQueryText(lexemes []string) string {
 		b.WriteByte('\'')
 	}
 	return b.String()
-}
-
-// tsvectorCounts reads a tsvector's text form ('lexeme':1A,5A 'other':3A)
-// and returns how many positions each lexeme has. Inside the quotes, a
-// quote is written twice and a backslash is escaped with one.
-func tsvectorCounts(tv string) map[string]float64 {
-	out := map[string]float64{}
-	for i := 0; i < len(tv); {
-		if tv[i] != '\'' {
-			i++
-			continue
-		}
-		var lex strings.Builder
-		i++
-		for i < len(tv) {
-			c := tv[i]
-			if c == '\\' && i+1 < len(tv) {
-				lex.WriteByte(tv[i+1])
-				i += 2
-				continue
-			}
-			if c == '\'' {
-				if i+1 < len(tv) && tv[i+1] == '\'' {
-					lex.WriteByte('\'')
-					i += 2
-					continue
-				}
-				i++
-				break
-			}
-			lex.WriteByte(c)
-			i++
-		}
-		tf := 1.0 // a lexeme without positions still occurs once
-		if i < len(tv) && tv[i] == ':' {
-			for i < len(tv) && tv[i] != ' ' {
-				if tv[i] == ',' {
-					tf++
-				}
-				i++
-			}
-		}
-		out[lex.String()] = tf
-	}
-	return out
 }

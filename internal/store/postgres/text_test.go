@@ -43,10 +43,10 @@ func recount(t *testing.T, s *Store) (got, want []string) {
 		return out
 	}
 	got = read(`SELECT kb_id, lexeme, chunks FROM kb_terms UNION ALL
-		SELECT kb_id, '#chunks', chunks FROM kb_text_stats UNION ALL SELECT kb_id, '#lexemes', lexemes FROM kb_text_stats ORDER BY 1, 2`)
+		SELECT kb_id, '#chunks', chunks FROM kb_text_stats UNION ALL SELECT kb_id, '#words', words FROM kb_text_stats ORDER BY 1, 2`)
 	want = read(`SELECT kb_id, u.lexeme, count(*) FROM kb_chunks, unnest(tsv) u GROUP BY 1, 2 UNION ALL
 		SELECT kb_id, '#chunks', count(*) FROM kb_chunks GROUP BY 1 UNION ALL
-		SELECT kb_id, '#lexemes', sum(length(tsv)) FROM kb_chunks GROUP BY 1 ORDER BY 1, 2`)
+		SELECT kb_id, '#words', sum(array_length(regexp_split_to_array(text, ' '), 1)) FROM kb_chunks GROUP BY 1 ORDER BY 1, 2`)
 	return got, want
 }
 
@@ -183,20 +183,22 @@ func textCorpus(t *testing.T, s *Store, n int) (string, []string) {
 }
 
 // bm25 ranks texts for query as MatchingChunks should: FTS5's formula,
-// a chunk's length being its number of distinct words.
+// a chunk's length being its number of words.
 func bm25(texts []string, query string, accept func(int) bool) []string {
 	df := map[string]float64{}
 	var total float64
 	tfs := make([]map[string]float64, len(texts))
+	lens := make([]float64, len(texts))
 	for i, tx := range texts {
 		tfs[i] = map[string]float64{}
 		for _, w := range strings.Fields(tx) {
 			tfs[i][w]++
+			lens[i]++
 		}
 		for w := range tfs[i] {
 			df[w]++
 		}
-		total += float64(len(tfs[i]))
+		total += lens[i]
 	}
 	n := float64(len(texts))
 	avgdl := total / n
@@ -220,7 +222,7 @@ func bm25(texts []string, query string, accept func(int) bool) []string {
 			if idf <= 0 {
 				idf = 1e-6
 			}
-			score += idf * tf[w] * (bm25K1 + 1) / (tf[w] + bm25K1*(1-bm25B+bm25B*float64(len(tf))/avgdl))
+			score += idf * tf[w] * (bm25K1 + 1) / (tf[w] + bm25K1*(1-bm25B+bm25B*lens[i]/avgdl))
 		}
 		if matched {
 			hits = append(hits, hit{i, score})
@@ -293,10 +295,29 @@ func TestMatchingChunksBM25(t *testing.T) {
 	}
 }
 
-func TestTSVectorCounts(t *testing.T) {
-	got := tsvectorCounts(`'a':1A 'it''s':2A,7A,9A 'back\\slash':3A 'nopos'`)
-	want := map[string]float64{"a": 1, "it's": 3, `back\slash`: 1, "nopos": 1}
-	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("tsvectorCounts (-want +got):\n%s", diff)
+// TestTermCounts reads tsvectorsend's output for lexemes with and
+// without positions and weights, and with a quote.
+func TestTermCounts(t *testing.T) {
+	s := open(t, Options{})
+	var b []byte
+	if err := s.pool.QueryRow(context.Background(), `SELECT tsvectorsend($1::tsvector)`,
+		`a:1 'it''s':2,7B,9 nopos back\\slash:3A,12C`).Scan(&b); err != nil {
+		t.Fatal(err)
+	}
+	idf := map[string]float64{"a": 1, "it's": 2, "nopos": 3, `back\slash`: 4, "absent": 5}
+	got, words, err := termCounts(b, idf, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := map[float64]float64{}
+	for i := 0; i < len(got); i += 2 {
+		m[got[i]] = got[i+1]
+	}
+	want := map[float64]float64{1: 1, 2: 3, 3: 1, 4: 2}
+	if diff := cmp.Diff(want, m); diff != "" || words != 12 {
+		t.Errorf("termCounts: words %d, want 12; idf → count (-want +got):\n%s", words, diff)
+	}
+	if _, _, err := termCounts(b[:len(b)-1], idf, nil); err == nil {
+		t.Errorf("termCounts of a truncated tsvector: no error")
 	}
 }

@@ -1,7 +1,7 @@
 -- +goose Up
 -- Per-knowledge-base text statistics for BM25 (search.go): how many chunks
 -- hold each lexeme of tsv, and each knowledge base's chunk count and total
--- tsv length (distinct lexemes per chunk). Text search reads them to weight
+-- length in words (kb_chunk_words). Text search reads them to weight
 -- a query's words by rarity and to look for candidates through its rarest
 -- words first, so that a question's common words no longer make it rank
 -- most of the knowledge base. Statement triggers keep them in step with
@@ -20,8 +20,15 @@ CREATE TABLE kb_terms (
 CREATE TABLE kb_text_stats (
     kb_id   text PRIMARY KEY,
     chunks  bigint NOT NULL,
-    lexemes bigint NOT NULL
+    words   bigint NOT NULL
 );
+
+-- kb_chunk_words is a chunk's length in words: the last position in its
+-- tsv, since the parser numbers every word, stop words included (FTS5,
+-- whose bm25() this follows, counts every token). search.go reads the same
+-- from tsvectorsend.
+CREATE FUNCTION kb_chunk_words(tsv tsvector) RETURNS bigint LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    RETURN (SELECT coalesce(max(p), 0) FROM unnest(tsv) u, unnest(u.positions) p);
 
 -- +goose StatementBegin
 CREATE FUNCTION kb_terms_count() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -36,9 +43,9 @@ BEGIN
             ON CONFLICT (kb_id, lexeme) DO UPDATE SET chunks = t.chunks + excluded.chunks;
         DELETE FROM kb_terms t WHERE t.chunks <= 0
             AND (t.kb_id, t.lexeme) IN (SELECT c.kb_id, u.lexeme FROM old_chunks c, unnest(c.tsv) u);
-        INSERT INTO kb_text_stats AS s (kb_id, chunks, lexemes)
-            SELECT kb_id, -count(*), -sum(length(tsv)) FROM old_chunks GROUP BY 1 ORDER BY 1
-            ON CONFLICT (kb_id) DO UPDATE SET chunks = s.chunks + excluded.chunks, lexemes = s.lexemes + excluded.lexemes;
+        INSERT INTO kb_text_stats AS s (kb_id, chunks, words)
+            SELECT kb_id, -count(*), -sum(kb_chunk_words(tsv)) FROM old_chunks GROUP BY 1 ORDER BY 1
+            ON CONFLICT (kb_id) DO UPDATE SET chunks = s.chunks + excluded.chunks, words = s.words + excluded.words;
         DELETE FROM kb_text_stats s WHERE s.chunks <= 0 AND s.kb_id IN (SELECT kb_id FROM old_chunks);
     END IF;
     IF TG_OP IN ('INSERT', 'UPDATE') THEN
@@ -47,9 +54,9 @@ BEGIN
         INSERT INTO kb_terms AS t (kb_id, lexeme, chunks)
             SELECT c.kb_id, u.lexeme, count(*) FROM new_chunks c, unnest(c.tsv) u GROUP BY 1, 2 ORDER BY 1, 2
             ON CONFLICT (kb_id, lexeme) DO UPDATE SET chunks = t.chunks + excluded.chunks;
-        INSERT INTO kb_text_stats AS s (kb_id, chunks, lexemes)
-            SELECT kb_id, count(*), sum(length(tsv)) FROM new_chunks GROUP BY 1 ORDER BY 1
-            ON CONFLICT (kb_id) DO UPDATE SET chunks = s.chunks + excluded.chunks, lexemes = s.lexemes + excluded.lexemes;
+        INSERT INTO kb_text_stats AS s (kb_id, chunks, words)
+            SELECT kb_id, count(*), sum(kb_chunk_words(tsv)) FROM new_chunks GROUP BY 1 ORDER BY 1
+            ON CONFLICT (kb_id) DO UPDATE SET chunks = s.chunks + excluded.chunks, words = s.words + excluded.words;
     END IF;
     RETURN NULL;
 END $$;
@@ -65,13 +72,14 @@ CREATE TRIGGER kb_terms_update AFTER UPDATE ON kb_chunks
 -- Chunks written before this migration.
 INSERT INTO kb_terms (kb_id, lexeme, chunks)
     SELECT kb_id, u.lexeme, count(*) FROM kb_chunks, unnest(tsv) u GROUP BY 1, 2;
-INSERT INTO kb_text_stats (kb_id, chunks, lexemes)
-    SELECT kb_id, count(*), sum(length(tsv)) FROM kb_chunks GROUP BY 1;
+INSERT INTO kb_text_stats (kb_id, chunks, words)
+    SELECT kb_id, count(*), sum(kb_chunk_words(tsv)) FROM kb_chunks GROUP BY 1;
 
 -- +goose Down
 DROP TRIGGER kb_terms_update ON kb_chunks;
 DROP TRIGGER kb_terms_delete ON kb_chunks;
 DROP TRIGGER kb_terms_insert ON kb_chunks;
 DROP FUNCTION kb_terms_count();
+DROP FUNCTION kb_chunk_words(tsvector);
 DROP TABLE kb_text_stats;
 DROP TABLE kb_terms;
