@@ -1,7 +1,8 @@
 // Package adapt makes a canonical chat request fit the model that serves it
 // (docs/compatibility.md). Where the model, as its catalog capabilities
 // describe it, lacks something the request uses and a faithful adaptation
-// exists, Prepare rewrites the request — the system prompt folded into the
+// exists, Prepare rewrites the request — a raw prompt given to a chat model
+// as the turns it was written as, the system prompt folded into the
 // first user turn, documents converted to text, tools offered through a
 // constrained-JSON prompt, an assistant prefill turned into an instruction
 // — and wraps the backend so that its answers are read back accordingly
@@ -32,6 +33,10 @@ import (
 
 // Adaptation names, as reported to callers.
 const (
+	// PromptAsChat: a raw text-completion prompt was given to a chat model
+	// as chat turns (provider.Request.PromptChat), which the backend
+	// renders with the model's own template, instead of verbatim.
+	PromptAsChat    = "prompt-as-chat"
 	SystemFolded    = "system-folded"
 	DocumentsAsText = "documents-as-text"
 	// DocumentsTruncated: documents converted to text were cut short so
@@ -96,6 +101,13 @@ func Prepare(ctx context.Context, caps catalog.Capabilities, a provider.Adapter,
 	var docs []converted
 	note := func(name string) { applied = append(applied, name) }
 
+	// A raw prompt goes verbatim to a backend that continues text, and in
+	// strict mode, as Bedrock sends it to its model: Bedrock accepts the
+	// body, so strict mode does not refuse it.
+	if r.Raw && r.PromptChat != nil && !strict && provider.TemplatesChat(ctx, a, r.Model) {
+		promptAsChat(&r)
+		note(PromptAsChat)
+	}
 	if !caps.Vision && uses(r.Messages, provider.ImageBlock) {
 		return nil, fault.New(fault.Invalid, ErrImages)
 	}
@@ -209,6 +221,14 @@ func uses(ms []provider.Message, t provider.BlockType) bool {
 		}
 	}
 	return false
+}
+
+// promptAsChat replaces r's raw prompt by the turns it was read as.
+func promptAsChat(r *provider.Request) {
+	c := r.PromptChat
+	r.Raw, r.Prompt, r.PromptChat = false, "", nil
+	r.System = append([]provider.Block(nil), c.System...)
+	r.Messages = cloneMessages(c.Messages)
 }
 
 // foldSystem prepends the system prompt to the first user turn.

@@ -491,3 +491,85 @@ func TestResponseFields(t *testing.T) {
 		t.Errorf("ResponseFields = %s, want %s", got, want)
 	}
 }
+
+// chatModel is a backend that serves its models as chat models.
+type chatModel struct{ providertest.Echo }
+
+func (chatModel) TemplatesChat(context.Context, string) bool { return true }
+
+func TestPromptAsChat(t *testing.T) {
+	hello := &provider.Conversation{Messages: []provider.Message{user(text("Say hello."))}}
+	formatted := &provider.Conversation{System: []provider.Block{text("Be brief.")},
+		Messages: []provider.Message{user(text("Count to three.")), assistant(text("One,"))}}
+	raw := func(prompt string, c *provider.Conversation) provider.Request {
+		return provider.Request{Raw: true, Prompt: prompt, PromptChat: c, MaxTokens: 50}
+	}
+	tests := []struct {
+		name    string
+		backend provider.Adapter
+		caps    catalog.Capabilities
+		strict  bool
+		req     provider.Request
+		want    provider.Request
+		applied []string
+	}{
+		{
+			name:    "plain instruction",
+			backend: chatModel{}, caps: full,
+			req:     raw("Say hello.", hello),
+			want:    provider.Request{Messages: []provider.Message{user(text("Say hello."))}, MaxTokens: 50},
+			applied: []string{adapt.PromptAsChat},
+		},
+		{
+			name:    "formatted with a prefill",
+			backend: chatModel{}, caps: full,
+			req:     raw("<s>...", formatted),
+			want:    provider.Request{System: []provider.Block{text("Be brief.")}, Messages: []provider.Message{user(text("Count to three.")), assistant(text("One,"))}, MaxTokens: 50},
+			applied: []string{adapt.PromptAsChat},
+		},
+		{
+			name:    "later adaptations apply to the turns",
+			backend: chatModel{}, caps: without(func(c *catalog.Capabilities) { c.System, c.Prefill = false, false }),
+			req:     raw("<s>...", formatted),
+			want: provider.Request{Messages: []provider.Message{user(text("Be brief.\n\n"), text("Count to three."), text("\n\nBegin your answer with exactly this text: One,"))},
+				MaxTokens: 50},
+			applied: []string{adapt.PromptAsChat, adapt.SystemFolded, adapt.PrefillPrompted},
+		},
+		{
+			name:    "strict keeps the prompt verbatim",
+			backend: chatModel{}, caps: full, strict: true,
+			req:  raw("Say hello.", hello),
+			want: raw("Say hello.", hello),
+		},
+		{
+			name:    "a backend that continues text",
+			backend: providertest.Echo{}, caps: full,
+			req:  raw("Say hello.", hello),
+			want: raw("Say hello.", hello),
+		},
+		{
+			name:    "a prompt to continue",
+			backend: chatModel{}, caps: full,
+			req:  raw("Once upon a time", nil),
+			want: raw("Once upon a time", nil),
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := clone(tt.req)
+			c, err := adapt.Prepare(context.Background(), tt.caps, tt.backend, &tt.req, adapt.Options{Strict: tt.strict})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(before, tt.req, rawEq); diff != "" {
+				t.Errorf("Prepare modified its argument (-before +after):\n%s", diff)
+			}
+			if diff := cmp.Diff(tt.want, *c.Request, cmpopts.EquateEmpty()); diff != "" {
+				t.Errorf("request (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(tt.applied, c.Applied, cmpopts.EquateEmpty()); diff != "" {
+				t.Errorf("applied (-want +got):\n%s", diff)
+			}
+		})
+	}
+}

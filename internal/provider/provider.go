@@ -134,6 +134,13 @@ type Request struct {
 	// format); System and Messages are then empty.
 	Prompt string
 	Raw    bool
+	// PromptChat, on a raw request, is the prompt read as chat turns,
+	// when its family knows how: parsed from the family's documented
+	// prompt format, or, for families whose models answer plain
+	// instructions, a plain prompt as one user turn. Package adapt gives
+	// these turns instead of the prompt to backends that are chat models
+	// (ChatTemplater); nil keeps the prompt verbatim everywhere.
+	PromptChat *Conversation
 
 	MaxTokens     int // 0 means the model's default
 	Temperature   *float64
@@ -159,6 +166,31 @@ type Request struct {
 	// Extra carries model-specific fields (Converse's
 	// additionalModelRequestFields) for backends that understand them.
 	Extra json.RawMessage
+}
+
+// Conversation is a raw prompt read as chat turns. Messages start with the
+// user's turn; when the last is the assistant's, it is a prefill the
+// model continues.
+type Conversation struct {
+	System   []Block
+	Messages []Message
+}
+
+// ChatTemplater is optional: a backend that serves model as a chat model,
+// rendering conversations through the model's own chat template, so that
+// a raw text-completion prompt written for another model's format (or a
+// bare instruction) reaches it best as the turns it was written as
+// (Request.PromptChat). TemplatesChat may have to load the model to find
+// out; it reports false when it cannot tell. Callers check for it with a
+// type assertion.
+type ChatTemplater interface {
+	TemplatesChat(ctx context.Context, model string) bool
+}
+
+// TemplatesChat reports whether a serves model as a chat model.
+func TemplatesChat(ctx context.Context, a Adapter, model string) bool {
+	c, ok := a.(ChatTemplater)
+	return ok && c.TemplatesChat(ctx, model)
 }
 
 // OutputFormat asks for a JSON object as the whole output: any object

@@ -32,8 +32,9 @@ func TestDecodeRequest(t *testing.T) {
 					{Role: provider.User, Content: []provider.Block{{Type: provider.ToolResultBlock, ToolResult: &provider.ToolResult{ToolUseID: "c1", Content: []provider.Block{text("18C")}}}}},
 				}}},
 		{Name: "j2", Codec: J2{}, Body: `{"prompt":"Write a poem.","maxTokens":200,"temperature":0.7,"topP":1,"stopSequences":["##"],"countPenalty":{"scale":0},"presencePenalty":{"scale":0.5,"applyToEmojis":false},"frequencyPenalty":{"scale":0}}`,
-			Want: &provider.Request{Raw: true, Prompt: "Write a poem.", MaxTokens: 200, Temperature: familytest.Float(0.7), TopP: familytest.Float(1), StopSequences: []string{"##"}}},
-		{Name: "j2 default maxTokens", Codec: J2{}, Body: `{"prompt":"x"}`, Want: &provider.Request{Raw: true, Prompt: "x", MaxTokens: 16}},
+			Want: &provider.Request{Raw: true, Prompt: "Write a poem.", MaxTokens: 200, Temperature: familytest.Float(0.7), TopP: familytest.Float(1), StopSequences: []string{"##"},
+				PromptChat: familytest.Chat("", "Write a poem.")}},
+		{Name: "j2 default maxTokens", Codec: J2{}, Body: `{"prompt":"x"}`, Want: &provider.Request{Raw: true, Prompt: "x", MaxTokens: 16, PromptChat: familytest.Chat("", "x")}},
 	})
 }
 

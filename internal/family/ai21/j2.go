@@ -7,6 +7,7 @@ import (
 
 	"github.com/outcrop/outcrop/internal/family"
 	"github.com/outcrop/outcrop/internal/family/completion"
+	"github.com/outcrop/outcrop/internal/family/prompt"
 	"github.com/outcrop/outcrop/internal/family/schema"
 	"github.com/outcrop/outcrop/internal/fault"
 	"github.com/outcrop/outcrop/internal/provider"
@@ -78,7 +79,8 @@ func (J2) DecodeRequest(body []byte) (*provider.Request, error) {
 	if in.NumResults != nil && *in.NumResults > 1 {
 		return nil, invalid("numResults greater than 1 is not supported. Set numResults to 1 and try again.")
 	}
-	p := completion.Params{Prompt: in.Prompt, Temperature: in.Temperature, TopP: in.TopP, MaxTokens: in.MaxTokens, Stop: in.StopSequences}
+	p := completion.Params{Prompt: in.Prompt, Temperature: in.Temperature, TopP: in.TopP, MaxTokens: in.MaxTokens, Stop: in.StopSequences,
+		Formats: []prompt.Parser{prompt.Plain}}
 	return p.Request(DefaultMaxTokens), nil
 }
 

@@ -11,6 +11,7 @@ import (
 
 	"github.com/outcrop/outcrop/internal/family"
 	"github.com/outcrop/outcrop/internal/family/completion"
+	"github.com/outcrop/outcrop/internal/family/prompt"
 	"github.com/outcrop/outcrop/internal/family/schema"
 	"github.com/outcrop/outcrop/internal/fault"
 	"github.com/outcrop/outcrop/internal/provider"
@@ -87,7 +88,8 @@ func (Command) DecodeRequest(body []byte) (*provider.Request, error) {
 	if in.NumGenerations != nil && *in.NumGenerations > 1 {
 		return nil, fault.New(fault.Invalid, "num_generations greater than 1 is not supported. Set num_generations to 1 and try again.")
 	}
-	p := completion.Params{Prompt: in.Prompt, Temperature: in.Temperature, TopP: in.P, TopK: in.K, MaxTokens: in.MaxTokens, Stop: in.StopSequences}
+	p := completion.Params{Prompt: in.Prompt, Temperature: in.Temperature, TopP: in.P, TopK: in.K, MaxTokens: in.MaxTokens, Stop: in.StopSequences,
+		Formats: []prompt.Parser{prompt.Plain}}
 	return p.Request(DefaultMaxTokens), nil
 }
 

@@ -26,8 +26,9 @@ func TestDecodeRequest(t *testing.T) {
 	weather := json.RawMessage(`{"properties":{"city":{"description":"City","type":"string"}},"required":["city"],"type":"object"}`)
 	familytest.Decode(t, []familytest.DecodeCase{
 		{Name: "command", Codec: Command{}, Body: `{"prompt":"Write a haiku.","temperature":0.9,"p":0.5,"k":10,"max_tokens":50,"stop_sequences":["--"],"return_likelihoods":"NONE","stream":true,"num_generations":1,"truncate":"END"}`,
-			Want: &provider.Request{Raw: true, Prompt: "Write a haiku.", Temperature: familytest.Float(0.9), TopP: familytest.Float(0.5), TopK: familytest.Int(10), MaxTokens: 50, StopSequences: []string{"--"}}},
-		{Name: "command default max_tokens", Codec: Command{}, Body: `{"prompt":"x"}`, Want: &provider.Request{Raw: true, Prompt: "x", MaxTokens: 20}},
+			Want: &provider.Request{Raw: true, Prompt: "Write a haiku.", Temperature: familytest.Float(0.9), TopP: familytest.Float(0.5), TopK: familytest.Int(10), MaxTokens: 50, StopSequences: []string{"--"},
+				PromptChat: familytest.Chat("", "Write a haiku.")}},
+		{Name: "command default max_tokens", Codec: Command{}, Body: `{"prompt":"x"}`, Want: &provider.Request{Raw: true, Prompt: "x", MaxTokens: 20, PromptChat: familytest.Chat("", "x")}},
 		{Name: "command-r chat", Codec: CommandR{}, Body: `{"message":"And now?","preamble":"Be brief.","chat_history":[{"role":"USER","message":"Hi"},{"role":"CHATBOT","message":"Hello"},{"role":"SYSTEM","message":"Stay polite."}],"max_tokens":100,"seed":7}`,
 			Want: &provider.Request{MaxTokens: 100, Seed: func() *int64 { v := int64(7); return &v }(),
 				System: []provider.Block{text("Be brief."), text("Stay polite.")},

@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"strings"
 
+	"github.com/outcrop/outcrop/internal/family/prompt"
 	"github.com/outcrop/outcrop/internal/provider"
 )
 
@@ -23,14 +24,20 @@ type Params struct {
 	TopK        *int
 	MaxTokens   *int
 	Stop        []string
+	// Formats read Prompt as chat turns (Request.PromptChat), tried in
+	// order: the family's documented prompt formats, then prompt.Plain
+	// for families whose models answer a bare instruction. None, or none
+	// that reads the prompt, keeps it verbatim for every backend.
+	Formats []prompt.Parser
 }
 
-// Request returns the raw-prompt request of p. MaxTokens is def when the
+// Request returns the raw-prompt request of p, with the prompt read as
+// chat turns when one of p.Formats reads it. MaxTokens is def when the
 // body gives none or gives 0, which Titan and Jurassic-2 read as "the
 // default" (the other families' schemas reject 0).
 func (p Params) Request(def int) *provider.Request {
 	req := &provider.Request{Raw: true, Prompt: p.Prompt, Temperature: p.Temperature, TopP: p.TopP, TopK: p.TopK,
-		StopSequences: p.Stop, MaxTokens: def}
+		StopSequences: p.Stop, MaxTokens: def, PromptChat: prompt.Read(p.Prompt, p.Formats...)}
 	if p.MaxTokens != nil && *p.MaxTokens > 0 {
 		req.MaxTokens = *p.MaxTokens
 	}

@@ -158,6 +158,24 @@ func ImageResponse(req *provider.ImageRequest) *provider.ImageResponse {
 	return resp
 }
 
+// Chat is the conversation of system (none when "") and turns of text,
+// the user's first and then alternating: what a raw prompt is read as
+// (provider.Request.PromptChat).
+func Chat(system string, turns ...string) *provider.Conversation {
+	c := &provider.Conversation{}
+	if system != "" {
+		c.System = []provider.Block{{Type: provider.TextBlock, Text: system}}
+	}
+	for i, t := range turns {
+		role := provider.User
+		if i%2 == 1 {
+			role = provider.Assistant
+		}
+		c.Messages = append(c.Messages, provider.Message{Role: role, Content: []provider.Block{{Type: provider.TextBlock, Text: t}}})
+	}
+	return c
+}
+
 // Float returns a pointer to v.
 func Float(v float64) *float64 { return &v }
 

@@ -10,6 +10,7 @@ import (
 
 	"github.com/outcrop/outcrop/internal/family"
 	"github.com/outcrop/outcrop/internal/family/completion"
+	"github.com/outcrop/outcrop/internal/family/prompt"
 	"github.com/outcrop/outcrop/internal/family/schema"
 	"github.com/outcrop/outcrop/internal/fault"
 	"github.com/outcrop/outcrop/internal/provider"
@@ -53,7 +54,8 @@ func (Codec) DecodeRequest(body []byte) (*provider.Request, error) {
 	if len(in.Images) > 0 {
 		return nil, fault.New(fault.Invalid, "This model doesn't support image input. Remove the images field and try again.")
 	}
-	p := completion.Params{Prompt: in.Prompt, Temperature: in.Temperature, TopP: in.TopP, MaxTokens: in.MaxGenLen}
+	p := completion.Params{Prompt: in.Prompt, Temperature: in.Temperature, TopP: in.TopP, MaxTokens: in.MaxGenLen,
+		Formats: []prompt.Parser{prompt.Llama3, prompt.Llama2}}
 	return p.Request(DefaultMaxGenLen), nil
 }
 

@@ -14,9 +14,12 @@ const llama3 = "<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\nHi<
 
 func TestDecodeRequest(t *testing.T) {
 	familytest.Decode(t, []familytest.DecodeCase{
-		{Name: "minimal", Codec: Codec{}, Body: `{"prompt":"[INST] Hi [/INST]"}`, Want: &provider.Request{Raw: true, Prompt: "[INST] Hi [/INST]", MaxTokens: 512}},
+		{Name: "minimal", Codec: Codec{}, Body: `{"prompt":"[INST] Hi [/INST]"}`, Want: &provider.Request{Raw: true, Prompt: "[INST] Hi [/INST]", MaxTokens: 512, PromptChat: familytest.Chat("", "Hi")}},
 		{Name: "full", Codec: Codec{}, Body: `{"prompt":"<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\nHi<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n","temperature":0.5,"top_p":0.9,"max_gen_len":64}`,
-			Want: &provider.Request{Raw: true, Prompt: llama3, Temperature: familytest.Float(0.5), TopP: familytest.Float(0.9), MaxTokens: 64}},
+			Want: &provider.Request{Raw: true, Prompt: llama3, Temperature: familytest.Float(0.5), TopP: familytest.Float(0.9), MaxTokens: 64,
+				PromptChat: familytest.Chat("", "Hi")}},
+		// An unformatted prompt is continued, as Llama base behaviour is.
+		{Name: "continuation", Codec: Codec{}, Body: `{"prompt":"Once upon a time"}`, Want: &provider.Request{Raw: true, Prompt: "Once upon a time", MaxTokens: 512}},
 		{Name: "empty images", Codec: Codec{}, Body: `{"prompt":"x","images":[]}`, Want: &provider.Request{Raw: true, Prompt: "x", MaxTokens: 512}},
 	})
 }

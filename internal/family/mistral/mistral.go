@@ -10,6 +10,7 @@ import (
 	"github.com/outcrop/outcrop/internal/family"
 	"github.com/outcrop/outcrop/internal/family/completion"
 	"github.com/outcrop/outcrop/internal/family/openaichat"
+	"github.com/outcrop/outcrop/internal/family/prompt"
 	"github.com/outcrop/outcrop/internal/family/schema"
 	"github.com/outcrop/outcrop/internal/provider"
 )
@@ -47,7 +48,8 @@ func (Text) DecodeRequest(body []byte) (*provider.Request, error) {
 	if err := schema.Unmarshal(body, textSchema, &in); err != nil {
 		return nil, err
 	}
-	p := completion.Params{Prompt: in.Prompt, Temperature: in.Temperature, TopP: in.TopP, TopK: in.TopK, MaxTokens: in.MaxTokens, Stop: in.Stop}
+	p := completion.Params{Prompt: in.Prompt, Temperature: in.Temperature, TopP: in.TopP, TopK: in.TopK, MaxTokens: in.MaxTokens, Stop: in.Stop,
+		Formats: []prompt.Parser{prompt.Mistral}}
 	return p.Request(0), nil
 }
 

@@ -16,7 +16,10 @@ func text(s string) provider.Block { return provider.Block{Type: provider.TextBl
 func TestDecodeRequest(t *testing.T) {
 	familytest.Decode(t, []familytest.DecodeCase{
 		{Name: "text", Codec: Text{}, Body: `{"prompt":"<s>[INST] Hi [/INST]","max_tokens":200,"stop":["</s>"],"temperature":0.5,"top_p":0.9,"top_k":50}`,
-			Want: &provider.Request{Raw: true, Prompt: "<s>[INST] Hi [/INST]", MaxTokens: 200, StopSequences: []string{"</s>"}, Temperature: familytest.Float(0.5), TopP: familytest.Float(0.9), TopK: familytest.Int(50)}},
+			Want: &provider.Request{Raw: true, Prompt: "<s>[INST] Hi [/INST]", MaxTokens: 200, StopSequences: []string{"</s>"}, Temperature: familytest.Float(0.5), TopP: familytest.Float(0.9), TopK: familytest.Int(50),
+				PromptChat: familytest.Chat("", "Hi")}},
+		{Name: "text continuation", Codec: Text{}, Body: `{"prompt":"The capital of France is"}`,
+			Want: &provider.Request{Raw: true, Prompt: "The capital of France is"}},
 		{Name: "chat", Codec: Chat{}, Body: `{"messages":[{"role":"system","content":"Be brief."},{"role":"user","content":"Hi"}],"max_tokens":100,"temperature":0.3}`,
 			Want: &provider.Request{MaxTokens: 100, Temperature: familytest.Float(0.3), System: []provider.Block{text("Be brief.")},
 				Messages: []provider.Message{{Role: provider.User, Content: []provider.Block{text("Hi")}}}}},

@@ -10,6 +10,7 @@ import (
 
 	"github.com/outcrop/outcrop/internal/family"
 	"github.com/outcrop/outcrop/internal/family/completion"
+	"github.com/outcrop/outcrop/internal/family/prompt"
 	"github.com/outcrop/outcrop/internal/family/schema"
 	"github.com/outcrop/outcrop/internal/provider"
 )
@@ -54,7 +55,7 @@ func (Codec) DecodeRequest(body []byte) (*provider.Request, error) {
 	if err := schema.Unmarshal(body, requestSchema, &in); err != nil {
 		return nil, err
 	}
-	p := completion.Params{Prompt: in.InputText}
+	p := completion.Params{Prompt: in.InputText, Formats: []prompt.Parser{prompt.Titan, prompt.Plain}}
 	if c := in.TextGenerationConfig; c != nil {
 		p.Temperature, p.TopP, p.MaxTokens, p.Stop = c.Temperature, c.TopP, c.MaxTokenCount, c.StopSequences
 	}

@@ -13,11 +13,15 @@ var update = flag.Bool("update", false, "rewrite golden files")
 func TestDecodeRequest(t *testing.T) {
 	familytest.Decode(t, []familytest.DecodeCase{
 		{Name: "minimal", Codec: Codec{}, Body: `{"inputText":"User: hi\nBot:"}`,
-			Want: &provider.Request{Raw: true, Prompt: "User: hi\nBot:", MaxTokens: 512}},
+			Want: &provider.Request{Raw: true, Prompt: "User: hi\nBot:", MaxTokens: 512, PromptChat: familytest.Chat("", "hi")}},
 		{Name: "full config", Codec: Codec{}, Body: `{"inputText":"Tell me a story.","textGenerationConfig":{"temperature":0.2,"topP":0.9,"maxTokenCount":100,"stopSequences":["User:","||"]}}`,
-			Want: &provider.Request{Raw: true, Prompt: "Tell me a story.", MaxTokens: 100, Temperature: familytest.Float(0.2), TopP: familytest.Float(0.9), StopSequences: []string{"User:", "||"}}},
+			Want: &provider.Request{Raw: true, Prompt: "Tell me a story.", MaxTokens: 100, Temperature: familytest.Float(0.2), TopP: familytest.Float(0.9), StopSequences: []string{"User:", "||"},
+				PromptChat: familytest.Chat("", "Tell me a story.")}},
+		{Name: "conversation", Codec: Codec{}, Body: `{"inputText":"Be brief.\nUser: Hi\nBot: Hello!\nUser: Name a colour.\nBot:"}`,
+			Want: &provider.Request{Raw: true, Prompt: "Be brief.\nUser: Hi\nBot: Hello!\nUser: Name a colour.\nBot:", MaxTokens: 512,
+				PromptChat: familytest.Chat("Be brief.", "Hi", "Hello!", "Name a colour.")}},
 		{Name: "zero maxTokenCount keeps default", Codec: Codec{}, Body: `{"inputText":"x","textGenerationConfig":{"maxTokenCount":0}}`,
-			Want: &provider.Request{Raw: true, Prompt: "x", MaxTokens: 512}},
+			Want: &provider.Request{Raw: true, Prompt: "x", MaxTokens: 512, PromptChat: familytest.Chat("", "x")}},
 	})
 }
 

@@ -12,6 +12,7 @@ package local
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -20,6 +21,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/outcrop/outcrop/internal/engine/arch/all"
@@ -117,6 +119,7 @@ var (
 	_ provider.Embedder       = (*Adapter)(nil)
 	_ provider.TokenCounter   = (*Adapter)(nil)
 	_ provider.ContextLimiter = (*Adapter)(nil)
+	_ provider.ChatTemplater  = (*Adapter)(nil)
 	_ io.Closer               = (*Adapter)(nil)
 )
 
@@ -184,6 +187,19 @@ func (a *Adapter) Close() error { return a.sched.Close() }
 // enforced when the prompt is tokenized.
 func (a *Adapter) ContextTokens(string) int { return a.cfg.ContextTokens }
 
+// TemplatesChat reports whether name is a chat model: a GGUF file that
+// carries a chat template (tokenizer.chat_template). A model without one,
+// a base model, continues raw prompts as written. It loads the model if
+// it is not loaded, as the request that asks would.
+func (a *Adapter) TemplatesChat(ctx context.Context, name string) bool {
+	ok := false
+	_ = a.sched.Use(ctx, name, func(m *model) error {
+		ok = m.chat != nil && m.templated
+		return nil
+	})
+	return ok
+}
+
 // model is a loaded model: a chat model (with its template) or an
 // embedder.
 type model struct {
@@ -191,6 +207,9 @@ type model struct {
 	tmpl  *chat.Template
 	ctx   int // positions of each session's KV cache
 	embed *bert.Model
+	// templated is set when the file has its own chat template; tmpl is
+	// a fallback otherwise.
+	templated bool
 }
 
 // path maps a backendModel name into the models directory; names cannot
@@ -287,7 +306,8 @@ func (l loader) Load(name string) (*model, error) {
 	if n := m.Info().ContextLength; n > 0 {
 		ctx = min(ctx, n)
 	}
-	return &model{chat: m, tmpl: chat.Load(m.ChatTemplate()), ctx: ctx}, nil
+	src := m.ChatTemplate()
+	return &model{chat: m, tmpl: chat.Load(src), ctx: ctx, templated: strings.TrimSpace(src) != ""}, nil
 }
 
 func (l loader) NewSession(m *model) (*llm.Session, error) {

@@ -322,3 +322,22 @@ func TestConfig(t *testing.T) {
 		}
 	}
 }
+
+func TestTemplatesChat(t *testing.T) {
+	a := newTest(t, "")
+	enginetest.TinyLlama(t, a.dir, "base.gguf", 3, "")
+	ctx := context.Background()
+	for _, tt := range []struct {
+		model string
+		want  bool
+	}{
+		{"tiny.gguf", true},  // its own ChatML template
+		{"base.gguf", false}, // no template: a base model continues prompts
+		{"bert", false},      // an embedder
+		{"missing.gguf", false},
+	} {
+		if got := a.TemplatesChat(ctx, tt.model); got != tt.want {
+			t.Errorf("TemplatesChat(%q) = %v, want %v", tt.model, got, tt.want)
+		}
+	}
+}
