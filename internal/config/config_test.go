@@ -129,6 +129,7 @@ func TestDefaultCatalogExampleIDs(t *testing.T) {
 		{"amazon.titan-image-generator-v2:0", "titan-image-v2"},
 		{"amazon.nova-canvas-v1:0", "titan-image-v2"},
 		{"stability.stable-image-core-v1:1", "stability-image"},
+		{"deepseek.r1-v1:0", "deepseek"}, // as us.deepseek…
 	} {
 		got, ok := families[tt.id]
 		if !ok {

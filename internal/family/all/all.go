@@ -9,6 +9,7 @@ import (
 	"github.com/outcrop/outcrop/internal/family/anthropic"
 	"github.com/outcrop/outcrop/internal/family/cohere"
 	"github.com/outcrop/outcrop/internal/family/converse"
+	"github.com/outcrop/outcrop/internal/family/deepseek"
 	"github.com/outcrop/outcrop/internal/family/meta"
 	"github.com/outcrop/outcrop/internal/family/mistral"
 	"github.com/outcrop/outcrop/internal/family/nova"
@@ -35,6 +36,7 @@ var Families = []family.Codec{
 	cohere.Embed{},
 	ai21.Jamba{},
 	ai21.J2{},
+	deepseek.Codec{},
 	nova.Codec{},
 	titanimage.G1{},
 	titanimage.V2{},

@@ -15,7 +15,7 @@ func TestFamilies(t *testing.T) {
 	}
 	want := []string{
 		"ai21-j2", "ai21-jamba", "anthropic-messages", "anthropic-text",
-		"cohere-command", "cohere-command-r", "cohere-embed", "converse",
+		"cohere-command", "cohere-command-r", "cohere-embed", "converse", "deepseek",
 		"meta-llama", "mistral-chat", "mistral-text", "nova",
 		"stability-image", "stability-sdxl",
 		"titan-embed", "titan-embed-v2", "titan-image", "titan-image-v2", "titan-text",
