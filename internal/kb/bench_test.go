@@ -117,22 +117,25 @@ func (l latencies) pct(p float64) float64 {
 }
 
 // benchCase is one kind of query: its search type and filter, and
-// whether the query text is worded as a question (with common words).
+// whether the query text is worded as a question (with common words) or
+// made of common words only.
 type benchCase struct {
 	name     string
 	search   string
 	filter   *vector.Filter
 	question bool
+	common   bool
 }
 
 var benchCases = []benchCase{
-	{"semantic", kb.SearchSemantic, nil, false},
-	{"hybrid", kb.SearchHybrid, nil, false},
-	{"hybrid_question", kb.SearchHybrid, nil, true},
-	{"semantic_filter50", kb.SearchSemantic, &vector.Filter{Op: "equals", Key: "lang", Value: "en"}, false},
-	{"semantic_filter5", kb.SearchSemantic, &vector.Filter{Op: "equals", Key: "cat", Value: "cat7"}, false},
-	{"hybrid_filter5", kb.SearchHybrid, &vector.Filter{Op: "equals", Key: "cat", Value: "cat7"}, false},
-	{"hybrid_question_filter50", kb.SearchHybrid, &vector.Filter{Op: "equals", Key: "lang", Value: "en"}, true},
+	{"semantic", kb.SearchSemantic, nil, false, false},
+	{"hybrid", kb.SearchHybrid, nil, false, false},
+	{"hybrid_question", kb.SearchHybrid, nil, true, false},
+	{"semantic_filter50", kb.SearchSemantic, &vector.Filter{Op: "equals", Key: "lang", Value: "en"}, false, false},
+	{"semantic_filter5", kb.SearchSemantic, &vector.Filter{Op: "equals", Key: "cat", Value: "cat7"}, false, false},
+	{"hybrid_filter5", kb.SearchHybrid, &vector.Filter{Op: "equals", Key: "cat", Value: "cat7"}, false, false},
+	{"hybrid_question_filter50", kb.SearchHybrid, &vector.Filter{Op: "equals", Key: "lang", Value: "en"}, true, false},
+	{"hybrid_common", kb.SearchHybrid, nil, false, true},
 }
 
 // selectedCases returns the cases named in $OUTCROP_KB_BENCH_CASES
@@ -163,6 +166,9 @@ func runQueries(b *testing.B, svc *kb.Service, kbID string, qs []query, c benchC
 		text := q.text
 		if c.question {
 			text = q.question
+		}
+		if c.common {
+			text = q.common
 		}
 		start := time.Now()
 		res, err := svc.Retrieve(ctx, kb.Query{KBID: kbID, Text: text, N: 10, SearchType: c.search, Filter: c.filter})

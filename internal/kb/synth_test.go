@@ -86,12 +86,14 @@ func (s *synth) text(rng *rand.Rand, t, n int) string {
 type query struct {
 	text     string
 	question string
+	common   string // only common words, the question's kind without its topic words
 	vec      []float32
 }
 
 func (s *synth) queries(seed uint64, n int) []query {
 	rng := rand.New(rand.NewPCG(seed, 2))
 	crng := rand.New(rand.NewPCG(seed, 3)) // apart, so the queries stay as they were
+	orng := rand.New(rand.NewPCG(seed, 4))
 	out := make([]query, n)
 	for i := range out {
 		t := rng.IntN(len(s.centres))
@@ -101,6 +103,8 @@ func (s *synth) queries(seed uint64, n int) []query {
 		// as "how", "is" and "the" are in English text.
 		c := func() string { return s.common[crng.IntN(20)] }
 		out[i].question = fmt.Sprintf("%s %s %s %s %s q%d", c(), c(), w1, c(), w2, i)
+		o := func() string { return s.common[orng.IntN(20)] }
+		out[i].common = fmt.Sprintf("%s %s %s q%d", o(), o(), o(), i)
 	}
 	return out
 }
@@ -122,6 +126,9 @@ func (e *lookupEmbedder) add(qs []query) {
 		e.vecs[q.text] = q.vec
 		if q.question != "" {
 			e.vecs[q.question] = q.vec
+		}
+		if q.common != "" {
+			e.vecs[q.common] = q.vec
 		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"cmp"
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -66,42 +67,59 @@ func queryWords(q string) []string {
 // lexemes add to the candidates' scores but bring in none: a chunk that
 // holds only common words is ranked only when the rare words bring in
 // fewer than k chunks passing the filter, in which case the next lexemes
-// join in turn. With s.text negative, every lexeme brings candidates in.
+// join in turn. When even the rarest lexeme is in more than s.text chunks,
+// candidates are first the chunks holding all of the rarest lexemes, as
+// many of them as make the expected count at most s.text (falling back as
+// above if fewer than k pass). With s.text negative, every lexeme brings
+// candidates in.
 func (s *Store) MatchingChunks(ctx context.Context, kbID, query string, k int, f *vector.Filter) ([]kb.Result, error) {
 	words := queryWords(query)
 	if len(words) == 0 || k <= 0 {
 		return nil, nil
 	}
-	terms, avgdl, err := s.queryTerms(ctx, kbID, words)
+	terms, n, avgdl, err := s.queryTerms(ctx, kbID, words)
 	if err != nil || len(terms) == 0 {
 		return nil, err
 	}
 	idf := make(map[string]float64, len(terms))
-	for _, t := range terms {
-		idf[t.lexeme] = t.idf
-	}
 	lexemes := make([]string, len(terms))
 	for i, t := range terms {
+		idf[t.lexeme] = t.idf
 		lexemes[i] = t.lexeme
 	}
-	// recruit is how many terms bring candidates in.
-	recruit := len(terms)
-	if s.text >= 0 {
-		recruit = 1
-		for sum := terms[0].chunks; recruit < len(terms) && sum+terms[recruit].chunks <= int64(s.text); recruit++ {
-			sum += terms[recruit].chunks
-		}
-	}
 	var hits []scoredChunk
-	for {
-		hits, err = s.scoreCandidates(ctx, kbID, lexemes[:recruit], idf, avgdl, f)
-		if err != nil {
+	if s.text >= 0 && terms[0].chunks > int64(s.text) && len(terms) > 1 {
+		// Every lexeme is common: the chunks holding all of the rarest
+		// ones, as many as it takes to expect (by their shares of the
+		// chunks) no more than s.text such chunks, score highest unless
+		// one lexeme repeats a lot in a short chunk.
+		all, expect := 1, float64(terms[0].chunks)
+		for all < len(terms) && expect > float64(s.text) {
+			expect *= float64(terms[all].chunks) / float64(n)
+			all++
+		}
+		if hits, err = s.scoreCandidates(ctx, kbID, tsQueryText(lexemes[:all], " & "), idf, avgdl, f); err != nil {
 			return nil, fmt.Errorf("text search: %w", err)
 		}
-		if len(hits) >= k || recruit == len(terms) {
-			break
+	}
+	if len(hits) < k {
+		// recruit is how many lexemes bring candidates in.
+		recruit := len(terms)
+		if s.text >= 0 {
+			recruit = 1
+			for sum := terms[0].chunks; recruit < len(terms) && sum+terms[recruit].chunks <= int64(s.text); recruit++ {
+				sum += terms[recruit].chunks
+			}
 		}
-		recruit++
+		for {
+			if hits, err = s.scoreCandidates(ctx, kbID, tsQueryText(lexemes[:recruit], " | "), idf, avgdl, f); err != nil {
+				return nil, fmt.Errorf("text search: %w", err)
+			}
+			if len(hits) >= k || recruit == len(terms) {
+				break
+			}
+			recruit++
+		}
 	}
 	slices.SortFunc(hits, func(a, b scoredChunk) int {
 		if c := cmp.Compare(b.score, a.score); c != 0 {
@@ -115,14 +133,14 @@ func (s *Store) MatchingChunks(ctx context.Context, kbID, query string, k int, f
 
 // queryTerms returns the lexemes of words with their chunk counts and idf
 // in the knowledge base, rarest first (lexemes no chunk holds are left
-// out) and its average chunk length in words.
-func (s *Store) queryTerms(ctx context.Context, kbID string, words []string) ([]queryTerm, float64, error) {
+// out), its chunk count and its average chunk length in words.
+func (s *Store) queryTerms(ctx context.Context, kbID string, words []string) ([]queryTerm, int64, float64, error) {
 	rows, err := s.pool.Query(ctx, `SELECT q.lexeme, t.chunks, s.chunks, s.words
 		FROM (SELECT DISTINCT lexeme FROM unnest(to_tsvector('english', $2))) q
 		JOIN kb_terms t ON t.kb_id = $1 AND t.lexeme = q.lexeme
 		JOIN kb_text_stats s ON s.kb_id = $1`, custom, kbID, strings.Join(words, " "))
 	if err != nil {
-		return nil, 0, fmt.Errorf("text search: %w", err)
+		return nil, 0, 0, fmt.Errorf("text search: %w", err)
 	}
 	defer rows.Close()
 	var terms []queryTerm
@@ -130,15 +148,15 @@ func (s *Store) queryTerms(ctx context.Context, kbID string, words []string) ([]
 	for rows.Next() {
 		var t queryTerm
 		if err := rows.Scan(&t.lexeme, &t.chunks, &n, &total); err != nil {
-			return nil, 0, fmt.Errorf("text search: %w", err)
+			return nil, 0, 0, fmt.Errorf("text search: %w", err)
 		}
 		terms = append(terms, t)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, 0, fmt.Errorf("text search: %w", err)
+		return nil, 0, 0, fmt.Errorf("text search: %w", err)
 	}
 	if n <= 0 {
-		return nil, 0, nil
+		return nil, 0, 0, nil
 	}
 	for i, t := range terms {
 		idf := math.Log((float64(n) - float64(t.chunks) + 0.5) / (float64(t.chunks) + 0.5))
@@ -153,7 +171,7 @@ func (s *Store) queryTerms(ctx context.Context, kbID string, words []string) ([]
 		}
 		return cmp.Compare(a.lexeme, b.lexeme)
 	})
-	return terms, float64(total) / float64(n), nil
+	return terms, n, float64(total) / float64(n), nil
 }
 
 // scoredChunk is a candidate of a text search with its BM25 score.
@@ -162,12 +180,12 @@ type scoredChunk struct {
 	score float64
 }
 
-// scoreCandidates scores the chunks passing f that hold any of recruit
-// by BM25 over all lexemes. The database sends each candidate's tsv in
+// scoreCandidates scores the chunks passing f that match the tsquery
+// candidates by BM25 over the lexemes of idf. The database sends each candidate's tsv in
 // binary (tsvectorsend), and the scores are computed here: in SQL, the
 // per-chunk arithmetic over positions costs several times more.
-func (s *Store) scoreCandidates(ctx context.Context, kbID string, recruit []string, idf map[string]float64, avgdl float64, f *vector.Filter) ([]scoredChunk, error) {
-	args := []any{kbID, tsQueryText(recruit)}
+func (s *Store) scoreCandidates(ctx context.Context, kbID, candidates string, idf map[string]float64, avgdl float64, f *vector.Filter) ([]scoredChunk, error) {
+	args := []any{kbID, candidates}
 	where := filterSQL(f, &args)
 	rows, err := s.pool.Query(ctx, `SELECT id, tsvectorsend(tsv) FROM kb_chunks WHERE kb_id = $1 AND tsv @@ $2::tsquery AND `+where,
 		append([]any{custom}, args...)...)
@@ -198,6 +216,8 @@ func (s *Store) scoreCandidates(ctx context.Context, kbID string, recruit []stri
 	return out, rows.Err()
 }
 
+var errBadTSVector = errors.New("malformed tsvector from tsvectorsend")
+
 // termCounts reads a tsvector's binary form (tsvectorsend: the lexeme
 // count as a big-endian int32, then per lexeme its text, a NUL, its
 // position count as a uint16 and the positions, 14 bits each under 2 bits
@@ -205,9 +225,8 @@ func (s *Store) scoreCandidates(ctx context.Context, kbID string, recruit []stri
 // position count. It also returns the chunk's length in words: its last
 // position, as the migration's kb_chunk_words computes it.
 func termCounts(b []byte, idf map[string]float64, out []float64) ([]float64, int, error) {
-	bad := fmt.Errorf("malformed tsvector of %d bytes", len(b))
 	if len(b) < 4 {
-		return nil, 0, bad
+		return nil, 0, errBadTSVector
 	}
 	n := int(binary.BigEndian.Uint32(b))
 	b = b[4:]
@@ -215,13 +234,13 @@ func termCounts(b []byte, idf map[string]float64, out []float64) ([]float64, int
 	for range n {
 		end := bytes.IndexByte(b, 0)
 		if end < 0 || len(b) < end+3 {
-			return nil, 0, bad
+			return nil, 0, errBadTSVector
 		}
 		lexeme := b[:end]
 		npos := int(binary.BigEndian.Uint16(b[end+1:]))
 		b = b[end+3:]
 		if len(b) < 2*npos {
-			return nil, 0, bad
+			return nil, 0, errBadTSVector
 		}
 		for i := range npos {
 			words = max(words, int(binary.BigEndian.Uint16(b[2*i:])&0x3fff))
@@ -274,13 +293,13 @@ func (s *Store) readChunks(ctx context.Context, hits []scoredChunk) ([]kb.Result
 	return out, nil
 }
 
-// tsQueryText is the tsquery matching any of lexemes, which are taken
-// as they are (the cast does not normalize them again).
-func tsQueryText(lexemes []string) string {
+// tsQueryText joins lexemes with op (" | " or " & ") into a tsquery's
+// text; the cast takes them as they are, without normalizing them again.
+func tsQueryText(lexemes []string, op string) string {
 	var b strings.Builder
 	for i, l := range lexemes {
 		if i > 0 {
-			b.WriteString(" | ")
+			b.WriteString(op)
 		}
 		b.WriteByte('\'')
 		for _, r := range l {

@@ -239,7 +239,8 @@ func bm25(texts []string, query string, accept func(int) bool) []string {
 // TestMatchingChunksBM25 checks the text ranking's scores against BM25
 // computed here, exhaustively (TextCandidates < 0) and with candidates
 // brought in by the rarest words, including the cases where those bring
-// in too few and the next words join.
+// in too few and the next words join, and queries of common words only
+// (the chunks holding all of the rarest first).
 func TestMatchingChunksBM25(t *testing.T) {
 	dsn := testpg.DSN(t)
 	bounded := open(t, Options{DSN: dsn, TextCandidates: 30})
@@ -259,6 +260,8 @@ func TestMatchingChunksBM25(t *testing.T) {
 		{"one chunk's word", "Common one123 HALF!", 3, false, true},
 		{"rare words bring in too few", "common tenth rare3", 25, false, true},
 		{"common words only", "common half", 10, false, false},
+		{"common words only, their conjunction", "half tenth", 5, false, true},
+		{"conjunction and filter leave none", "half tenth", 5, true, true},
 		{"filter leaves too few", "common rare4 half", 8, true, true},
 		{"no such word", "nothing", 10, false, true},
 	} {

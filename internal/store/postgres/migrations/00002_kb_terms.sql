@@ -1,5 +1,5 @@
 -- +goose Up
--- Per-knowledge-base text statistics for BM25 (search.go): how many chunks
+-- Per-knowledge-base text statistics for BM25 (text.go): how many chunks
 -- hold each lexeme of tsv, and each knowledge base's chunk count and total
 -- length in words (kb_chunk_words). Text search reads them to weight
 -- a query's words by rarity and to look for candidates through its rarest
@@ -25,7 +25,7 @@ CREATE TABLE kb_text_stats (
 
 -- kb_chunk_words is a chunk's length in words: the last position in its
 -- tsv, since the parser numbers every word, stop words included (FTS5,
--- whose bm25() this follows, counts every token). search.go reads the same
+-- whose bm25() this follows, counts every token). text.go reads the same
 -- from tsvectorsend.
 CREATE FUNCTION kb_chunk_words(tsv tsvector) RETURNS bigint LANGUAGE sql IMMUTABLE PARALLEL SAFE
     RETURN (SELECT coalesce(max(p), 0) FROM unnest(tsv) u, unnest(u.positions) p);
@@ -34,21 +34,26 @@ CREATE FUNCTION kb_chunk_words(tsv tsvector) RETURNS bigint LANGUAGE sql IMMUTAB
 CREATE FUNCTION kb_terms_count() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     -- PL/pgSQL plans a statement when it first runs it, so each branch
-    -- names only the transition table its trigger has.
+    -- names only the transition table its trigger has. An empty one (a
+    -- new document deletes no chunks before writing its own) costs only
+    -- the EXISTS.
     IF TG_OP IN ('DELETE', 'UPDATE') THEN
+      IF EXISTS (SELECT FROM old_chunks) THEN
         PERFORM pg_advisory_xact_lock(hashtext('outcrop-kb-terms:' || k.kb_id))
             FROM (SELECT DISTINCT kb_id FROM old_chunks ORDER BY 1) k;
         INSERT INTO kb_terms AS t (kb_id, lexeme, chunks)
             SELECT c.kb_id, u.lexeme, -count(*) FROM old_chunks c, unnest(c.tsv) u GROUP BY 1, 2 ORDER BY 1, 2
             ON CONFLICT (kb_id, lexeme) DO UPDATE SET chunks = t.chunks + excluded.chunks;
-        DELETE FROM kb_terms t WHERE t.chunks <= 0
-            AND (t.kb_id, t.lexeme) IN (SELECT c.kb_id, u.lexeme FROM old_chunks c, unnest(c.tsv) u);
+        DELETE FROM kb_terms t USING (SELECT DISTINCT c.kb_id, u.lexeme FROM old_chunks c, unnest(c.tsv) u) g
+            WHERE t.kb_id = g.kb_id AND t.lexeme = g.lexeme AND t.chunks <= 0;
         INSERT INTO kb_text_stats AS s (kb_id, chunks, words)
             SELECT kb_id, -count(*), -sum(kb_chunk_words(tsv)) FROM old_chunks GROUP BY 1 ORDER BY 1
             ON CONFLICT (kb_id) DO UPDATE SET chunks = s.chunks + excluded.chunks, words = s.words + excluded.words;
-        DELETE FROM kb_text_stats s WHERE s.chunks <= 0 AND s.kb_id IN (SELECT kb_id FROM old_chunks);
+        DELETE FROM kb_text_stats s USING (SELECT DISTINCT kb_id FROM old_chunks) g WHERE s.kb_id = g.kb_id AND s.chunks <= 0;
+      END IF;
     END IF;
     IF TG_OP IN ('INSERT', 'UPDATE') THEN
+      IF EXISTS (SELECT FROM new_chunks) THEN
         PERFORM pg_advisory_xact_lock(hashtext('outcrop-kb-terms:' || k.kb_id))
             FROM (SELECT DISTINCT kb_id FROM new_chunks ORDER BY 1) k;
         INSERT INTO kb_terms AS t (kb_id, lexeme, chunks)
@@ -57,6 +62,7 @@ BEGIN
         INSERT INTO kb_text_stats AS s (kb_id, chunks, words)
             SELECT kb_id, count(*), sum(kb_chunk_words(tsv)) FROM new_chunks GROUP BY 1 ORDER BY 1
             ON CONFLICT (kb_id) DO UPDATE SET chunks = s.chunks + excluded.chunks, words = s.words + excluded.words;
+      END IF;
     END IF;
     RETURN NULL;
 END $$;
