@@ -6,19 +6,24 @@ import (
 	"errors"
 	"fmt"
 	"math/bits"
+	"strconv"
+	"strings"
 )
 
 // Schema is a JSON schema compiled for constrained decoding. It enforces
 // the part of JSON Schema that structured-output APIs use: type (one or
 // several, "null" for nullable), enum and const, object properties (keys
 // limited to the declared ones, each at most once, the object closable
-// only once every required key is present), array items, and anyOf/oneOf
-// alternatives that differ only in type. Anything else ($ref, patterns,
-// lengths, numeric ranges, alternatives with structure) leaves that part
-// of the value free JSON: the output stays valid JSON, and the schema is
-// still given to the model as an instruction.
+// only once every required key is present), array items, anyOf/oneOf
+// alternatives that differ only in type, and local references ("$ref":
+// "#/$defs/Step", as Pydantic and Zod write nested models; a one-element
+// allOf too). Anything else (remote references, patterns, lengths,
+// numeric ranges, alternatives with structure) leaves that part of the
+// value free JSON: the output stays valid JSON, and the schema is still
+// given to the model as an instruction.
 type Schema struct {
 	nodes []snode
+	root  map[string]any // the document, while compiling: what $ref points into
 }
 
 // JSON types, as bits.
@@ -67,8 +72,9 @@ func CompileSchema(raw []byte) (*Schema, error) {
 	if !ok {
 		return nil, errors.New("schema: not a JSON object")
 	}
-	s := &Schema{}
+	s := &Schema{root: m}
 	s.compile(m, 0)
+	s.root = nil
 	// Property order: json.Decoder into map[string]any loses it; the
 	// order of keys in the output is the model's choice anyway.
 	return s, nil
@@ -79,6 +85,7 @@ func (s *Schema) compile(m map[string]any, depth int) int16 {
 	if depth > maxDepth || len(s.nodes) >= maxSchemaNode {
 		return -1
 	}
+	m = s.resolve(m)
 	i := int16(len(s.nodes))
 	s.nodes = append(s.nodes, snode{items: -1})
 	n := snode{items: -1}
@@ -151,6 +158,74 @@ func (s *Schema) compile(m map[string]any, depth int) int16 {
 	}
 	s.nodes[i] = n
 	return i
+}
+
+// maxRefs bounds the references followed for one node: a chain of them,
+// or one that leads back to itself, ends as a free value.
+const maxRefs = 8
+
+// resolve returns m with a local "$ref" replaced by the schema it points
+// to (m's other keys, such as a description, kept where the target has
+// none), and a one-element allOf merged the same way. A reference that
+// cannot be followed leaves m as it is, which compiles to a free value.
+func (s *Schema) resolve(m map[string]any) map[string]any {
+	for range maxRefs {
+		var target map[string]any
+		if ref, ok := m["$ref"].(string); ok {
+			target = s.pointer(ref)
+		} else if all, ok := m["allOf"].([]any); ok && len(all) == 1 {
+			target, _ = all[0].(map[string]any)
+		} else {
+			return m
+		}
+		if target == nil {
+			return m
+		}
+		merged := make(map[string]any, len(m)+len(target))
+		for k, v := range m {
+			if k != "$ref" && k != "allOf" {
+				merged[k] = v
+			}
+		}
+		for k, v := range target {
+			merged[k] = v
+		}
+		m = merged
+	}
+	return map[string]any{} // too many references: free
+}
+
+// pointer follows a local JSON pointer ("#/$defs/Step") in the document
+// being compiled; nil when it does not lead to a schema object.
+func (s *Schema) pointer(ref string) map[string]any {
+	rest, ok := strings.CutPrefix(ref, "#")
+	if !ok {
+		return nil // remote references are not fetched
+	}
+	var cur any = s.root
+	if rest != "" {
+		rest, ok = strings.CutPrefix(rest, "/")
+		if !ok {
+			return nil
+		}
+		for tok := range strings.SplitSeq(rest, "/") {
+			tok = strings.ReplaceAll(strings.ReplaceAll(tok, "~1", "/"), "~0", "~")
+			switch c := cur.(type) {
+			case map[string]any:
+				cur = c[tok]
+			case []any:
+				i, err := strconv.Atoi(tok)
+				if err != nil || i < 0 || i >= len(c) {
+					return nil
+				}
+				cur = c[i]
+			default:
+				return nil
+			}
+		}
+	}
+	m, _ := cur.(map[string]any)
+	return m
 }
 
 func firstOf(m map[string]any, keys ...string) ([]any, bool) {

@@ -2,6 +2,7 @@ package grammar
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 )
 
@@ -78,11 +79,55 @@ func TestSchema(t *testing.T) {
 	}
 }
 
+// mathSchema is what Pydantic writes for a model with a list of nested
+// models (the openai SDK's parse helpers send it as is).
+const mathSchema = `{"$defs":{"Step":{"properties":{"explanation":{"title":"Explanation","type":"string"},"output":{"title":"Output","type":"string"}},
+"required":["explanation","output"],"title":"Step","type":"object","additionalProperties":false}},
+"properties":{"steps":{"items":{"$ref":"#/$defs/Step"},"title":"Steps","type":"array"},"final_answer":{"title":"Final Answer","type":"string"},
+"best":{"allOf":[{"$ref":"#/$defs/Step"}],"description":"the best step"},"self":{"$ref":"#"},"loop":{"$ref":"#/$defs/Loop"},"missing":{"$ref":"#/$defs/Nope"},
+"slash":{"$ref":"#/$defs/a~1b"}},
+"required":["steps","final_answer"],"title":"MathResponse","type":"object","additionalProperties":false}`
+
+// TestSchemaRefs checks that local references are followed: a nested
+// model's keys and types are enforced through "$ref" and a one-element
+// allOf, a reference to the root recurses (up to the depth bound), and one
+// that leads nowhere is a free value.
+func TestSchemaRefs(t *testing.T) {
+	schema := strings.Replace(mathSchema, `"$defs":{`, `"$defs":{"Loop":{"$ref":"#/$defs/Loop"},"a/b":{"type":"integer"},`, 1)
+	for _, tc := range []struct {
+		name, in string
+		took     int // bytes accepted; -1: all
+		complete bool
+	}{
+		{"nested models", `{"steps": [{"explanation": "e", "output": "o"}], "final_answer": "x = -29/8"}`, -1, true},
+		{"a string where a Step goes", `{"steps": ["#`, 11, false},
+		{"a Step's undeclared key", `{"steps": [{"ex": 1`, 15, false},
+		{"a Step's required key", `{"steps": [{"output": "o"}]`, 25, false},
+		{"allOf", `{"best": {"explanation": "e", "output": 1`, 40, false},
+		{"root reference", `{"steps": [], "final_answer": "a", "self": {"steps": [], "final_answer": "b"}}`, -1, true},
+		{"root reference is the root", `{"self": {"x"`, 11, false},
+		{"reference loop is free", `{"steps": [], "final_answer": "a", "loop": [1, {"z": null}]}`, -1, true},
+		{"missing target is free", `{"steps": [], "final_answer": "a", "missing": "anything"}`, -1, true},
+		{"escaped pointer", `{"slash": "x"`, 10, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			want := tc.took
+			if want < 0 {
+				want = len(tc.in)
+			}
+			took, complete := runSchema(t, schema, tc.in)
+			if took != want || complete != tc.complete {
+				t.Errorf("run(%q) = %d bytes, complete %v; want %d, %v", tc.in, took, complete, want, tc.complete)
+			}
+		})
+	}
+}
+
 // TestSchemaUnsupportedIsFree checks that parts of a schema the compiler
-// does not model ($ref, alternatives with structure) leave the value free
-// JSON, and that a schema that is not an object is refused.
+// does not model (remote references, alternatives with structure) leave
+// the value free JSON, and that a schema that is not an object is refused.
 func TestSchemaUnsupportedIsFree(t *testing.T) {
-	schema := `{"type":"object","properties":{"a":{"$ref":"#/$defs/x"},"b":{"oneOf":[{"type":"object","properties":{"k":{"type":"string"}}},{"type":"array"}]}},"required":["a"]}`
+	schema := `{"type":"object","properties":{"a":{"$ref":"https://example.com/x.json"},"b":{"oneOf":[{"type":"object","properties":{"k":{"type":"string"}}},{"type":"array"}]}},"required":["a"]}`
 	if took, complete := runSchema(t, schema, `{"a": {"anything": [1]}, "b": "text"}`); took != 37 || !complete {
 		t.Errorf("free values: took %d complete %v", took, complete)
 	}
