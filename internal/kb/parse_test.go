@@ -4,6 +4,8 @@ import (
 	"archive/zip"
 	"bytes"
 	"os"
+	"slices"
+	"strings"
 	"testing"
 	"unicode/utf8"
 
@@ -117,6 +119,43 @@ They tell each other where flowers are with a waggle dance.`
 	} {
 		if got, err := Parse("x.pdf", "", []byte(tc.data)); err == nil {
 			t.Errorf("%s: parsed as %q, want an error", tc.name, got)
+		}
+	}
+}
+
+// TestParsePDFHugeXref: a small file that declares object numbers in the
+// hundreds of millions (in its xref table, an xref stream's /Size or
+// /Index) is refused before the reader sizes a table for them, which took
+// gigabytes; the real files' declarations pass.
+func TestParsePDFHugeXref(t *testing.T) {
+	cid, err := os.ReadFile("testdata/pdf/cid.pdf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := bytes.Index(cid, []byte("xref\n0 "))
+	if i < 0 {
+		t.Fatal("testdata/pdf/cid.pdf has no xref table starting at object 0")
+	}
+	huge := slices.Concat(cid[:i], []byte("xref\n99999999 "), cid[i+len("xref\n0 "):])
+	stream := "%PDF-1.5\n1 0 obj\n<< /Type /XRef /Size 400000000 /W [1 2 1] /Length 0 >>\nstream\n\nendstream\nendobj\nstartxref\n9\n%%EOF\n"
+	index := strings.Replace(stream, "/Size 400000000", "/Size 3 /Index [0 1 250000000 2]", 1)
+	for _, tc := range []struct{ name, data string }{
+		{"xref table", string(huge)},
+		{"xref stream /Size", stream},
+		{"xref stream /Index", index},
+	} {
+		got, err := Parse("x.pdf", "", []byte(tc.data))
+		if err == nil || !strings.Contains(err.Error(), "declares object number") {
+			t.Errorf("%s: Parse = %q, %v; want the declaration refused", tc.name, got, err)
+		}
+	}
+	for _, name := range []string{"sample.pdf", "cid.pdf"} {
+		data, err := os.ReadFile("testdata/pdf/" + name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := checkXrefSizes(data); err != nil {
+			t.Errorf("checkXrefSizes(%s) = %v", name, err)
 		}
 	}
 }

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/ledongthuc/pdf"
@@ -56,6 +58,9 @@ func parsePDF(data []byte) (text string, err error) {
 			text, err = "", fmt.Errorf("malformed PDF: %v", x)
 		}
 	}()
+	if err := checkXrefSizes(data); err != nil {
+		return "", err
+	}
 	r, err := pdf.NewReader(bytes.NewReader(data), int64(len(data)))
 	if err != nil {
 		return "", fmt.Errorf("read PDF: %w", err)
@@ -602,4 +607,53 @@ func (l *pdfLayout) endLine() {
 	l.page.WriteByte('\n')
 	l.line = l.line[:0]
 	l.space = false
+}
+
+// The PDF reader sizes its cross-reference table from the numbers the file
+// declares (an xref section's first object number and count, an xref
+// stream's /Size and /Index) before it reads any object, so a 14 KB file
+// declaring object 99,999,999 made it allocate gigabytes. checkXrefSizes
+// refuses such declarations first: a real PDF's object numbers are far
+// below its size in bytes (every object takes more than ten bytes).
+var (
+	xrefSubsection = regexp.MustCompile(`(?m)^[ \t]*(\d{1,20})[ \t]+(\d{1,20})[ \t]*\r?$`)
+	xrefSize       = regexp.MustCompile(`/Size[ \t\r\n]*(\d{1,20})`)
+	xrefIndex      = regexp.MustCompile(`/Index[ \t\r\n]*\[([\d \t\r\n]*)\]`)
+)
+
+// maxPDFObjects is the largest object number checkXrefSizes allows for a
+// file of n bytes.
+func maxPDFObjects(n int) int64 { return int64(n)/10 + 1024 }
+
+func checkXrefSizes(data []byte) error {
+	limit := maxPDFObjects(len(data))
+	tooMany := func(v int64) error {
+		return fmt.Errorf("malformed PDF: it declares object number %d, more than a %d-byte file can hold", v, len(data))
+	}
+	num := func(b []byte) int64 {
+		v, err := strconv.ParseInt(string(b), 10, 64)
+		if err != nil {
+			return math.MaxInt64
+		}
+		return v
+	}
+	for _, m := range xrefSubsection.FindAllSubmatch(data, -1) {
+		if start, n := num(m[1]), num(m[2]); start > limit || n > limit || start+n > limit {
+			return tooMany(max(start, n))
+		}
+	}
+	for _, m := range xrefSize.FindAllSubmatch(data, -1) {
+		if v := num(m[1]); v > limit {
+			return tooMany(v)
+		}
+	}
+	for _, m := range xrefIndex.FindAllSubmatch(data, -1) {
+		f := bytes.Fields(m[1])
+		for i := 0; i+1 < len(f); i += 2 {
+			if start, n := num(f[i]), num(f[i+1]); start > limit || n > limit || start+n > limit {
+				return tooMany(max(start, n))
+			}
+		}
+	}
+	return nil
 }
