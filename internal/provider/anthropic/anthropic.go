@@ -46,7 +46,10 @@ type Adapter struct {
 	maxTokens int
 }
 
-var _ provider.Adapter = (*Adapter)(nil)
+var (
+	_ provider.Adapter       = (*Adapter)(nil)
+	_ provider.ChatTemplater = (*Adapter)(nil)
+)
 
 func newAdapter(raw json.RawMessage, env provider.Env) (provider.Adapter, error) {
 	return New(raw, env)
@@ -380,3 +383,8 @@ func (a *Adapter) streamErr(e apiError) error {
 	return fault.Wrap(kind, errors.New(a.http.Redact(openaicompat.Truncate(e.Message, 512))),
 		fmt.Sprintf("The anthropic backend reported an error in the stream (%s).", typ))
 }
+
+// TemplatesChat reports true: the Messages API takes conversations only, so
+// a raw text-completion prompt reaches it as the chat turns it was written
+// as (adapt's prompt-as-chat).
+func (a *Adapter) TemplatesChat(context.Context, string) bool { return true }

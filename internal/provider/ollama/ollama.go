@@ -47,8 +47,9 @@ type Adapter struct {
 }
 
 var (
-	_ provider.Adapter  = (*Adapter)(nil)
-	_ provider.Embedder = (*Adapter)(nil)
+	_ provider.Adapter       = (*Adapter)(nil)
+	_ provider.Embedder      = (*Adapter)(nil)
+	_ provider.ChatTemplater = (*Adapter)(nil)
 )
 
 func newAdapter(raw json.RawMessage, env provider.Env) (provider.Adapter, error) {
@@ -418,3 +419,8 @@ func (a *Adapter) Embed(ctx context.Context, req *provider.EmbedRequest) (*provi
 	}
 	return &provider.EmbedResponse{Vectors: er.Embeddings, InputTokens: er.PromptEvalCount}, nil
 }
+
+// TemplatesChat reports true: /api/chat renders the conversation through
+// the model's own template, so a raw text-completion prompt reaches it as
+// the chat turns it was written as (adapt's prompt-as-chat).
+func (a *Adapter) TemplatesChat(context.Context, string) bool { return true }

@@ -47,6 +47,7 @@ var (
 	_ provider.Adapter        = (*Client)(nil)
 	_ provider.Embedder       = (*Client)(nil)
 	_ provider.ImageGenerator = (*Client)(nil)
+	_ provider.ChatTemplater  = (*Client)(nil)
 )
 
 // GenerateImages calls the upstream's /images/generations with the
@@ -537,3 +538,8 @@ func (c *Client) streamError(e *apiError) error {
 	}
 	return fault.Wrap(kind, errors.New(c.HTTP.Redact(Truncate(e.Message, 512))), fmt.Sprintf("The %s backend reported an error (%s).", c.name(), typ))
 }
+
+// TemplatesChat reports true: Chat Completions renders every model's
+// conversation through its own template, so a raw text-completion prompt
+// reaches it as the chat turns it was written as (adapt's prompt-as-chat).
+func (c *Client) TemplatesChat(context.Context, string) bool { return true }
