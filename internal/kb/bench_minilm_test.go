@@ -2,16 +2,13 @@ package kb_test
 
 import (
 	"context"
-	"encoding/json"
 	"os"
 	"strconv"
 	"testing"
 	"time"
 
-	"github.com/outcrop/outcrop/internal/engine/weightstest"
 	"github.com/outcrop/outcrop/internal/kb"
 	"github.com/outcrop/outcrop/internal/provider"
-	"github.com/outcrop/outcrop/internal/provider/local"
 )
 
 // BenchmarkRetrieveMiniLM is Retrieve as a caller sees it: the query
@@ -23,7 +20,6 @@ import (
 // query embedding alone. Needs the weights (scripts/fetch-models.sh); run
 // it with -benchtime 1x and GOEXPERIMENT=simd, as the server is built.
 func BenchmarkRetrieveMiniLM(b *testing.B) {
-	weightstest.Path(b, "all-MiniLM-L6-v2/model.safetensors")
 	n := 100000
 	if v, err := strconv.Atoi(os.Getenv("OUTCROP_KB_BENCH_CHUNKS")); err == nil {
 		n = v
@@ -34,15 +30,8 @@ func BenchmarkRetrieveMiniLM(b *testing.B) {
 	lookup.add(qs)
 	st, kbID := benchCorpus(b, s, n, lookup)
 	defer st.Close()
-	a, err := local.New(json.RawMessage(`{"threads":2}`), provider.Env{ModelsDir: weightstest.Dir()})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer a.Close()
+	a := miniLM(b)
 	ctx := context.Background()
-	if _, err := a.Embed(ctx, &provider.EmbedRequest{Model: "all-MiniLM-L6-v2", Texts: []string{"warm up"}}); err != nil {
-		b.Fatal(err)
-	}
 	for b.Loop() {
 		svc := kb.New(kb.Options{Store: st, Models: namedModels{a, "all-MiniLM-L6-v2", benchDim}})
 		if _, err := svc.Retrieve(ctx, kb.Query{KBID: kbID, Text: qs[0].question, SearchType: kb.SearchSemantic}); err != nil {

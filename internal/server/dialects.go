@@ -445,13 +445,5 @@ func (s *Server) authenticateDialectSigV4(ctx context.Context, r *http.Request, 
 		return ctx, err
 	}
 	r.Body = restjson.NewBody(body)
-	if _, err := v.Verify(r, body); err != nil {
-		return ctx, err
-	}
-	origin.Region = a.Region
-	p, err := s.iam.PrincipalForAccessKey(r.Context(), a.AccessKeyID)
-	if err != nil {
-		return ctx, err
-	}
-	return reqctx.WithPrincipal(ctx, p), nil
+	return s.verifySigV4(ctx, r, body, v, origin)
 }

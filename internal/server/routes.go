@@ -307,6 +307,13 @@ func (s *Server) authenticate(ctx context.Context, svc awsapi.Service, r *http.R
 		}
 		return ctx, fault.New(fault.Unsigned, "Missing Authentication Token")
 	}
+	return s.verifySigV4(ctx, r, body, v, origin)
+}
+
+// verifySigV4 checks r's signature over body with v and returns the
+// context carrying the access key's principal; origin takes the region the
+// request was signed for.
+func (s *Server) verifySigV4(ctx context.Context, r *http.Request, body []byte, v *sigv4.Verifier, origin *reqctx.Origin) (context.Context, error) {
 	a, err := v.Verify(r, body)
 	if err != nil {
 		return ctx, err
