@@ -139,10 +139,19 @@ func TestParsePDFHugeXref(t *testing.T) {
 	huge := slices.Concat(cid[:i], []byte("xref\n99999999 "), cid[i+len("xref\n0 "):])
 	stream := "%PDF-1.5\n1 0 obj\n<< /Type /XRef /Size 400000000 /W [1 2 1] /Length 0 >>\nstream\n\nendstream\nendobj\nstartxref\n9\n%%EOF\n"
 	index := strings.Replace(stream, "/Size 400000000", "/Size 3 /Index [0 1 250000000 2]", 1)
+	// Spellings the PDF reader accepts as well: escapes in names, any PDF
+	// whitespace, the header on the keyword's line.
+	cr := slices.Concat(cid[:i], []byte("xref\r99999999 "), cid[i+len("xref\n0 "):])
+	oneLine := slices.Concat(cid[:i], []byte("xref 99999999 "), cid[i+len("xref\n0 "):])
 	for _, tc := range []struct{ name, data string }{
 		{"xref table", string(huge)},
+		{"xref table, CR line ends", string(cr)},
+		{"xref table, header on the keyword's line", string(oneLine)},
 		{"xref stream /Size", stream},
+		{"xref stream /Size spelled with an escape", strings.Replace(stream, "/Size", "/S#69ze", 1)},
+		{"xref stream /Size after a form feed and a comment", strings.Replace(stream, "/Size ", "/Size\f% c\n", 1)},
 		{"xref stream /Index", index},
+		{"xref stream /Index spelled with an escape", strings.Replace(index, "/Index", "/Ind#65x", 1)},
 	} {
 		got, err := Parse("x.pdf", "", []byte(tc.data))
 		if err == nil || !strings.Contains(err.Error(), "declares object number") {

@@ -4,9 +4,10 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"math"
-	"regexp"
 	"slices"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -15,15 +16,38 @@ import (
 
 // PDF limits: a page tree is walked at most this deep and this wide, so
 // that a cyclic or absurd tree ends; form XObjects nest at most
-// maxPDFFormDepth deep and a page draws at most maxPDFForms of them, so
-// that forms drawing each other end too.
+// maxPDFFormDepth deep and a document draws at most maxPDFForms of them,
+// so that forms drawing each other end too. A few kilobytes of PDF can
+// decompress to gigabytes of content, so the work a document may cost is
+// bounded too (pdfBudget): content streams decompressing to more than
+// maxPDFStream bytes are skipped, and a document stops after
+// maxPDFDecoded bytes of content or maxPDFOps operators, keeping the text
+// read so far; saved graphics states nest at most maxPDFSaved deep.
 const (
 	maxPDFPages     = 5000
 	maxPDFTreeNodes = 20000
 	maxPDFTreeDepth = 32
 	maxPDFFormDepth = 8
 	maxPDFForms     = 1000
+	maxPDFStream    = 4 << 20
+	maxPDFDecoded   = 64 << 20
+	maxPDFOps       = 4_000_000
+	maxPDFSaved     = 256
 )
+
+// pdfBudget is the work a document has left; errPDFBudget stops the
+// interpreter (as a panic through the PDF library, recovered by parsePDF)
+// when it runs out.
+type pdfBudget struct {
+	ops, decoded, forms int
+}
+
+var errPDFBudget = errors.New("the PDF needs more work to read than a document may take")
+
+var pdfDefaultBudget = pdfBudget{ops: maxPDFOps, decoded: maxPDFDecoded, forms: maxPDFForms}
+
+// testPDFBudget, when set (by tests only), replaces pdfDefaultBudget.
+var testPDFBudget *pdfBudget
 
 // Word breaks, in ems of the font size. A gap between two glyphs is a
 // word break when it exceeds pdfWordGap plus the line's letter spacing
@@ -53,8 +77,17 @@ const (
 // The PDF reader panics on some malformed files; parsePDF turns that into
 // an error, so one bad document fails alone.
 func parsePDF(data []byte) (text string, err error) {
+	var b strings.Builder
 	defer func() {
 		if x := recover(); x != nil {
+			if x == errPDFBudget && b.Len() > 0 {
+				text, err = strings.ToValidUTF8(b.String(), "\uFFFD"), nil // the pages read so far
+				return
+			}
+			if x == errPDFBudget {
+				text, err = "", errPDFBudget
+				return
+			}
 			text, err = "", fmt.Errorf("malformed PDF: %v", x)
 		}
 	}()
@@ -70,9 +103,12 @@ func parsePDF(data []byte) (text string, err error) {
 		return "", errors.New("the PDF has no pages")
 	}
 	fonts := make(map[string]*pdfFont)
-	var b strings.Builder
+	budget := pdfDefaultBudget
+	if testPDFBudget != nil {
+		budget = *testPDFBudget
+	}
 	for _, p := range pages {
-		t := pageText(p, fonts)
+		t := pageText(p, fonts, &budget)
 		if t == "" {
 			continue
 		}
@@ -124,9 +160,9 @@ func pageResources(p pdf.Page) pdf.Value {
 
 // pageText lays out a page's glyphs as lines. fonts caches the fonts
 // read so far in the document, keyed by their dictionary's text.
-func pageText(p pdf.Page, fonts map[string]*pdfFont) string {
+func pageText(p pdf.Page, fonts map[string]*pdfFont, budget *pdfBudget) string {
 	var l pdfLayout
-	in := &pdfInterp{fonts: fonts, out: &l}
+	in := &pdfInterp{fonts: fonts, out: &l, budget: budget}
 	in.run(p.V.Key("Contents"), pageResources(p), pdfIdentity, 0)
 	l.endLine()
 	return collapseBlank(l.page.String())
@@ -171,9 +207,40 @@ type pdfState struct {
 
 // pdfInterp runs content streams, sending each glyph to out.
 type pdfInterp struct {
-	fonts map[string]*pdfFont // the document's, by dictionary text
-	out   *pdfLayout
-	forms int // form XObjects drawn on this page
+	fonts  map[string]*pdfFont // the document's, by dictionary text
+	out    *pdfLayout
+	budget *pdfBudget // the document's
+}
+
+// affordable reports whether strm (a stream, or an array of them, as a
+// page's /Contents may be) decompresses to at most maxPDFStream bytes and
+// fits the document's budget, which it is charged to. It decompresses
+// strm once to find out, before the PDF library interprets it, whose
+// operand stack would otherwise grow with whatever a stream holds.
+func (in *pdfInterp) affordable(strm pdf.Value) bool {
+	parts := []pdf.Value{strm}
+	if strm.Kind() == pdf.Array {
+		parts = parts[:0]
+		for i := 0; i < strm.Len(); i++ {
+			parts = append(parts, strm.Index(i))
+		}
+	}
+	var n int64
+	for _, v := range parts {
+		if v.Kind() != pdf.Stream {
+			continue
+		}
+		rd := v.Reader()
+		m, _ := io.Copy(io.Discard, io.LimitReader(rd, maxPDFStream+1-n))
+		rd.Close()
+		if n += m; n > maxPDFStream {
+			return false
+		}
+	}
+	if in.budget.decoded -= int(n); in.budget.decoded < 0 {
+		panic(errPDFBudget)
+	}
+	return true
 }
 
 // run interprets one content stream (a page's or a form's) with its
@@ -189,7 +256,13 @@ func (in *pdfInterp) run(strm, res pdf.Value, ctm affine, depth int) {
 		g.tm = g.tlm
 		flow = false
 	}
+	if !in.affordable(strm) {
+		return
+	}
 	pdf.Interpret(strm, func(stk *pdf.Stack, op string) {
+		if in.budget.ops--; in.budget.ops < 0 {
+			panic(errPDFBudget)
+		}
 		n := stk.Len()
 		args := make([]pdf.Value, n)
 		for i := n - 1; i >= 0; i-- {
@@ -197,7 +270,9 @@ func (in *pdfInterp) run(strm, res pdf.Value, ctm affine, depth int) {
 		}
 		switch op {
 		case "q":
-			stack = append(stack, g)
+			if len(stack) < maxPDFSaved {
+				stack = append(stack, g)
+			}
 		case "Q":
 			if len(stack) > 0 {
 				g = stack[len(stack)-1]
@@ -288,14 +363,14 @@ func (in *pdfInterp) run(strm, res pdf.Value, ctm affine, depth int) {
 				}
 			}
 		case "Do":
-			if n != 1 || depth >= maxPDFFormDepth || in.forms >= maxPDFForms {
+			if n != 1 || depth >= maxPDFFormDepth || in.budget.forms <= 0 {
 				break
 			}
 			x := res.Key("XObject").Key(args[0].Name())
 			if x.Key("Subtype").Name() != "Form" {
 				break
 			}
-			in.forms++
+			in.budget.forms--
 			m := pdfIdentity
 			if mv := x.Key("Matrix"); mv.Len() == 6 {
 				for i := range m {
@@ -447,6 +522,7 @@ func newPDFFont(v pdf.Value) *pdfFont {
 			count++
 			i += 3
 		}
+		sort.SliceStable(f.cidW, func(i, j int) bool { return f.cidW[i].lo < f.cidW[j].lo })
 	default:
 		if v.Key("Subtype").Name() == "Type3" {
 			if m := v.Key("FontMatrix"); m.Len() == 6 && m.Index(0).Float64() != 0 {
@@ -485,14 +561,13 @@ func (f *pdfFont) glyph(code string) pdfGlyphInfo {
 	if f.twoByte {
 		cid := int(code[0])<<8 | int(code[1])
 		w = f.dw
-		for _, e := range f.cidW {
-			if cid >= e.lo && cid <= e.hi {
-				if e.ws != nil {
-					w = e.ws[cid-e.lo]
-				} else {
-					w = e.w
-				}
-				break
+		// The entry with the greatest lo not above cid (cidW is sorted by
+		// lo; a valid /W has no overlapping ranges).
+		if i := sort.Search(len(f.cidW), func(i int) bool { return f.cidW[i].lo > cid }) - 1; i >= 0 && cid <= f.cidW[i].hi {
+			if e := f.cidW[i]; e.ws != nil {
+				w = e.ws[cid-e.lo]
+			} else {
+				w = e.w
 			}
 		}
 	} else {
@@ -614,12 +689,12 @@ func (l *pdfLayout) endLine() {
 // stream's /Size and /Index) before it reads any object, so a 14 KB file
 // declaring object 99,999,999 made it allocate gigabytes. checkXrefSizes
 // refuses such declarations first: a real PDF's object numbers are far
-// below its size in bytes (every object takes more than ten bytes).
-var (
-	xrefSubsection = regexp.MustCompile(`(?m)^[ \t]*(\d{1,20})[ \t]+(\d{1,20})[ \t]*\r?$`)
-	xrefSize       = regexp.MustCompile(`/Size[ \t\r\n]*(\d{1,20})`)
-	xrefIndex      = regexp.MustCompile(`/Index[ \t\r\n]*\[([\d \t\r\n]*)\]`)
-)
+// below its size in bytes (every object takes more than ten bytes). It
+// reads tokens as the PDF reader does (any PDF whitespace, comments,
+// names with #xx escapes) from every place an "xref" keyword or a name
+// starts, whatever surrounds it, so that no spelling the reader accepts
+// gets past it; a number that only looks like a declaration, inside a
+// string or a stream, can refuse a file, never let one through.
 
 // maxPDFObjects is the largest object number checkXrefSizes allows for a
 // file of n bytes.
@@ -627,33 +702,148 @@ func maxPDFObjects(n int) int64 { return int64(n)/10 + 1024 }
 
 func checkXrefSizes(data []byte) error {
 	limit := maxPDFObjects(len(data))
-	tooMany := func(v int64) error {
-		return fmt.Errorf("malformed PDF: it declares object number %d, more than a %d-byte file can hold", v, len(data))
-	}
-	num := func(b []byte) int64 {
-		v, err := strconv.ParseInt(string(b), 10, 64)
-		if err != nil {
-			return math.MaxInt64
+	check := func(start, n int64) error {
+		if start < 0 || n < 0 || start > limit || n > limit || start+n > limit {
+			return fmt.Errorf("malformed PDF: it declares object number %d, more than a %d-byte file can hold", max(start, n), len(data))
 		}
-		return v
+		return nil
 	}
-	for _, m := range xrefSubsection.FindAllSubmatch(data, -1) {
-		if start, n := num(m[1]), num(m[2]); start > limit || n > limit || start+n > limit {
-			return tooMany(max(start, n))
-		}
-	}
-	for _, m := range xrefSize.FindAllSubmatch(data, -1) {
-		if v := num(m[1]); v > limit {
-			return tooMany(v)
-		}
-	}
-	for _, m := range xrefIndex.FindAllSubmatch(data, -1) {
-		f := bytes.Fields(m[1])
-		for i := 0; i+1 < len(f); i += 2 {
-			if start, n := num(f[i]), num(f[i+1]); start > limit || n > limit || start+n > limit {
-				return tooMany(max(start, n))
+	for i := 0; i < len(data); i++ {
+		switch {
+		case data[i] == 'x' && bytes.HasPrefix(data[i:], []byte("xref")) && (i == 0 || pdfSpace(data[i-1]) || pdfDelim(data[i-1])) &&
+			(i+4 == len(data) || pdfSpace(data[i+4]) || pdfDelim(data[i+4])):
+			// Subsections: "start count", then count entries of three
+			// tokens, until something else (the trailer).
+			lx := pdfLexer{data: data, i: i + 4}
+			for {
+				start, ok1 := lx.int()
+				n, ok2 := lx.int()
+				if !ok1 || !ok2 {
+					break
+				}
+				if err := check(start, n); err != nil {
+					return err
+				}
+				for range 3 * n {
+					if !lx.skip() {
+						break
+					}
+				}
+			}
+		case data[i] == '/':
+			lx := pdfLexer{data: data, i: i + 1}
+			switch lx.name() {
+			case "Size":
+				if v, ok := lx.int(); ok {
+					if err := check(0, v); err != nil {
+						return err
+					}
+				}
+			case "Index":
+				if lx.token() != "[" {
+					break
+				}
+				for {
+					start, ok1 := lx.int()
+					n, ok2 := lx.int()
+					if !ok1 || !ok2 {
+						break
+					}
+					if err := check(start, n); err != nil {
+						return err
+					}
+				}
 			}
 		}
 	}
 	return nil
+}
+
+func pdfSpace(c byte) bool {
+	switch c {
+	case 0, '\t', '\n', '\f', '\r', ' ':
+		return true
+	}
+	return false
+}
+
+func pdfDelim(c byte) bool {
+	switch c {
+	case '<', '>', '(', ')', '[', ']', '{', '}', '/', '%':
+		return true
+	}
+	return false
+}
+
+// pdfLexer reads the few tokens checkXrefSizes needs, as the PDF reader's
+// lexer does.
+type pdfLexer struct {
+	data []byte
+	i    int
+}
+
+// space skips whitespace and comments.
+func (l *pdfLexer) space() {
+	for l.i < len(l.data) {
+		switch c := l.data[l.i]; {
+		case pdfSpace(c):
+			l.i++
+		case c == '%':
+			for l.i < len(l.data) && l.data[l.i] != '\r' && l.data[l.i] != '\n' {
+				l.i++
+			}
+		default:
+			return
+		}
+	}
+}
+
+// token returns the next token's text: a delimiter alone, or a run of
+// regular characters (a number or keyword); "" at the end.
+func (l *pdfLexer) token() string {
+	l.space()
+	if l.i >= len(l.data) {
+		return ""
+	}
+	start := l.i
+	if pdfDelim(l.data[l.i]) {
+		l.i++
+		return string(l.data[start:l.i])
+	}
+	for l.i < len(l.data) && !pdfSpace(l.data[l.i]) && !pdfDelim(l.data[l.i]) {
+		l.i++
+	}
+	return string(l.data[start:l.i])
+}
+
+// skip passes over one token, reporting false at the end.
+func (l *pdfLexer) skip() bool { return l.token() != "" }
+
+// int reads the next token as an integer, leaving the lexer where it was
+// when it is not one.
+func (l *pdfLexer) int() (int64, bool) {
+	at := l.i
+	v, err := strconv.ParseInt(l.token(), 10, 64)
+	if err != nil {
+		l.i = at
+		return 0, false
+	}
+	return v, true
+}
+
+// name reads a name's characters (after its '/'), decoding #xx escapes.
+func (l *pdfLexer) name() string {
+	var b []byte
+	for l.i < len(l.data) && !pdfSpace(l.data[l.i]) && !pdfDelim(l.data[l.i]) && len(b) < 16 {
+		c := l.data[l.i]
+		l.i++
+		if c == '#' && l.i+2 <= len(l.data) {
+			if x, err := strconv.ParseUint(string(l.data[l.i:l.i+2]), 16, 8); err == nil {
+				c = byte(x)
+				l.i += 2
+			}
+		}
+		b = append(b, c)
+	}
+	return string(b)
 }
