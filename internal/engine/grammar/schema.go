@@ -23,7 +23,13 @@ import (
 // given to the model as an instruction.
 type Schema struct {
 	nodes []snode
-	root  map[string]any // the document, while compiling: what $ref points into
+	// While compiling: the document $ref points into, the node each
+	// reference target was compiled to (so that a definition used many
+	// times, or by itself, is one node, and references make a graph), and
+	// the enum bytes kept so far.
+	root      map[string]any
+	refs      map[string]int16
+	enumBytes int
 }
 
 // JSON types, as bits.
@@ -43,6 +49,9 @@ const (
 	maxProps      = 32
 	maxEnum       = 64
 	maxSchemaNode = 1 << 14
+	// maxEnumBytes bounds the JSON of all enum values a schema keeps;
+	// past it, further enums leave their values free (types still hold).
+	maxEnumBytes = 1 << 20
 )
 
 type snode struct {
@@ -72,9 +81,9 @@ func CompileSchema(raw []byte) (*Schema, error) {
 	if !ok {
 		return nil, errors.New("schema: not a JSON object")
 	}
-	s := &Schema{root: m}
+	s := &Schema{root: m, refs: map[string]int16{}}
 	s.compile(m, 0)
-	s.root = nil
+	s.root, s.refs = nil, nil
 	// Property order: json.Decoder into map[string]any loses it; the
 	// order of keys in the output is the model's choice anyway.
 	return s, nil
@@ -84,6 +93,24 @@ func CompileSchema(raw []byte) (*Schema, error) {
 func (s *Schema) compile(m map[string]any, depth int) int16 {
 	if depth > maxDepth || len(s.nodes) >= maxSchemaNode {
 		return -1
+	}
+	if ref, ok := pureRef(m); ok {
+		ref, t := s.follow(ref)
+		if t == nil {
+			return -1
+		}
+		if i, seen := s.refs[ref]; seen {
+			return i
+		}
+		if _, chained := pureRef(t); chained || depth+1 > maxDepth {
+			return -1 // a chain of references too long to follow
+		}
+		// compile(t) adds its node at this index first, so a reference
+		// back to ref from inside t points at it.
+		s.refs[ref] = int16(len(s.nodes))
+		i := s.compile(t, depth+1)
+		s.refs[ref] = i
+		return i
 	}
 	m = s.resolve(m)
 	i := int16(len(s.nodes))
@@ -111,6 +138,7 @@ func (s *Schema) compile(m map[string]any, depth int) int16 {
 		m = map[string]any{"enum": []any{c}}
 	}
 	if e, ok := m["enum"].([]any); ok && len(e) > 0 && len(e) <= maxEnum {
+		size := 0
 		for _, v := range e {
 			b, err := json.Marshal(v)
 			if err != nil {
@@ -118,6 +146,10 @@ func (s *Schema) compile(m map[string]any, depth int) int16 {
 				break
 			}
 			n.enum = append(n.enum, b)
+			size += len(b)
+		}
+		if s.enumBytes += size; s.enumBytes > maxEnumBytes {
+			n.enum = nil
 		}
 	}
 	if props, ok := m["properties"].(map[string]any); ok && (n.types == 0 || n.types&tObject != 0) {
@@ -193,6 +225,41 @@ func (s *Schema) resolve(m map[string]any) map[string]any {
 		m = merged
 	}
 	return map[string]any{} // too many references: free
+}
+
+// annotations are the keywords that describe a schema without constraining
+// it: a reference with only these beside it stands for its target alone.
+var annotations = map[string]bool{"title": true, "description": true, "default": true, "examples": true, "$comment": true,
+	"deprecated": true, "readOnly": true, "writeOnly": true}
+
+// pureRef returns m's "$ref" when nothing beside it constrains the value.
+func pureRef(m map[string]any) (string, bool) {
+	ref, ok := m["$ref"].(string)
+	if !ok {
+		return "", false
+	}
+	for k := range m {
+		if k != "$ref" && !annotations[k] {
+			return "", false
+		}
+	}
+	return ref, true
+}
+
+// follow resolves ref, and references its target is nothing but, up to
+// maxRefs of them; it returns the last reference and its target (nil
+// when one cannot be followed; a target still a pure reference when the
+// chain is longer).
+func (s *Schema) follow(ref string) (string, map[string]any) {
+	t := s.pointer(ref)
+	for range maxRefs {
+		next, ok := pureRef(t)
+		if !ok {
+			break
+		}
+		ref, t = next, s.pointer(next)
+	}
+	return ref, t
 }
 
 // pointer follows a local JSON pointer ("#/$defs/Step") in the document
