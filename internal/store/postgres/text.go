@@ -67,8 +67,10 @@ func queryWords(q string) []string {
 // lexemes add to the candidates' scores but bring in none: a chunk that
 // holds only common words is ranked only when the rare words bring in
 // fewer than k chunks passing the filter, in which case the next lexemes
-// join in turn. When even the rarest lexeme is in more than s.text chunks,
-// candidates are first the chunks holding all of the rarest lexemes, as
+// join in turn (the ranking is that of adding one at a time until k pass,
+// though each query adds twice as many as the last: see oneAtATime).
+// When even the rarest lexeme is in more than s.text chunks, candidates
+// are first the chunks holding all of the rarest lexemes, as
 // many of them as make the expected count at most s.text (falling back as
 // above if fewer than k pass). With s.text negative, every lexeme brings
 // candidates in.
@@ -81,10 +83,10 @@ func (s *Store) MatchingChunks(ctx context.Context, kbID, query string, k int, f
 	if err != nil || len(terms) == 0 {
 		return nil, err
 	}
-	idf := make(map[string]float64, len(terms))
+	rank := make(map[string]int, len(terms)) // lexeme → its index in terms
 	lexemes := make([]string, len(terms))
 	for i, t := range terms {
-		idf[t.lexeme] = t.idf
+		rank[t.lexeme] = i
 		lexemes[i] = t.lexeme
 	}
 	var hits []scoredChunk
@@ -98,7 +100,7 @@ func (s *Store) MatchingChunks(ctx context.Context, kbID, query string, k int, f
 			expect *= float64(terms[all].chunks) / float64(n)
 			all++
 		}
-		if hits, err = s.scoreCandidates(ctx, kbID, tsQueryText(lexemes[:all], " & "), idf, avgdl, f); err != nil {
+		if hits, err = s.scoreCandidates(ctx, kbID, tsQueryText(lexemes[:all], " & "), terms, rank, avgdl, f); err != nil {
 			return nil, fmt.Errorf("text search: %w", err)
 		}
 	}
@@ -111,14 +113,23 @@ func (s *Store) MatchingChunks(ctx context.Context, kbID, query string, k int, f
 				sum += terms[recruit].chunks
 			}
 		}
-		for {
-			if hits, err = s.scoreCandidates(ctx, kbID, tsQueryText(lexemes[:recruit], " | "), idf, avgdl, f); err != nil {
+		// Each widening adds twice as many lexemes as the last (1, 2, 4,
+		// …), so a search whose filter passes fewer than k chunks makes
+		// O(log terms) queries, not one per lexeme, and oneAtATime drops
+		// what the last query brought in beyond adding one at a time.
+		first := recruit
+		for add := 1; ; add *= 2 {
+			if hits, err = s.scoreCandidates(ctx, kbID, tsQueryText(lexemes[:recruit], " | "), terms, rank, avgdl, f); err != nil {
 				return nil, fmt.Errorf("text search: %w", err)
 			}
-			if len(hits) >= k || recruit == len(terms) {
+			if len(hits) >= k {
+				hits = oneAtATime(hits, k, first)
 				break
 			}
-			recruit++
+			if recruit == len(terms) {
+				break
+			}
+			recruit = min(recruit+add, len(terms))
 		}
 	}
 	slices.SortFunc(hits, func(a, b scoredChunk) int {
@@ -174,17 +185,41 @@ func (s *Store) queryTerms(ctx context.Context, kbID string, words []string) ([]
 	return terms, n, float64(total) / float64(n), nil
 }
 
-// scoredChunk is a candidate of a text search with its BM25 score.
+// oneAtATime returns the candidates that widening a lexeme at a time from
+// the first recruited would have ranked. hits came in through some number
+// of the rarest lexemes and are at least k; adding one at a time would
+// have stopped at the first count r ≥ first of lexemes bringing in k, so
+// the chunks whose rarest lexeme is the r-th or later are dropped.
+func oneAtATime(hits []scoredChunk, k, first int) []scoredChunk {
+	ranks := make([]int, len(hits))
+	for i, h := range hits {
+		ranks[i] = h.rarest
+	}
+	slices.Sort(ranks)
+	r := max(ranks[k-1]+1, first)
+	return slices.DeleteFunc(hits, func(h scoredChunk) bool { return h.rarest >= r })
+}
+
+// scoredChunk is a candidate of a text search with its BM25 score and the
+// index in the query's terms of the rarest of them it holds.
 type scoredChunk struct {
-	id    int64
-	score float64
+	id     int64
+	score  float64
+	rarest int
+}
+
+// termCount is how many times a chunk holds the query term terms[term].
+type termCount struct {
+	term int
+	tf   float64
 }
 
 // scoreCandidates scores the chunks passing f that match the tsquery
-// candidates by BM25 over the lexemes of idf. The database sends each candidate's tsv in
-// binary (tsvectorsend), and the scores are computed here: in SQL, the
-// per-chunk arithmetic over positions costs several times more.
-func (s *Store) scoreCandidates(ctx context.Context, kbID, candidates string, idf map[string]float64, avgdl float64, f *vector.Filter) ([]scoredChunk, error) {
+// candidates by BM25 over terms (rank maps each lexeme to its index in
+// terms). The database sends each candidate's tsv in binary
+// (tsvectorsend), and the scores are computed here: in SQL, the per-chunk
+// arithmetic over positions costs several times more.
+func (s *Store) scoreCandidates(ctx context.Context, kbID, candidates string, terms []queryTerm, rank map[string]int, avgdl float64, f *vector.Filter) ([]scoredChunk, error) {
 	args := []any{kbID, candidates}
 	where := filterSQL(f, &args)
 	rows, err := s.pool.Query(ctx, `SELECT id, tsvectorsend(tsv) FROM kb_chunks WHERE kb_id = $1 AND tsv @@ $2::tsquery AND `+where,
@@ -194,22 +229,22 @@ func (s *Store) scoreCandidates(ctx context.Context, kbID, candidates string, id
 	}
 	defer rows.Close()
 	var out []scoredChunk
-	var tfs []float64
+	var tfs []termCount
 	for rows.Next() {
-		var c scoredChunk
+		c := scoredChunk{rarest: len(terms)}
 		var tv []byte
 		if err := rows.Scan(&c.id, &tv); err != nil {
 			return nil, err
 		}
 		var words int
-		tfs, words, err = termCounts(tv, idf, tfs[:0])
+		tfs, words, err = termCounts(tv, rank, tfs[:0])
 		if err != nil {
 			return nil, err
 		}
 		norm := bm25K1 * (1 - bm25B + bm25B*float64(words)/avgdl)
-		for i := 0; i < len(tfs); i += 2 {
-			idf, tf := tfs[i], tfs[i+1]
-			c.score += idf * tf * (bm25K1 + 1) / (tf + norm)
+		for _, t := range tfs {
+			c.score += terms[t.term].idf * t.tf * (bm25K1 + 1) / (t.tf + norm)
+			c.rarest = min(c.rarest, t.term)
 		}
 		out = append(out, c)
 	}
@@ -221,10 +256,10 @@ var errBadTSVector = errors.New("malformed tsvector from tsvectorsend")
 // termCounts reads a tsvector's binary form (tsvectorsend: the lexeme
 // count as a big-endian int32, then per lexeme its text, a NUL, its
 // position count as a uint16 and the positions, 14 bits each under 2 bits
-// of weight) and appends to out, for each lexeme in idf, its idf and its
-// position count. It also returns the chunk's length in words: its last
-// position, as the migration's kb_chunk_words computes it.
-func termCounts(b []byte, idf map[string]float64, out []float64) ([]float64, int, error) {
+// of weight) and appends to out, for each lexeme in rank, its index there
+// and its position count. It also returns the chunk's length in words:
+// its last position, as the migration's kb_chunk_words computes it.
+func termCounts(b []byte, rank map[string]int, out []termCount) ([]termCount, int, error) {
 	if len(b) < 4 {
 		return nil, 0, errBadTSVector
 	}
@@ -246,8 +281,8 @@ func termCounts(b []byte, idf map[string]float64, out []float64) ([]float64, int
 			words = max(words, int(binary.BigEndian.Uint16(b[2*i:])&0x3fff))
 		}
 		b = b[2*npos:]
-		if w, ok := idf[string(lexeme)]; ok {
-			out = append(out, w, float64(max(npos, 1))) // a lexeme without positions occurs once
+		if i, ok := rank[string(lexeme)]; ok {
+			out = append(out, termCount{i, float64(max(npos, 1))}) // a lexeme without positions occurs once
 		}
 	}
 	return out, words, nil

@@ -4,13 +4,17 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"math/bits"
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/outcrop/outcrop/internal/kb"
 	"github.com/outcrop/outcrop/internal/kb/vector"
@@ -307,20 +311,155 @@ func TestTermCounts(t *testing.T) {
 		`a:1 'it''s':2,7B,9 nopos back\\slash:3A,12C`).Scan(&b); err != nil {
 		t.Fatal(err)
 	}
-	idf := map[string]float64{"a": 1, "it's": 2, "nopos": 3, `back\slash`: 4, "absent": 5}
-	got, words, err := termCounts(b, idf, nil)
+	rank := map[string]int{"a": 1, "it's": 2, "nopos": 3, `back\slash`: 4, "absent": 5}
+	got, words, err := termCounts(b, rank, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := map[float64]float64{}
-	for i := 0; i < len(got); i += 2 {
-		m[got[i]] = got[i+1]
+	m := map[int]float64{}
+	for _, c := range got {
+		m[c.term] = c.tf
 	}
-	want := map[float64]float64{1: 1, 2: 3, 3: 1, 4: 2}
+	want := map[int]float64{1: 1, 2: 3, 3: 1, 4: 2}
 	if diff := cmp.Diff(want, m); diff != "" || words != 12 {
-		t.Errorf("termCounts: words %d, want 12; idf → count (-want +got):\n%s", words, diff)
+		t.Errorf("termCounts: words %d, want 12; term → count (-want +got):\n%s", words, diff)
 	}
-	if _, _, err := termCounts(b[:len(b)-1], idf, nil); err == nil {
+	if _, _, err := termCounts(b[:len(b)-1], rank, nil); err == nil {
 		t.Errorf("termCounts of a truncated tsvector: no error")
+	}
+}
+
+// scoringQueries counts the scoring queries (those reading tsvectorsend)
+// sent through a pool it traces.
+type scoringQueries struct{ n atomic.Int64 }
+
+func (c *scoringQueries) TraceQueryStart(ctx context.Context, _ *pgx.Conn, d pgx.TraceQueryStartData) context.Context {
+	if strings.Contains(d.SQL, "tsvectorsend(tsv)") {
+		c.n.Add(1)
+	}
+	return ctx
+}
+
+func (c *scoringQueries) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
+
+// TestMatchingChunksWidening checks the widening past the rarest words
+// when too few candidates pass: the ranking is the one of adding a lexeme
+// at a time until k pass (computed here), including where a query's
+// added lexemes bring in more than that, and a search makes O(log
+// lexemes) scoring queries, counted with a pgx tracer, even when its
+// filter passes fewer than k chunks and every lexeme must join.
+func TestMatchingChunksWidening(t *testing.T) {
+	dsn := testpg.DSN(t)
+	const budget = 10
+	s := open(t, Options{DSN: dsn, TextCandidates: budget})
+	ctx := context.Background()
+	queries := &scoringQueries{}
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.ConnConfig.Tracer = queries
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.pool.Close()
+	s.pool = pool // closed by s.Close
+	kbID, texts := textCorpus(t, s, 400)
+	holds := make([]map[string]bool, len(texts))
+	df := map[string]int{}
+	for i, tx := range texts {
+		holds[i] = map[string]bool{}
+		for _, w := range strings.Fields(tx) {
+			if !holds[i][w] {
+				holds[i][w] = true
+				df[w]++
+			}
+		}
+	}
+	// oneAtATime returns the chunks that widening a lexeme at a time
+	// ranks, and how many scoring queries it takes: the rarest lexemes
+	// within budget, then one more a query until k chunks pass.
+	oneAtATime := func(query string, k int, accept func(int) bool) (func(int) bool, int) {
+		terms := strings.Fields(query) // each its own lexeme, all in the corpus
+		sort.Slice(terms, func(a, b int) bool {
+			if df[terms[a]] != df[terms[b]] {
+				return df[terms[a]] < df[terms[b]]
+			}
+			return terms[a] < terms[b]
+		})
+		r, sum := 1, df[terms[0]]
+		for r < len(terms) && sum+df[terms[r]] <= budget {
+			sum += df[terms[r]]
+			r++
+		}
+		in := func(i int) bool {
+			if !accept(i) {
+				return false
+			}
+			for _, w := range terms[:r] {
+				if holds[i][w] {
+					return true
+				}
+			}
+			return false
+		}
+		for n := 1; ; n++ {
+			passing := 0
+			for i := range texts {
+				if in(i) {
+					passing++
+				}
+			}
+			if passing >= k || r == len(terms) {
+				return in, n
+			}
+			r++
+		}
+	}
+	var many []string // 100 lexemes in even chunks, two in odd ones, two common
+	for i := 0; i < 200; i += 2 {
+		many = append(many, fmt.Sprintf("one%d", i))
+	}
+	many = append(many, "one1", "one3", "half", "tenth")
+	for _, c := range []struct {
+		name  string
+		query string
+		k     int
+		odd   bool
+	}{
+		// rare1 and rare3 bring in 20, the next query rare5 and rare7 40:
+		// rare7's chunks are not ranked, one at a time stopping at rare5.
+		{"widening overshoots", "rare1 rare3 rare5 rare7 rare9", 25, false},
+		{"widening overshoots under a filter", "rare1 rare2 rare3 rare5 rare7 rare9", 15, true},
+		{"widening reaches every lexeme", "rare2 rare4 rare1", 15, true},
+		{"many lexemes, filter passing fewer than k", strings.Join(many, " "), 5, true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			accept, filter := func(int) bool { return true }, (*vector.Filter)(nil)
+			if c.odd {
+				accept, filter = func(i int) bool { return i%2 == 1 }, f("equals", "odd", true)
+			}
+			in, before := oneAtATime(c.query, c.k, accept)
+			want := bm25(texts, c.query, in)
+			want = want[:min(c.k, len(want))]
+			queries.n.Store(0)
+			res, err := s.MatchingChunks(ctx, kbID, c.query, c.k, filter)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, r := range res {
+				got = append(got, fmt.Sprintf("%s %.9f", r.Text, r.Score))
+			}
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("MatchingChunks(%q, %d) (-want +got):\n%s", c.query, c.k, diff)
+			}
+			lexemes := len(strings.Fields(c.query))
+			if n, most := queries.n.Load(), int64(2+bits.Len(uint(lexemes))); n > most {
+				t.Errorf("MatchingChunks(%q, %d): %d scoring queries for %d lexemes, want at most %d (a lexeme at a time: %d)",
+					c.query, c.k, n, lexemes, most, before)
+			}
+		})
 	}
 }
