@@ -11,6 +11,9 @@ import (
 // tail: below one register, between the 8- and 32-float steps, and the
 // embedding sizes in use.
 func TestDot(t *testing.T) {
+	if !simdDot {
+		t.Log("the AVX2+FMA dot product is not in this build or not supported here: only the portable loop is checked")
+	}
 	rng := rand.New(rand.NewPCG(1, 2))
 	for _, n := range []int{0, 1, 7, 8, 9, 15, 16, 17, 31, 32, 33, 40, 63, 64, 65, 100, 384, 385, 768, 1024, 1536} {
 		a, b := make([]float32, n), make([]float32, n+3)
