@@ -10,6 +10,10 @@
 // or they do not make a conversation that starts with the user's turn —
 // and the prompt is then best kept verbatim. Parsers never fail otherwise
 // and never panic (each has a fuzz test).
+//
+// Prompts are untrusted and up to 25 MB, so parsers take time linear in a
+// prompt's length: they read it forward, search each stretch of it at most
+// once for each marker (see finder) and join a merged turn's parts once.
 package prompt
 
 import (
@@ -45,6 +49,11 @@ func Plain(s string) (*provider.Conversation, bool) {
 type turns struct {
 	system []string
 	msgs   []provider.Message
+	// last holds the texts of the last message's turns, joined into it
+	// when a turn of the other role follows and in done: appending each
+	// turn to the message's text would copy it again for every turn merged
+	// after it.
+	last []string
 	// open is set when the last message is an assistant turn the prompt
 	// left unfinished: a prefill the model continues.
 	open bool
@@ -65,11 +74,19 @@ func (t *turns) add(role provider.Role, text string) {
 	}
 	t.open = false
 	if n := len(t.msgs); n > 0 && t.msgs[n-1].Role == role {
-		b := &t.msgs[n-1].Content[0]
-		b.Text += "\n\n" + text
+		t.last = append(t.last, text)
 		return
 	}
-	t.msgs = append(t.msgs, provider.Message{Role: role, Content: []provider.Block{{Type: provider.TextBlock, Text: text}}})
+	t.join()
+	t.msgs = append(t.msgs, provider.Message{Role: role, Content: []provider.Block{{Type: provider.TextBlock}}})
+	t.last = append(t.last[:0], text)
+}
+
+// join sets the last message's text to its turns' texts.
+func (t *turns) join() {
+	if n := len(t.msgs); n > 0 {
+		t.msgs[n-1].Content[0].Text = strings.Join(t.last, "\n\n")
+	}
 }
 
 // prefill appends the assistant turn the prompt ends in, unfinished; a
@@ -85,6 +102,7 @@ func (t *turns) prefill(text string) {
 // done returns the conversation, which must start with the user's turn
 // and may end with the assistant's only when that turn is unfinished.
 func (t *turns) done() (*provider.Conversation, bool) {
+	t.join()
 	n := len(t.msgs)
 	if n == 0 || t.msgs[0].Role != provider.User || (t.msgs[n-1].Role == provider.Assistant && !t.open) {
 		return nil, false
@@ -94,6 +112,62 @@ func (t *turns) done() (*provider.Conversation, bool) {
 		c.System = []provider.Block{{Type: provider.TextBlock, Text: strings.Join(t.system, "\n\n")}}
 	}
 	return c, true
+}
+
+// A scan is a prompt a parser reads forward, as the successive rests of
+// its text, each a suffix of the one before.
+type scan struct {
+	text string
+	// searched counts the bytes that the finders' searches looked at;
+	// the tests check that it grows linearly with the prompt.
+	searched int
+}
+
+// A finder finds the occurrences of m in a scan's text. A parser asks at
+// every turn where a marker next occurs, and searching the rest of the
+// prompt each time would take time quadratic in its length whenever the
+// marker is rare or absent; a finder instead remembers the next occurrence
+// it found, so it searches each stretch of the text at most once.
+type finder struct {
+	sc       *scan
+	m        string
+	searched bool
+	from     int // offset in sc.text of the last search
+	next     int // offset in sc.text of the first occurrence at or after from, or -1
+}
+
+func (sc *scan) finder(m string) finder { return finder{sc: sc, m: m} }
+
+// in returns the offset in rest of the first occurrence of m, or
+// -1. rest is a suffix of the scan's text; a rest longer than the one
+// before is searched again.
+func (k *finder) in(rest string) int {
+	pos := len(k.sc.text) - len(rest)
+	if !k.searched || pos < k.from || (k.next >= 0 && k.next < pos) {
+		k.searched, k.from, k.next = true, pos, strings.Index(rest, k.m)
+		if k.next >= 0 {
+			k.next += pos
+			k.sc.searched += k.next - pos + len(k.m)
+		} else {
+			k.sc.searched += len(rest)
+		}
+	}
+	if k.next < 0 {
+		return -1
+	}
+	return k.next - pos
+}
+
+// first returns the offset in rest of the first occurrence of any of ms,
+// or -1.
+func first(rest string, ms ...*finder) int {
+	end := -1
+	for _, m := range ms {
+		if i := m.in(rest); i >= 0 && (end < 0 || i < end) {
+			end = i
+		}
+	}
+	return end
 }
 
 // Llama 2 and Mistral markers.
@@ -115,18 +189,20 @@ const (
 //	{user} [/INST] {assistant} </s><s>[INST] {user} [/INST]
 //
 // Text after the last [/INST] is a prefill.
-func Llama2(s string) (*provider.Conversation, bool) { return inst(s, true) }
+func Llama2(s string) (*provider.Conversation, bool) { return inst(new(scan), s, true) }
 
 // Mistral reads Mistral's instruction format, Llama 2's without a system
 // prompt: <s>[INST] {user} [/INST] {assistant}</s>[INST] {user} [/INST].
-func Mistral(s string) (*provider.Conversation, bool) { return inst(s, false) }
+func Mistral(s string) (*provider.Conversation, bool) { return inst(new(scan), s, false) }
 
-func inst(s string, system bool) (*provider.Conversation, bool) {
+func inst(sc *scan, s string, system bool) (*provider.Conversation, bool) {
 	if !strings.Contains(s, instOpen) {
 		return nil, false
 	}
 	var t turns
-	rest := s
+	sc.text = strings.TrimSpace(s)
+	rest := sc.text
+	closeM, eosM, bosM, openM := sc.finder(instClose), sc.finder(eos), sc.finder(bos), sc.finder(instOpen)
 	for {
 		rest = strings.TrimSpace(rest)
 		rest = strings.TrimSpace(strings.TrimPrefix(rest, bos))
@@ -137,7 +213,7 @@ func inst(s string, system bool) (*provider.Conversation, bool) {
 			return nil, false // text outside the turns: not this format
 		}
 		rest = rest[len(instOpen):]
-		end := strings.Index(rest, instClose)
+		end := closeM.in(rest)
 		if end < 0 {
 			return nil, false
 		}
@@ -154,12 +230,7 @@ func inst(s string, system bool) (*provider.Conversation, bool) {
 		t.add(provider.User, user)
 		// The answer runs to the end of the sequence, or to the next
 		// instruction when </s> was left out.
-		next := -1
-		for _, m := range []string{eos, bos, instOpen} {
-			if i := strings.Index(rest, m); i >= 0 && (next < 0 || i < next) {
-				next = i
-			}
-		}
+		next := first(rest, &eosM, &bosM, &openM)
 		if next < 0 {
 			t.prefill(rest)
 			break
@@ -190,25 +261,29 @@ const (
 // An assistant turn without <|eot_id|> at the end is a prefill. Roles
 // other than system, user and assistant (Llama 3.1's ipython tool turns)
 // are not read: such prompts stay verbatim.
-func Llama3(s string) (*provider.Conversation, bool) {
+func Llama3(s string) (*provider.Conversation, bool) { return llama3(new(scan), s) }
+
+func llama3(sc *scan, s string) (*provider.Conversation, bool) {
 	if !strings.Contains(s, headStart) {
 		return nil, false
 	}
 	var t turns
-	rest := strings.TrimPrefix(strings.TrimSpace(s), beginText)
+	sc.text = strings.TrimSpace(s)
+	rest := strings.TrimPrefix(sc.text, beginText)
+	headEndM, eotM, headStartM := sc.finder(headEnd), sc.finder(endOfTurn), sc.finder(headStart)
 	for rest = strings.TrimSpace(rest); rest != ""; rest = strings.TrimSpace(rest) {
 		if !strings.HasPrefix(rest, headStart) {
 			return nil, false
 		}
 		rest = rest[len(headStart):]
-		e := strings.Index(rest, headEnd)
+		e := headEndM.in(rest)
 		if e < 0 {
 			return nil, false
 		}
 		role := strings.TrimSpace(rest[:e])
 		rest = rest[e+len(headEnd):]
-		end, skip := strings.Index(rest, endOfTurn), len(endOfTurn)
-		if h := strings.Index(rest, headStart); h >= 0 && (end < 0 || h < end) {
+		end, skip := eotM.in(rest), len(endOfTurn)
+		if h := headStartM.in(rest); h >= 0 && (end < 0 || h < end) {
 			end, skip = h, 0 // <|eot_id|> left out before the next header
 		}
 		open := end < 0
@@ -320,22 +395,33 @@ const (
 // own chat templates, not a prefill; other text there is. As those
 // templates do, earlier answers lose their reasoning (text up to
 // </think>).
-func DeepSeek(s string) (*provider.Conversation, bool) {
+func DeepSeek(s string) (*provider.Conversation, bool) { return deepSeek(new(scan), s) }
+
+func deepSeek(sc *scan, s string) (*provider.Conversation, bool) {
 	if !strings.Contains(s, dsUser) {
 		return nil, false
 	}
-	rest := strings.TrimPrefix(strings.TrimSpace(s), dsBegin)
-	first := nextMarker(rest)
+	sc.text = strings.TrimPrefix(strings.TrimSpace(s), dsBegin)
+	rest := sc.text
+	userM, assistantM := sc.finder(dsUser), sc.finder(dsAssistant)
+	// nextTurn returns the offset in rest of the next turn marker, or len(rest).
+	nextTurn := func(rest string) int {
+		if i := first(rest, &userM, &assistantM); i >= 0 {
+			return i
+		}
+		return len(rest)
+	}
+	start := nextTurn(rest)
 	var t turns
-	t.addSystem(rest[:first])
-	rest = rest[first:]
+	t.addSystem(rest[:start])
+	rest = rest[start:]
 	for rest != "" {
 		role, marker := provider.User, dsUser
 		if strings.HasPrefix(rest, dsAssistant) {
 			role, marker = provider.Assistant, dsAssistant
 		}
 		rest = rest[len(marker):]
-		end := nextMarker(rest)
+		end := nextTurn(rest)
 		text := rest[:end]
 		rest = rest[end:]
 		if role == provider.User {
@@ -357,16 +443,4 @@ func DeepSeek(s string) (*provider.Conversation, bool) {
 		t.prefill(text)
 	}
 	return t.done()
-}
-
-// nextMarker returns the offset of the next DeepSeek turn marker in s, or
-// len(s).
-func nextMarker(s string) int {
-	end := len(s)
-	for _, m := range []string{dsUser, dsAssistant} {
-		if i := strings.Index(s, m); i >= 0 && i < end {
-			end = i
-		}
-	}
-	return end
 }
