@@ -17,12 +17,14 @@ type SSE struct {
 	buf     bytes.Buffer  // the event being written, reused
 	enc     *json.Encoder // writes into buf
 	hold    bool          // leave events unflushed (Batch)
+	flushed bool          // the first event has gone out
 }
 
 // Batch says whether the events written next come in a burst that goes on
 // at once (provider.Event.More): they stay in the response's buffer until
-// an event written after Batch(false) flushes them all. The server flushes
-// whatever is left when the handler returns.
+// an event written after Batch(false) flushes them all. The first event
+// always flushes, so a burst never delays the first byte; the server
+// flushes whatever is left when the handler returns.
 func (s *SSE) Batch(more bool) { s.hold = more }
 
 // NewSSE returns a writer on w.
@@ -69,8 +71,9 @@ func (s *SSE) Event(name string, v any) error {
 	if _, err := s.w.Write(b.Bytes()); err != nil {
 		return err
 	}
-	if s.hold {
+	if s.hold && s.flushed {
 		return nil
 	}
+	s.flushed = true
 	return s.rc.Flush()
 }

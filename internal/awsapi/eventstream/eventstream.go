@@ -25,15 +25,16 @@ type Writer struct {
 	enc     *eventstream.Encoder
 	started bool
 	hold    bool // leave events unflushed (Batch)
+	flushed bool // the first frame has gone out
 	// Header holds extra response headers, sent with the first frame.
 	Header http.Header
 }
 
 // Batch says whether the events written next come in a burst that goes on
 // at once (provider.Event.More): they stay in the response's buffer until
-// an event written after Batch(false) flushes them all. Exceptions and
-// errors always flush, and the server flushes whatever is left when the
-// handler returns.
+// an event written after Batch(false) flushes them all. The first frame,
+// exceptions and errors always flush, so a burst never delays the first
+// byte, and the server flushes whatever is left when the handler returns.
 func (w *Writer) Batch(more bool) { w.hold = more }
 
 // NewWriter returns a Writer for w.
@@ -110,11 +111,12 @@ func (w *Writer) write(m eventstream.Message) error {
 	if err := w.enc.Encode(w.w, m); err != nil {
 		return fmt.Errorf("write event: %w", err)
 	}
-	if w.hold {
+	if w.hold && w.flushed {
 		return nil
 	}
 	if err := w.rc.Flush(); err != nil {
 		return fmt.Errorf("flush event: %w", err)
 	}
+	w.flushed = true
 	return nil
 }

@@ -88,25 +88,43 @@ func FuzzWriter(f *testing.F) {
 	})
 }
 
-// TestWriterBatch checks that frames written inside a burst stay buffered
-// until the first frame after it, and that an exception always flushes.
+// flushes records the body's length at each Flush.
+type flushes struct {
+	*httptest.ResponseRecorder
+	at []int
+}
+
+func (f *flushes) Flush() {
+	f.at = append(f.at, f.Body.Len())
+	f.ResponseRecorder.Flush()
+}
+
+// TestWriterBatch checks that the first frame flushes at once, that frames
+// written inside a burst after it stay buffered until the first frame
+// after the burst, and that an exception always flushes.
 func TestWriterBatch(t *testing.T) {
-	rec := httptest.NewRecorder()
+	rec := &flushes{ResponseRecorder: httptest.NewRecorder()}
 	w := NewWriter(rec)
 	w.Batch(true)
-	if err := w.RawEvent("chunk", []byte(`{"a":1}`)); err != nil {
-		t.Fatal(err)
+	for range 3 {
+		if err := w.RawEvent("chunk", []byte(`{"a":1}`)); err != nil {
+			t.Fatal(err)
+		}
 	}
-	if rec.Flushed {
-		t.Fatal("flushed inside a burst")
+	if len(rec.at) != 1 {
+		t.Fatalf("%d flushes after a burst of 3 frames, want 1 (the first frame)", len(rec.at))
 	}
+	first := rec.at[0]
 	if err := w.Exception("throttlingException", "slow down"); err != nil {
 		t.Fatal(err)
 	}
-	if !rec.Flushed {
-		t.Fatal("exception not flushed")
+	if len(rec.at) != 2 || rec.at[1] != rec.Body.Len() {
+		t.Fatalf("flushes at %v of %d bytes: the exception did not flush everything", rec.at, rec.Body.Len())
 	}
-	if n := len(decodeAll(t, rec.Body.Bytes())); n != 2 {
-		t.Errorf("%d frames, want 2", n)
+	if n := len(decodeAll(t, rec.Body.Bytes()[:first])); n != 1 {
+		t.Errorf("first flush held %d frames, want 1", n)
+	}
+	if n := len(decodeAll(t, rec.Body.Bytes())); n != 4 {
+		t.Errorf("%d frames, want 4", n)
 	}
 }
