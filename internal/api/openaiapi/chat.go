@@ -197,18 +197,20 @@ func (s *Strings) UnmarshalJSON(b []byte) error {
 }
 
 func finishReason(r provider.StopReason) *FinishReason {
-	var f FinishReason
+	f := finishReasonOf(r)
+	return &f
+}
+
+func finishReasonOf(r provider.StopReason) FinishReason {
 	switch r {
 	case provider.MaxTokens, provider.ContextWindow:
-		f = "length"
+		return "length"
 	case provider.ToolUseStop:
-		f = "tool_calls"
+		return "tool_calls"
 	case provider.ContentFilter:
-		f = "content_filter"
-	default:
-		f = "stop"
+		return "content_filter"
 	}
-	return &f
+	return "stop"
 }
 
 // MaxChoices bounds n: each choice is a generation of its own.
@@ -297,6 +299,7 @@ func (cr *ChatRequest) Canonical() (*provider.Request, error) {
 		}
 		req.MaxTokens = *cr.MaxTokens
 	}
+	req.Messages = make([]provider.Message, 0, len(cr.Messages))
 	for i, m := range cr.Messages {
 		if err := addMessage(req, m, i); err != nil {
 			return nil, err
@@ -369,7 +372,11 @@ func addMessage(req *provider.Request, m ChatMessage, i int) error {
 		if err != nil {
 			return err
 		}
-		req.System = append(req.System, parts...)
+		if req.System == nil {
+			req.System = parts // contentParts made it for this request
+		} else {
+			req.System = append(req.System, parts...)
+		}
 		return nil
 	case "user":
 		parts, err := contentParts(m.Content, at, true)
@@ -645,10 +652,21 @@ func logprobEntry(tok string, lp float64) LogprobEntry {
 	return LogprobEntry{Token: strings.ToValidUTF8(tok, "\uFFFD"), Logprob: lp, Bytes: b}
 }
 
+// chatOut is a ChatCompletion with everything it points to, so that
+// encoding an answer takes one allocation rather than one per pointer.
+type chatOut struct {
+	c      ChatCompletion
+	choice [1]ChatChoice
+	msg    AnswerMsg
+	text   string
+	finish FinishReason
+	usage  Usage
+}
+
 func encodeChat(resp *provider.Response, id, model string, created int64, logprobs bool) *ChatCompletion {
-	msg := &AnswerMsg{Role: "assistant"}
-	text := provider.TextOf(resp.Message.Content)
-	msg.Content = &text
+	o := &chatOut{msg: AnswerMsg{Role: "assistant"}, text: provider.TextOf(resp.Message.Content)}
+	msg := &o.msg
+	msg.Content = &o.text
 	for _, b := range resp.Message.Content {
 		switch {
 		case b.Type == provider.ToolUseBlock && b.ToolUse != nil:
@@ -663,15 +681,15 @@ func encodeChat(resp *provider.Response, id, model string, created int64, logpro
 			msg.ReasoningContent = &r
 		}
 	}
-	if len(msg.ToolCalls) > 0 && text == "" {
+	if len(msg.ToolCalls) > 0 && o.text == "" {
 		msg.Content = nil
 	}
+	o.finish = finishReasonOf(resp.StopReason)
 	u := resp.Usage
-	return &ChatCompletion{
-		ID: id, Object: "chat.completion", Created: created, Model: model,
-		Choices: []ChatChoice{{Index: 0, Message: msg, FinishReason: finishReason(resp.StopReason), Logprobs: choiceLogprobs(resp.Logprobs, logprobs)}},
-		Usage:   &Usage{PromptTokens: u.InputTokens, CompletionTokens: u.OutputTokens, TotalTokens: u.InputTokens + u.OutputTokens},
-	}
+	o.usage = Usage{PromptTokens: u.InputTokens, CompletionTokens: u.OutputTokens, TotalTokens: u.InputTokens + u.OutputTokens}
+	o.choice[0] = ChatChoice{Index: 0, Message: msg, FinishReason: &o.finish, Logprobs: choiceLogprobs(resp.Logprobs, logprobs)}
+	o.c = ChatCompletion{ID: id, Object: "chat.completion", Created: created, Model: model, Choices: o.choice[:], Usage: &o.usage}
+	return &o.c
 }
 
 // chatStream encodes canonical events as chat.completion.chunk events.

@@ -7,9 +7,11 @@
 package openaiapi
 
 import (
+	"bytes"
 	"encoding/json"
 	"net/http"
 	"strings"
+	"sync"
 
 	"github.com/outcrop/outcrop/internal/api/dialect"
 	"github.com/outcrop/outcrop/internal/fault"
@@ -102,15 +104,41 @@ func WriteError(w http.ResponseWriter, err error) {
 	writeJSON(w, status, ErrorBody{Error: e})
 }
 
+// jsonType is the Content-Type of JSON answers; never modified.
+var jsonType = []string{"application/json"}
+
+// writeJSON writes v as json.Marshal would encode it, through a pooled
+// buffer rather than a new slice per answer.
 func writeJSON(w http.ResponseWriter, status int, v any) error {
-	b, err := json.Marshal(v)
-	if err != nil {
+	buf := getBuffer()
+	defer putBuffer(buf)
+	if err := json.NewEncoder(buf).Encode(v); err != nil {
 		return err
 	}
-	w.Header().Set("Content-Type", "application/json")
+	b := buf.Bytes()
+	b = b[:len(b)-1] // Encode ends the value with a newline; Marshal does not
+	w.Header()["Content-Type"] = jsonType
 	w.WriteHeader(status)
-	_, err = w.Write(b)
+	_, err := w.Write(b)
 	return err
+}
+
+// maxPooled is the largest buffer kept for reuse, so that one huge answer
+// does not pin its memory.
+const maxPooled = 64 << 10
+
+var buffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+func getBuffer() *bytes.Buffer {
+	b := buffers.Get().(*bytes.Buffer)
+	b.Reset()
+	return b
+}
+
+func putBuffer(b *bytes.Buffer) {
+	if b.Cap() <= maxPooled {
+		buffers.Put(b)
+	}
 }
 
 // streamError reports err inside an SSE stream that has started, in the
@@ -131,9 +159,18 @@ func streamError(sse *dialect.SSE, err error) error {
 // newID returns an object ID with prefix, derived from the request ID so
 // that logs and responses can be matched.
 func newID(r *http.Request, prefix string) string {
-	id := strings.ReplaceAll(reqctx.RequestID(r.Context()), "-", "")
-	if id == "" {
-		id = "0"
+	id := reqctx.RequestID(r.Context())
+	// The request ID without its dashes, built in one allocation.
+	var b strings.Builder
+	b.Grow(len(prefix) + max(len(id), 1))
+	b.WriteString(prefix)
+	for i := 0; i < len(id); i++ {
+		if id[i] != '-' {
+			b.WriteByte(id[i])
+		}
 	}
-	return prefix + id
+	if b.Len() == len(prefix) {
+		b.WriteByte('0')
+	}
+	return b.String()
 }
