@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -486,14 +487,56 @@ func ReadJSON(r *http.Request, v any) error {
 	if r.Body == nil {
 		return fault.New(fault.Invalid, "The request body is empty; send a JSON object.")
 	}
-	b, err := io.ReadAll(io.LimitReader(r.Body, MaxBody+1))
+	bp := bodies.Get().(*[]byte)
+	defer putBody(bp)
+	b := (*bp)[:0]
+	// A declared length sizes the buffer at once, up to what would be
+	// pooled: a larger body's memory grows only as its bytes arrive.
+	if n := r.ContentLength; n > 0 && n < maxPooledBody && int(n) >= cap(b) {
+		b = make([]byte, 0, n+1) // room to read the end of the body too
+	}
+	b, err := readBody(r.Body, b)
+	*bp = b
 	if err != nil {
 		return fault.Wrap(fault.Invalid, err, "Could not read the request body.")
 	}
 	if len(b) > MaxBody {
 		return fault.Newf(fault.Invalid, "The request body is larger than %d bytes.", MaxBody)
 	}
+	// Decoding copies what it keeps (strings, json.RawMessage), so the
+	// buffer can be reused once v is filled.
 	return DecodeJSON(b, v)
+}
+
+// readBody appends rd to b until EOF, or until b holds more than MaxBody
+// bytes (which is then too much: the rest is not read).
+func readBody(rd io.Reader, b []byte) ([]byte, error) {
+	for {
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
+		n, err := rd.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err == io.EOF || len(b) > MaxBody {
+			return b, nil
+		}
+		if err != nil {
+			return b, err
+		}
+	}
+}
+
+// maxPooledBody is the largest body buffer kept for reuse.
+const maxPooledBody = 1 << 20
+
+// bodies holds request body buffers between requests.
+var bodies = sync.Pool{New: func() any { b := make([]byte, 0, 4<<10); return &b }}
+
+func putBody(bp *[]byte) {
+	if cap(*bp) <= maxPooledBody {
+		*bp = (*bp)[:0]
+		bodies.Put(bp)
+	}
 }
 
 // DecodeJSON decodes b into v with client-safe error messages.
