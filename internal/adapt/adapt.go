@@ -94,9 +94,18 @@ func Prepare(ctx context.Context, caps catalog.Capabilities, a provider.Adapter,
 	}
 	r.Extra = extra
 	strict = strict || opts.Strict
-	r.Messages = cloneMessages(req.Messages)
-	r.System = append([]provider.Block(nil), req.System...)
-	w := &wrapped{inner: a}
+	// r shares req's turns until an adaptation rewrites them: own copies
+	// them first, so that req is never modified and a request that needs
+	// no adaptation costs no copy.
+	owned := false
+	own := func() {
+		if !owned {
+			owned = true
+			r.Messages = cloneMessages(r.Messages)
+			r.System = append([]provider.Block(nil), r.System...)
+		}
+	}
+	w := wrapped{inner: a}
 	var applied []string
 	var docs []converted
 	note := func(name string) { applied = append(applied, name) }
@@ -106,6 +115,7 @@ func Prepare(ctx context.Context, caps catalog.Capabilities, a provider.Adapter,
 	// body, so strict mode does not refuse it.
 	if r.Raw && r.PromptChat != nil && !strict && provider.TemplatesChat(ctx, a, r.Model) {
 		promptAsChat(&r)
+		owned = true // promptAsChat made the turns anew
 		note(PromptAsChat)
 	}
 	if !caps.Vision && uses(r.Messages, provider.ImageBlock) {
@@ -115,6 +125,7 @@ func Prepare(ctx context.Context, caps catalog.Capabilities, a provider.Adapter,
 		if strict {
 			return nil, fault.New(fault.Invalid, ErrDocuments)
 		}
+		own()
 		if docs, err = documentsAsText(r.Messages); err != nil {
 			return nil, err
 		}
@@ -124,6 +135,7 @@ func Prepare(ctx context.Context, caps catalog.Capabilities, a provider.Adapter,
 		if strict {
 			return nil, fault.New(fault.Invalid, ErrTools)
 		}
+		own()
 		choice := r.ToolChoice
 		w.tools = promptTools(&r)
 		note(ToolsPrompted)
@@ -137,6 +149,7 @@ func Prepare(ctx context.Context, caps catalog.Capabilities, a provider.Adapter,
 		if strict {
 			return nil, fault.New(fault.Invalid, ErrSystem)
 		}
+		own()
 		foldSystem(&r)
 		note(SystemFolded)
 	}
@@ -144,12 +157,16 @@ func Prepare(ctx context.Context, caps catalog.Capabilities, a provider.Adapter,
 		if strict {
 			return nil, fault.New(fault.Invalid, ErrPrefill)
 		}
+		own()
 		p, err := promptPrefill(&r)
 		if err != nil {
 			return nil, err
 		}
 		w.prefill = p
 		note(PrefillPrompted)
+	}
+	if len(docs) > 0 {
+		own() // fitDocuments cuts the converted documents (already owned)
 	}
 	if fitDocuments(ctx, caps, a, &r, docs) {
 		note(DocumentsTruncated)
@@ -159,7 +176,8 @@ func Prepare(ctx context.Context, caps catalog.Capabilities, a provider.Adapter,
 	}
 	c := &Call{Adapter: a, Request: &r, Applied: applied}
 	if w.tools != nil || w.prefill != "" || w.forced != "" {
-		c.Adapter = w
+		wa := w
+		c.Adapter = &wa
 	}
 	return c, nil
 }
