@@ -260,15 +260,15 @@ func (c *Client) buildRequest(req *provider.Request, stream bool) ([]byte, error
 	if stream && !c.Quirks.NoStreamUsage {
 		out.StreamOptions = &streamOptions{IncludeUsage: true}
 	}
-	if sys := provider.TextOf(req.System); sys != "" {
+	out.Messages = make([]chatMessage, 0, len(req.Messages)+1)
+	if sys := textContent(req.System); sys != nil {
 		out.Messages = append(out.Messages, chatMessage{Role: "system", Content: sys})
 	}
 	for _, m := range req.Messages {
-		msgs, err := c.messages(m)
-		if err != nil {
+		var err error
+		if out.Messages, err = c.appendMessages(out.Messages, m); err != nil {
 			return nil, err
 		}
-		out.Messages = append(out.Messages, msgs...)
 	}
 	for _, t := range req.Tools {
 		out.Tools = append(out.Tools, chatTool{Type: "function", Function: toolFunction{Name: t.Name, Description: t.Description, Parameters: t.Schema}})
@@ -297,13 +297,68 @@ func (c *Client) buildRequest(req *provider.Request, stream bool) ([]byte, error
 	return MergeExtra(b, req.Extra)
 }
 
-// messages maps one canonical turn to one or more Chat Completions
-// messages: tool results become "tool" messages ahead of the user's other
-// content.
-func (c *Client) messages(m provider.Message) ([]chatMessage, error) {
+// textContent returns the text blocks of bs as a message's content, nil
+// when there is no text. It points at the one text block's own string when
+// there is one (the common case): no copy, and an any holding a pointer
+// needs no allocation; it encodes as the string would.
+func textContent(bs []provider.Block) *string {
+	last, count := -1, 0
+	for i := range bs {
+		if bs[i].Type == provider.TextBlock {
+			last, count = i, count+1
+		}
+	}
+	if count == 1 && bs[last].Text != "" {
+		return &bs[last].Text
+	}
+	if s := provider.TextOf(bs); s != "" {
+		return &s
+	}
+	return nil
+}
+
+// plainText reports whether the blocks of a turn are all text (or have no
+// Chat Completions form), and if so returns its content as messages would
+// make it: nil when there is no text block, else their texts joined.
+func plainText(bs []provider.Block) (content *string, ok bool) {
+	last, count := -1, 0
+	for i := range bs {
+		switch bs[i].Type {
+		case provider.TextBlock, provider.GuardBlock:
+			last, count = i, count+1
+		case provider.ReasoningBlock, provider.CachePointBlock:
+		default:
+			return nil, false
+		}
+	}
+	switch count {
+	case 0:
+		return nil, true
+	case 1:
+		return &bs[last].Text, true
+	}
+	var sb strings.Builder
+	for _, b := range bs {
+		if b.Type == provider.TextBlock || b.Type == provider.GuardBlock {
+			sb.WriteString(b.Text)
+		}
+	}
+	s := sb.String()
+	return &s, true
+}
+
+// appendMessages appends one canonical turn to dst as one or more Chat
+// Completions messages: tool results become "tool" messages ahead of the
+// user's other content.
+func (c *Client) appendMessages(dst []chatMessage, m provider.Message) ([]chatMessage, error) {
+	if text, ok := plainText(m.Content); ok { // the common turn, without a parts list
+		if text == nil {
+			return dst, nil
+		}
+		return append(dst, chatMessage{Role: string(m.Role), Content: text}), nil
+	}
 	var parts []contentPart
 	var calls []chatToolCall
-	var tools []chatMessage
 	for _, b := range m.Content {
 		switch b.Type {
 		case provider.TextBlock, provider.GuardBlock:
@@ -328,7 +383,7 @@ func (c *Client) messages(m provider.Message) ([]chatMessage, error) {
 			if err != nil {
 				return nil, err
 			}
-			tools = append(tools, chatMessage{Role: "tool", ToolCallID: b.ToolResult.ToolUseID, Content: text})
+			dst = append(dst, chatMessage{Role: "tool", ToolCallID: b.ToolResult.ToolUseID, Content: text})
 		case provider.ReasoningBlock, provider.CachePointBlock:
 			// Earlier reasoning and cache hints have no Chat Completions form.
 		case provider.DocumentBlock:
@@ -337,10 +392,8 @@ func (c *Client) messages(m provider.Message) ([]chatMessage, error) {
 			return nil, c.unsupported(fmt.Sprintf("%s blocks", b.Type))
 		}
 	}
-	var out []chatMessage
-	out = append(out, tools...)
 	if len(parts) == 0 && len(calls) == 0 {
-		return out, nil
+		return dst, nil
 	}
 	msg := chatMessage{Role: string(m.Role), ToolCalls: calls}
 	switch {
@@ -355,7 +408,7 @@ func (c *Client) messages(m provider.Message) ([]chatMessage, error) {
 	default:
 		msg.Content = parts
 	}
-	return append(out, msg), nil
+	return append(dst, msg), nil
 }
 
 func allText(ps []contentPart) bool {
@@ -414,8 +467,11 @@ func StopReason(finish string, matched string) provider.StopReason {
 
 // matchedStop returns vLLM's stop_reason when it is one of stops.
 func matchedStop(raw json.RawMessage, stops []string) string {
+	if len(raw) == 0 {
+		return "" // the common case, before s is allocated
+	}
 	var s string
-	if len(raw) == 0 || json.Unmarshal(raw, &s) != nil {
+	if json.Unmarshal(raw, &s) != nil {
 		return ""
 	}
 	for _, st := range stops {
