@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/outcrop/outcrop/internal/fault"
+	"github.com/outcrop/outcrop/internal/h1"
 )
 
 // Defaults of HTTP.
@@ -124,12 +125,15 @@ type HTTP struct {
 	Now func() time.Time
 }
 
-var sharedTransport = sync.OnceValue(func() *http.Transport {
+// sharedTransport carries plain-text HTTP/1.1 upstreams itself, in the
+// caller's goroutine (h1), and everything else (https, proxies) through
+// net/http.
+var sharedTransport = sync.OnceValue(func() *h1.Transport {
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.MaxIdleConns = 512
 	t.MaxIdleConnsPerHost = 128
 	t.IdleConnTimeout = 90 * time.Second
-	return t
+	return h1.New(t)
 })
 
 // PooledClient returns c, or a client like it, whose transport keeps
@@ -232,9 +236,16 @@ func (h *HTTP) once(parent context.Context, path string, body []byte, stream boo
 	}
 	// One allocation holds the attempt's state, its timer callback and,
 	// on success, the body reader and the close function.
+	c := h.client()
 	a := &attempt{h: h, parent: parent, timeout: timeout, stream: stream}
+	rt, direct := c.Transport.(*h1.Transport)
+	if direct = direct && c.Jar == nil && c.CheckRedirect == nil; direct && c.Timeout > 0 {
+		// The client's overall limit, which http.Client would enforce
+		// with a goroutine of its own, bounds the attempt's timer.
+		a.end = time.Now().Add(c.Timeout)
+	}
 	a.ctx, a.cancel = context.WithCancelCause(parent)
-	a.timer = time.AfterFunc(timeout, a.expire)
+	a.timer = time.AfterFunc(a.wait(), a.expire)
 
 	req, err := http.NewRequestWithContext(a.ctx, http.MethodPost, h.BaseURL+path, bytes.NewReader(body))
 	if err != nil {
@@ -250,7 +261,14 @@ func (h *HTTP) once(parent context.Context, path string, body []byte, stream boo
 	} else {
 		req.Header["Accept"] = acceptJSON
 	}
-	resp, err := h.client().Do(req)
+	var resp *http.Response
+	if direct {
+		// Straight to the transport: no redirects to follow for an API
+		// call, and no per-request goroutine for the client's timeout.
+		resp, err = rt.RoundTrip(req)
+	} else {
+		resp, err = c.Do(req)
+	}
 	if err != nil {
 		a.release()
 		err = h.transportErr(parent, a.ctx, err)
@@ -277,7 +295,7 @@ func (h *HTTP) once(parent context.Context, path string, body []byte, stream boo
 	}
 	if !stream {
 		// The whole body must arrive within the timeout.
-		a.timer.Reset(timeout)
+		a.timer.Reset(a.wait())
 	}
 	a.body = resp.Body
 	return &Response{Status: resp.StatusCode, Header: resp.Header, Body: a, a: a}, false, 0, nil
@@ -300,6 +318,7 @@ type attempt struct {
 	timer       *time.Timer
 	timeout     time.Duration
 	stream      bool
+	end         time.Time // when set, no wait goes past it
 	body        io.ReadCloser
 	closeOnce   sync.Once
 }
@@ -309,12 +328,20 @@ func (a *attempt) expire() { a.cancel(errTimedOut) }
 
 func (a *attempt) release() { a.timer.Stop(); a.cancel(nil) }
 
+// wait is the time until the attempt times out from now.
+func (a *attempt) wait() time.Duration {
+	if a.end.IsZero() {
+		return a.timeout
+	}
+	return max(min(a.timeout, time.Until(a.end)), 0)
+}
+
 func (a *attempt) close() { a.release(); a.body.Close() }
 
 func (a *attempt) Read(p []byte) (int, error) {
 	n, err := a.body.Read(p)
 	if n > 0 && a.stream {
-		a.timer.Reset(a.timeout)
+		a.timer.Reset(a.wait())
 	}
 	if err != nil && err != io.EOF {
 		err = a.h.transportErr(a.parent, a.ctx, err)

@@ -18,6 +18,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/outcrop/outcrop/internal/fault"
+	"github.com/outcrop/outcrop/internal/h1"
 	"github.com/outcrop/outcrop/internal/provider"
 )
 
@@ -408,9 +409,12 @@ func TestRedactsSecretsFromCauses(t *testing.T) {
 
 func TestPooledClient(t *testing.T) {
 	c := PooledClient(&http.Client{Timeout: time.Minute})
-	tr, ok := c.Transport.(*http.Transport)
-	if !ok || tr.MaxIdleConnsPerHost < 64 || c.Timeout != time.Minute {
-		t.Errorf("PooledClient = %+v", c)
+	tr, ok := c.Transport.(*h1.Transport)
+	if !ok || c.Timeout != time.Minute {
+		t.Fatalf("PooledClient = %+v", c)
+	}
+	if fb, ok := tr.Fallback.(*http.Transport); !ok || fb.MaxIdleConnsPerHost < 64 {
+		t.Errorf("the fallback transport is %+v", tr.Fallback)
 	}
 	custom := &http.Client{Transport: http.DefaultTransport}
 	if PooledClient(custom) != custom {
@@ -418,6 +422,29 @@ func TestPooledClient(t *testing.T) {
 	}
 	if PooledClient(nil).Transport != c.Transport {
 		t.Error("the pooled transport is not shared")
+	}
+}
+
+// TestClientTimeoutBoundsStream: on the direct transport the client's
+// overall Timeout still ends a stream that keeps producing (each wait is
+// shorter than the attempt's timeout, the whole is longer).
+func TestClientTimeoutBoundsStream(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		for i := 0; r.Context().Err() == nil && i < 200; i++ {
+			io.WriteString(w, `data: {"choices":[{"index":0,"delta":{"content":"x"}}]}`+"\n\n")
+			w.(http.Flusher).Flush()
+			time.Sleep(20 * time.Millisecond)
+		}
+	}))
+	defer srv.Close()
+	c := testClient(srv.URL, 0, &sleeper{})
+	c.HTTP.Client = PooledClient(&http.Client{Timeout: 300 * time.Millisecond})
+	events := 0
+	err := c.ConverseStream(context.Background(), req(), func(provider.Event) error { events++; return nil })
+	checkKind(t, err, kind(fault.ModelTimeout))
+	if events == 0 {
+		t.Error("no event arrived before the timeout")
 	}
 }
 
