@@ -280,16 +280,20 @@ func (s *Server) wrapDialect(d dialectKind, pattern string, h handlerFunc, m *ap
 	return s.traced(dialectSpanName(svc, pattern), http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := s.opts.Now()
 		id := newRequestID()
+		// The header names are given in canonical form, which Set then
+		// need not make anew.
 		if d == anthropicDialect {
-			w.Header().Set("request-id", id)
+			w.Header().Set("Request-Id", id) // request-id
 		} else {
-			w.Header().Set("x-request-id", id)
+			w.Header().Set("X-Request-Id", id) // x-request-id
 		}
 		ctx := reqctx.WithRequestID(r.Context(), id)
 		traceRequest(ctx, id)
 		rec := &recorder{ResponseWriter: w}
 		call := new(dialectCall)
-		r = r.WithContext(ctx)
+		// hr is r as the handler gets it, made once ctx is complete; it
+		// carries the request ID that error rendering reads.
+		var hr *http.Request
 		err := func() (err error) {
 			defer func() {
 				if p := recover(); p != nil {
@@ -297,7 +301,8 @@ func (s *Server) wrapDialect(d dialectKind, pattern string, h handlerFunc, m *ap
 				}
 			}()
 			if op == "" {
-				return h(rec, r)
+				hr = r.WithContext(ctx)
+				return h(rec, hr)
 			}
 			ctx, err = s.authenticateDialect(ctx, d, r)
 			if err != nil {
@@ -308,8 +313,13 @@ func (s *Server) wrapDialect(d dialectKind, pattern string, h handlerFunc, m *ap
 				call.body, rec.invlog = new(bytes.Buffer), new(bytes.Buffer)
 				r.Body = teeBody{r.Body, call.body}
 			}
-			return h(rec, r.WithContext(ctx))
+			hr = r.WithContext(ctx)
+			return h(rec, hr)
 		}()
+		if hr == nil { // refused before the handler
+			hr = r.WithContext(ctx)
+		}
+		r = hr
 		if call.ticket != nil {
 			in, out := call.usage.Tokens()
 			call.ticket.Settle(context.WithoutCancel(ctx), in+out)
@@ -356,7 +366,8 @@ func (s *Server) auditDialect(ctx context.Context, r *http.Request, d dialectKin
 	c := audit.Call{
 		Time: start, Operation: name, Region: s.opts.Config.Region,
 		UserAgent: r.UserAgent(), RequestID: reqctx.RequestID(ctx),
-		Params: []audit.Param{{Name: "apiDialect", Value: d.service()}, {Name: "apiOperation", Value: pattern}},
+		// Room for the modelId too, in the one allocation.
+		Params: append(make([]audit.Param, 0, 3), audit.Param{Name: "apiDialect", Value: d.service()}, audit.Param{Name: "apiOperation", Value: pattern}),
 	}
 	if o := reqctx.OriginFrom(ctx); o != nil {
 		c.SourceIP, c.Region = o.SourceIP, o.Region
@@ -445,5 +456,7 @@ func (s *Server) authenticateDialectSigV4(ctx context.Context, r *http.Request, 
 		return ctx, err
 	}
 	r.Body = restjson.NewBody(body)
-	return s.verifySigV4(ctx, r, body, v, origin)
+	// The key is looked up under the request's context with its ID, as
+	// the handler's request has it.
+	return s.verifySigV4(ctx, r.WithContext(ctx), body, v, origin)
 }

@@ -341,7 +341,13 @@ func (s *Server) origin(r *http.Request) *reqctx.Origin {
 		return o
 	}
 	peer = peer.Unmap()
-	o.SourceIP = peer.String()
+	if peer.Is4() && strings.IndexByte(host, ':') < 0 {
+		// ParseAddr takes only the canonical dotted form of IPv4 (no
+		// leading zeros), so host is what String would make anew.
+		o.SourceIP = host
+	} else {
+		o.SourceIP = peer.String()
+	}
 	if !s.trusted(peer) {
 		return o
 	}
