@@ -74,9 +74,10 @@ type Options struct {
 
 // Service authenticates and authorizes principals.
 type Service struct {
-	opts  Options
-	mu    sync.Mutex
-	cache map[string]cached
+	opts    Options
+	rootARN string // arn:aws:iam::<account>:root, made once
+	mu      sync.Mutex
+	cache   map[string]cached
 
 	st       atomic.Pointer[state]
 	dirty    atomic.Bool
@@ -95,7 +96,7 @@ func New(opts Options) *Service {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	return &Service{opts: opts, cache: map[string]cached{}}
+	return &Service{opts: opts, rootARN: fmt.Sprintf("arn:aws:iam::%s:root", opts.AccountID), cache: map[string]cached{}}
 }
 
 // AccountID returns the account the service serves.
@@ -107,7 +108,7 @@ func (s *Service) Principal(owner, keyID string) *reqctx.Principal {
 	var arn string
 	switch k, name := parseRef(owner); {
 	case owner == RootUser:
-		arn = fmt.Sprintf("arn:aws:iam::%s:root", s.opts.AccountID)
+		arn = s.rootARN
 	case k == Role:
 		arn = fmt.Sprintf("arn:aws:sts::%s:assumed-role/%s/%s", s.opts.AccountID, name, keyID)
 	default:
