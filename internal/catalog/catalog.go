@@ -144,6 +144,7 @@ type Catalog struct {
 	region string
 	models []Model
 	byID   map[string]*Model
+	arns   map[string]string // foundation-model ARNs by model ID, made once
 }
 
 // Validator checks references from models to other configuration.
@@ -155,7 +156,7 @@ type Validator struct {
 // New validates models and returns a catalog. region names the region in
 // foundation-model ARNs.
 func New(region string, models []Model, v Validator) (*Catalog, error) {
-	c := &Catalog{region: region, byID: map[string]*Model{}}
+	c := &Catalog{region: region, byID: map[string]*Model{}, arns: map[string]string{}}
 	c.models = append(c.models, models...)
 	sort.Slice(c.models, func(i, j int) bool { return c.models[i].ID < c.models[j].ID })
 	for i := range c.models {
@@ -183,6 +184,7 @@ func New(region string, models []Model, v Validator) (*Catalog, error) {
 			m.Name = m.ID
 		}
 		c.byID[m.ID] = m
+		c.arns[m.ID] = arn.FoundationModelARN(region, m.ID)
 	}
 	return c, nil
 }
@@ -225,4 +227,9 @@ func (c *Catalog) Lookup(s string) (*Model, error) {
 }
 
 // ARN returns the foundation-model ARN of m.
-func (c *Catalog) ARN(m *Model) string { return arn.FoundationModelARN(c.region, m.ID) }
+func (c *Catalog) ARN(m *Model) string {
+	if a, ok := c.arns[m.ID]; ok {
+		return a
+	}
+	return arn.FoundationModelARN(c.region, m.ID)
+}
