@@ -87,6 +87,7 @@ type Meter struct {
 	opts Options
 
 	mu      sync.Mutex
+	day     dayName // the last day recorded, by name
 	pending map[rowKey]*Row
 	spent   map[spendKey]int64 // micros per budget subject and period
 	loaded  map[spendKey]bool
@@ -102,6 +103,23 @@ type Meter struct {
 }
 
 type rowKey struct{ day, model, principal, key string }
+
+// dayName names a UTC day as "2006-01-02", remembering the last day named
+// so that a record in the same day as the one before formats nothing.
+type dayName struct {
+	start, end time.Time
+	name       string
+}
+
+func (d *dayName) of(t time.Time) string {
+	if t.Before(d.start) || !t.Before(d.end) || d.name == "" {
+		u := t.UTC()
+		d.start = time.Date(u.Year(), u.Month(), u.Day(), 0, 0, 0, 0, time.UTC)
+		d.end = d.start.AddDate(0, 0, 1)
+		d.name = u.Format("2006-01-02")
+	}
+	return d.name
+}
 
 type spendKey struct{ scope, name, period string }
 
@@ -249,7 +267,7 @@ func (m *Meter) Record(ctx context.Context, model, principal, key string, in, ou
 	cost := m.price(model, in, out, images)
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	rk := rowKey{now.UTC().Format("2006-01-02"), model, principal, key}
+	rk := rowKey{m.day.of(now), model, principal, key}
 	r := m.pending[rk]
 	if r == nil {
 		r = &Row{Day: rk.day, Model: model, Principal: principal, Key: key}
