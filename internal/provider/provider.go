@@ -533,19 +533,28 @@ func TextOf(bs []Block) string {
 // one text block, and ok is true. For anything else ok is false and the
 // caller decodes its own block list.
 func StringBlocks(raw json.RawMessage) (blocks []Block, ok bool) {
-	if len(raw) == 0 || string(raw) == "null" {
-		return nil, true
-	}
-	s, plain := plainJSONString(raw)
-	if !plain {
-		if json.Unmarshal(raw, &s) != nil {
-			return nil, false
-		}
-	}
-	if s == "" {
-		return nil, true
+	s, ok := StringText(raw)
+	if !ok || s == "" {
+		return nil, ok
 	}
 	return []Block{{Type: TextBlock, Text: s}}, true
+}
+
+// StringText is StringBlocks without the block: the text of a content
+// field that is absent, null ("") or a JSON string, and ok true; ok is
+// false for anything else.
+func StringText(raw json.RawMessage) (text string, ok bool) {
+	if len(raw) == 0 || string(raw) == "null" {
+		return "", true
+	}
+	if s, plain := plainJSONString(raw); plain {
+		return s, true
+	}
+	var s string // declared apart, since decoding into it moves it to the heap
+	if json.Unmarshal(raw, &s) != nil {
+		return "", false
+	}
+	return s, true
 }
 
 // plainJSONString returns the value of raw when it is a JSON string with
