@@ -300,8 +300,9 @@ func (cr *ChatRequest) Canonical() (*provider.Request, error) {
 		req.MaxTokens = *cr.MaxTokens
 	}
 	req.Messages = make([]provider.Message, 0, len(cr.Messages))
+	texts := &textBlocks{n: len(cr.Messages)}
 	for i, m := range cr.Messages {
-		if err := addMessage(req, m, i); err != nil {
+		if err := addMessage(req, m, i, texts); err != nil {
 			return nil, err
 		}
 	}
@@ -363,12 +364,12 @@ func outputFormat(rf *ResponseFormat, field string) (*provider.OutputFormat, err
 // messages become the system prompt; tool messages become tool results in
 // a user turn; consecutive turns of one role are merged, since Converse
 // backends require roles to alternate.
-func addMessage(req *provider.Request, m ChatMessage, i int) error {
+func addMessage(req *provider.Request, m ChatMessage, i int, texts *textBlocks) error {
 	// at is only needed in error messages: the common case makes no string.
 	at := func() string { return "messages[" + strconv.Itoa(i) + "]" }
 	switch m.Role {
 	case "system", "developer":
-		parts, err := contentParts(m.Content, at, false)
+		parts, err := contentParts(m.Content, at, false, texts)
 		if err != nil {
 			return err
 		}
@@ -379,13 +380,13 @@ func addMessage(req *provider.Request, m ChatMessage, i int) error {
 		}
 		return nil
 	case "user":
-		parts, err := contentParts(m.Content, at, true)
+		parts, err := contentParts(m.Content, at, true, texts)
 		if err != nil {
 			return err
 		}
 		appendTurn(req, provider.User, parts)
 	case "assistant":
-		parts, err := contentParts(m.Content, at, false)
+		parts, err := contentParts(m.Content, at, false, texts)
 		if err != nil {
 			return err
 		}
@@ -404,7 +405,7 @@ func addMessage(req *provider.Request, m ChatMessage, i int) error {
 		if m.ToolCallID == "" {
 			return dialect.Invalid(at()+".tool_call_id", fmt.Sprintf("Missing required parameter: '%s.tool_call_id'.", at()))
 		}
-		parts, err := contentParts(m.Content, at, false)
+		parts, err := contentParts(m.Content, at, false, texts)
 		if err != nil {
 			return err
 		}
@@ -426,11 +427,33 @@ func appendTurn(req *provider.Request, role provider.Role, bs []provider.Block) 
 	req.Messages = append(req.Messages, provider.Message{Role: role, Content: bs})
 }
 
+// textBlocks hands out the one-block contents of a request's messages with
+// string content (the common case) from one allocation for them all. Each
+// has a capacity of one, so that appending to it copies it elsewhere.
+type textBlocks struct {
+	free []provider.Block
+	n    int // the messages still to come, which the next allocation holds
+}
+
+func (t *textBlocks) text(s string) []provider.Block {
+	if len(t.free) == 0 {
+		t.free = make([]provider.Block, max(t.n, 1))
+	}
+	b := t.free[:1:1]
+	t.free = t.free[1:]
+	t.n--
+	b[0] = provider.Block{Type: provider.TextBlock, Text: s}
+	return b
+}
+
 // contentParts decodes a content field: a string, an array of parts or
 // null. Images and files are allowed in user messages only.
-func contentParts(raw json.RawMessage, path func() string, media bool) ([]provider.Block, error) {
-	if bs, ok := provider.StringBlocks(raw); ok {
-		return bs, nil
+func contentParts(raw json.RawMessage, path func() string, media bool, texts *textBlocks) ([]provider.Block, error) {
+	if s, ok := provider.StringText(raw); ok { // as provider.StringBlocks, from texts
+		if s == "" {
+			return nil, nil
+		}
+		return texts.text(s), nil
 	}
 	at := path()
 	var parts []ContentPart
