@@ -89,11 +89,14 @@ type Trail struct {
 	mu     sync.RWMutex // guards closed against Record's send
 	closed bool
 	queue  chan Call
+	full   chan struct{} // a batch's worth is queued: end the window early
+	stop   chan struct{} // closed by Close: end the window early
 	flush  chan chan error
 	done   chan struct{}
 	err    error // the writer's first write error, returned by Close
 
-	w *writer // owned by the writer goroutine
+	w   *writer // owned by the writer goroutine
+	ids uuids   // owned by the writer goroutine
 }
 
 // Open opens (creating if needed) the trail in opts.Dir and starts its
@@ -133,7 +136,8 @@ func Open(opts Options) (*Trail, error) {
 	}
 	t := &Trail{
 		opts: opts, log: opts.Logger, key: key, w: w,
-		queue: make(chan Call, opts.QueueSize), flush: make(chan chan error), done: make(chan struct{}),
+		queue: make(chan Call, opts.QueueSize), full: make(chan struct{}, 1), stop: make(chan struct{}),
+		flush: make(chan chan error), done: make(chan struct{}),
 	}
 	go t.run()
 	return t, nil
@@ -149,6 +153,12 @@ func (t *Trail) Record(c Call) {
 		return
 	}
 	t.queue <- c
+	if len(t.queue) >= t.opts.BatchSize-1 { // with the one the writer holds, a full batch
+		select {
+		case t.full <- struct{}{}:
+		default:
+		}
+	}
 	t.mu.RUnlock()
 }
 
@@ -181,18 +191,22 @@ func (t *Trail) Close() error {
 	}
 	t.closed = true
 	close(t.queue)
+	close(t.stop)
 	t.mu.Unlock()
 	<-t.done
 	return t.err
 }
 
-// run is the writer goroutine: it takes one call, drains whatever else is
-// queued up to BatchSize, and writes them as one batch (group commit).
+// run is the writer goroutine: it takes one call, waits for whatever else
+// is queued in the next FlushInterval, up to BatchSize, and writes them as
+// one batch (group commit).
 func (t *Trail) run() {
 	defer close(t.done)
 	batch := make([]Call, 0, t.opts.BatchSize)
 	tick := time.NewTicker(time.Minute)
 	defer tick.Stop()
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
 	for {
 		select {
 		case c, ok := <-t.queue:
@@ -203,9 +217,25 @@ func (t *Trail) run() {
 			}
 			batch = append(batch[:0], c)
 			// Collect for up to FlushInterval so that one write, fsync
-			// and head update serve many calls (group commit).
+			// and head update serve many calls (group commit). The
+			// writer sleeps through the window and then takes what was
+			// queued, rather than waking for every call: Record ends the
+			// window early when a batch's worth is queued, and Close when
+			// the trail closes.
+			select {
+			case <-t.full: // left over from the last batch
+			default:
+			}
+			if len(t.queue) < t.opts.BatchSize-1 {
+				timer.Reset(t.opts.FlushInterval)
+				select {
+				case <-timer.C:
+				case <-t.full:
+				case <-t.stop:
+				}
+				timer.Stop()
+			}
 			closed := false
-			timer := time.NewTimer(t.opts.FlushInterval)
 		collect:
 			for len(batch) < t.opts.BatchSize {
 				select {
@@ -215,11 +245,10 @@ func (t *Trail) run() {
 						break collect
 					}
 					batch = append(batch, c)
-				case <-timer.C:
+				default:
 					break collect
 				}
 			}
-			timer.Stop()
 			t.fail(t.write(batch))
 			clear(batch) // drop references to request bodies
 			if closed {
@@ -268,8 +297,9 @@ func (t *Trail) fail(err error) {
 func (t *Trail) write(batch []Call) error {
 	now := t.opts.Now()
 	for i := range batch {
-		ev := t.event(&batch[i])
-		if err := t.w.appendEvent(ev, now); err != nil {
+		var ev Event
+		t.event(&ev, &batch[i])
+		if err := t.w.appendEvent(&ev, now); err != nil {
 			return err
 		}
 		if t.w.sinceDigest >= t.opts.DigestEvery {
@@ -281,10 +311,10 @@ func (t *Trail) write(batch []Call) error {
 	return t.w.sync()
 }
 
-// event builds the CloudTrail event of a call. It runs on the writer
-// goroutine, so the cost of redaction is not on the request path.
-func (t *Trail) event(c *Call) *Event {
-	ev := &Event{
+// event builds the CloudTrail event of a call in ev. It runs on the
+// writer goroutine, so the cost of redaction is not on the request path.
+func (t *Trail) event(ev *Event, c *Call) {
+	*ev = Event{
 		EventVersion:       eventVersion,
 		EventTime:          c.Time.UTC().Truncate(time.Second).Format(time.RFC3339),
 		EventSource:        EventSource,
@@ -296,7 +326,7 @@ func (t *Trail) event(c *Call) *Event {
 		ErrorMessage:       truncate(c.ErrorMsg, 1024),
 		RequestParameters:  Redact(c.Params, c.Body),
 		RequestID:          c.RequestID,
-		EventID:            newUUID(),
+		EventID:            t.ids.next(),
 		ReadOnly:           readOnly(c.Operation),
 		EventType:          "AwsApiCall",
 		ManagementEvent:    !dataOperations[c.Operation],
@@ -318,7 +348,6 @@ func (t *Trail) event(c *Call) *Event {
 	} else {
 		ev.UserIdentity = UserIdentity{Type: "Unknown", AccountID: t.opts.AccountID}
 	}
-	return ev
 }
 
 func truncate(s string, n int) string {
@@ -328,14 +357,34 @@ func truncate(s string, n int) string {
 	return s[:n]
 }
 
-// newUUID returns a random (version 4) UUID.
-func newUUID() string {
+// uuids makes random (version 4) UUIDs. It reads crypto/rand a buffer
+// at a time: one read per event cost more than the rest of the ID.
+type uuids struct {
+	rnd  [1024]byte
+	left int // unused bytes at the end of rnd
+}
+
+func (u *uuids) next() string {
+	if u.left < 16 {
+		_, _ = rand.Read(u.rnd[:])
+		u.left = len(u.rnd)
+	}
 	var b [16]byte
-	_, _ = rand.Read(b[:])
+	copy(b[:], u.rnd[len(u.rnd)-u.left:])
+	u.left -= 16
 	b[6] = b[6]&0x0f | 0x40
 	b[8] = b[8]&0x3f | 0x80
-	h := hex.EncodeToString(b[:])
-	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
+	var s [36]byte
+	hex.Encode(s[0:8], b[0:4])
+	s[8] = '-'
+	hex.Encode(s[9:13], b[4:6])
+	s[13] = '-'
+	hex.Encode(s[14:18], b[6:8])
+	s[18] = '-'
+	hex.Encode(s[19:23], b[8:10])
+	s[23] = '-'
+	hex.Encode(s[24:36], b[10:16])
+	return string(s[:])
 }
 
 // loadKey reads the digest key, creating it on first use.

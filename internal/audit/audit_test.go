@@ -295,3 +295,63 @@ func BenchmarkWriter(b *testing.B) {
 		b.Fatal(err)
 	}
 }
+
+// TestWindowEndsEarly checks that the writer does not sit out its whole
+// collection window when a batch's worth of calls is queued or the trail
+// is closed: with an hour-long window, both must return at once.
+func TestWindowEndsEarly(t *testing.T) {
+	for _, tt := range []struct {
+		name  string
+		calls int
+		close bool
+	}{
+		{"full batch then flush", 4, false},
+		{"two batches then flush", 8, false},
+		{"one call then close", 1, true},
+		{"full batch then close", 4, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			tr, err := audit.Open(audit.Options{Dir: dir, AccountID: "000000000000", Now: (&clock{t: t0}).Now, BatchSize: 4, FlushInterval: time.Hour})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := range tt.calls {
+				tr.Record(call(i, "Converse"))
+			}
+			done := make(chan error, 1)
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			go func() {
+				if tt.close {
+					done <- tr.Close()
+				} else {
+					done <- tr.Flush(ctx)
+				}
+			}()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Fatal(err)
+				}
+			case <-ctx.Done():
+				t.Fatal("the writer waited out its window")
+			}
+			if !tt.close {
+				// What the flush waited for is the calls that filled the
+				// batch, not the rest of the window.
+				if err := tr.Close(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			key, _ := audit.ReadKey(dir)
+			rep, err := audit.Verify(dir, key)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !rep.OK() || rep.Records != int64(tt.calls) {
+				t.Errorf("Verify = %+v, want %d records and no problems", rep, tt.calls)
+			}
+		})
+	}
+}

@@ -81,6 +81,15 @@ func hashLine(b []byte) string {
 	return hex.EncodeToString(s[:])
 }
 
+// hash is the hex SHA-256 of a line, kept as an array so that chaining a
+// line allocates nothing.
+type hash [2 * sha256.Size]byte
+
+func (h *hash) set(line []byte) {
+	s := sha256.Sum256(line)
+	hex.Encode(h[:], s[:])
+}
+
 // writer appends lines; only the writer goroutine uses it.
 type writer struct {
 	dir  string
@@ -89,9 +98,8 @@ type writer struct {
 	f    *os.File
 	day  string
 	buf  []byte
-	enc  bytes.Buffer
 	seq  int64
-	prev string
+	prev hash // of the last line
 
 	sinceDigest int
 	digestStart int64
@@ -110,7 +118,8 @@ func files(dir string) ([]string, error) {
 }
 
 func openWriter(dir string, key []byte, now func() time.Time) (*writer, error) {
-	w := &writer{dir: dir, key: key, now: now, prev: zeroHash, digestStart: 1, lastDigest: now()}
+	w := &writer{dir: dir, key: key, now: now, digestStart: 1, lastDigest: now()}
+	copy(w.prev[:], zeroHash)
 	fs, err := files(dir)
 	if err != nil {
 		return nil, err
@@ -125,7 +134,8 @@ func openWriter(dir string, key []byte, now func() time.Time) (*writer, error) {
 			if err := json.Unmarshal(last, &l); err != nil {
 				return nil, fmt.Errorf("audit: last record of %s is malformed; run `outcrop audit verify`", fs[len(fs)-1])
 			}
-			w.seq, w.prev = l.Seq, hashLine(last)
+			w.seq = l.Seq
+			w.prev.set(last)
 			w.digestStart = l.Seq + 1
 			if l.Digest != nil {
 				w.lastSig = l.Digest.Signature
@@ -205,40 +215,55 @@ func readHead(dir string) (*head, error) {
 	return &h, nil
 }
 
-// appendLine chains body (the JSON after "prev") into a line in buf.
-func (w *writer) appendLine(field string, v any, now time.Time) error {
-	if day := now.UTC().Format(time.DateOnly); day != w.day {
-		if err := w.rotate(day); err != nil {
-			return err
+// beginLine starts the next line in buf, up to the colon after field;
+// the caller appends the field's JSON and calls endLine with the offset
+// returned.
+func (w *writer) beginLine(field string, now time.Time) (int, error) {
+	if !sameDay(now, w.day) {
+		if day := now.UTC().Format(time.DateOnly); day != w.day {
+			if err := w.rotate(day); err != nil {
+				return 0, err
+			}
 		}
 	}
-	w.enc.Reset()
-	enc := json.NewEncoder(&w.enc)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return err
-	}
-	body := bytes.TrimSuffix(w.enc.Bytes(), []byte("\n"))
 	start := len(w.buf)
 	w.seq++
 	w.buf = append(w.buf, `{"seq":`...)
 	w.buf = strconv.AppendInt(w.buf, w.seq, 10)
 	w.buf = append(w.buf, `,"prev":"`...)
-	w.buf = append(w.buf, w.prev...)
+	w.buf = append(w.buf, w.prev[:]...)
 	w.buf = append(w.buf, `","`...)
 	w.buf = append(w.buf, field...)
 	w.buf = append(w.buf, `":`...)
-	w.buf = append(w.buf, body...)
+	return start, nil
+}
+
+// endLine closes the line begun at start and chains it.
+func (w *writer) endLine(start int) {
 	w.buf = append(w.buf, '}')
-	w.prev = hashLine(w.buf[start:])
+	w.prev.set(w.buf[start:])
 	w.buf = append(w.buf, '\n')
-	return nil
+}
+
+// sameDay reports whether now is on the UTC day (YYYY-MM-DD) day, without
+// formatting now (which allocates); false means "format and compare".
+func sameDay(now time.Time, day string) bool {
+	y, m, d := now.UTC().Date()
+	if y < 0 || y > 9999 || len(day) != len(time.DateOnly) {
+		return false
+	}
+	b := [len(time.DateOnly)]byte{byte('0' + y/1000), byte('0' + y/100%10), byte('0' + y/10%10), byte('0' + y%10), '-',
+		byte('0' + m/10), byte('0' + m%10), '-', byte('0' + d/10), byte('0' + d%10)}
+	return string(b[:]) == day
 }
 
 func (w *writer) appendEvent(ev *Event, now time.Time) error {
-	if err := w.appendLine("event", ev, now); err != nil {
+	start, err := w.beginLine("event", now)
+	if err != nil {
 		return err
 	}
+	w.buf = appendEvent(w.buf, ev)
+	w.endLine(start)
 	w.sinceDigest++
 	return nil
 }
@@ -249,10 +274,13 @@ func (w *writer) digestBuffered(now time.Time) error {
 		StartSeq: w.digestStart, EndSeq: w.seq, Time: now.UTC().Format(time.RFC3339Nano),
 		PreviousSignature: w.lastSig, Algorithm: "HMAC-SHA256",
 	}
-	d.Signature = d.sign(w.key, w.prev)
-	if err := w.appendLine("digest", d, now); err != nil {
+	d.Signature = d.sign(w.key, string(w.prev[:]))
+	start, err := w.beginLine("digest", now)
+	if err != nil {
 		return err
 	}
+	w.buf = appendDigest(w.buf, d)
+	w.endLine(start)
 	w.lastSig, w.digestStart, w.sinceDigest, w.lastDigest = d.Signature, w.seq+1, 0, now
 	return nil
 }
@@ -297,7 +325,7 @@ func (w *writer) sync() error {
 	if err := w.f.Sync(); err != nil {
 		return fmt.Errorf("audit sync: %w", err)
 	}
-	h := head{Seq: w.seq, Hash: w.prev, LastSignature: w.lastSig, DigestStart: w.digestStart}
+	h := head{Seq: w.seq, Hash: string(w.prev[:]), LastSignature: w.lastSig, DigestStart: w.digestStart}
 	h.Signature = h.sign(w.key)
 	b, _ := json.Marshal(h)
 	tmp := filepath.Join(w.dir, headFile+".tmp")
