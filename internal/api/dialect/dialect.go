@@ -26,6 +26,7 @@ import (
 	"github.com/outcrop/outcrop/internal/provider"
 	"github.com/outcrop/outcrop/internal/reqctx"
 	"github.com/outcrop/outcrop/internal/span"
+	"github.com/outcrop/outcrop/internal/wirejson"
 )
 
 // Authorizer decides whether a principal may perform an action on a resource.
@@ -544,7 +545,7 @@ func DecodeJSON(b []byte, v any) error {
 	if len(b) == 0 {
 		return fault.New(fault.Invalid, "The request body is empty; send a JSON object.")
 	}
-	if err := json.Unmarshal(b, v); err != nil {
+	if err := wirejson.Unmarshal(b, v); err != nil {
 		var te *json.UnmarshalTypeError
 		if errors.As(err, &te) && te.Field != "" {
 			return fault.Wrap(fault.Invalid, err, "Invalid type for '"+te.Field+"': expected "+te.Type.String()+", got "+te.Value+".")

@@ -8,7 +8,6 @@ package openaiapi
 
 import (
 	"bytes"
-	"encoding/json"
 	"net/http"
 	"strings"
 	"sync"
@@ -16,6 +15,7 @@ import (
 	"github.com/outcrop/outcrop/internal/api/dialect"
 	"github.com/outcrop/outcrop/internal/fault"
 	"github.com/outcrop/outcrop/internal/reqctx"
+	"github.com/outcrop/outcrop/internal/wirejson"
 )
 
 // Options configures the handler.
@@ -112,7 +112,7 @@ var jsonType = []string{"application/json"}
 func writeJSON(w http.ResponseWriter, status int, v any) error {
 	buf := getBuffer()
 	defer putBuffer(buf)
-	if err := json.NewEncoder(buf).Encode(v); err != nil {
+	if err := wirejson.NewEncoder(buf).Encode(v); err != nil {
 		return err
 	}
 	b := buf.Bytes()

@@ -19,6 +19,7 @@ import (
 
 	"github.com/outcrop/outcrop/internal/fault"
 	"github.com/outcrop/outcrop/internal/provider"
+	"github.com/outcrop/outcrop/internal/wirejson"
 )
 
 // Quirks are the ways OpenAI-compatible servers differ.
@@ -290,7 +291,7 @@ func (c *Client) buildRequest(req *provider.Request, stream bool) ([]byte, error
 			out.ResponseFormat.JSONSchema = &jsonSchema{Name: f.Name, Schema: f.Schema, Strict: f.Strict}
 		}
 	}
-	b, err := json.Marshal(out)
+	b, err := wirejson.Marshal(out)
 	if err != nil {
 		return nil, fault.Wrap(fault.Invalid, err, "The request cannot be encoded for the backend.")
 	}

@@ -3,7 +3,6 @@ package openaicompat
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -19,6 +18,7 @@ import (
 
 	"github.com/outcrop/outcrop/internal/fault"
 	"github.com/outcrop/outcrop/internal/h1"
+	"github.com/outcrop/outcrop/internal/wirejson"
 )
 
 // Defaults of HTTP.
@@ -213,7 +213,7 @@ func (h *HTTP) PostJSON(ctx context.Context, path string, body []byte, limit int
 	if err != nil {
 		return err
 	}
-	if err := json.Unmarshal(raw, out); err != nil {
+	if err := wirejson.Unmarshal(raw, out); err != nil {
 		return fault.Wrap(fault.ModelFailed, err, fmt.Sprintf("The %s backend sent %s that is not valid JSON.", h.Name, what))
 	}
 	return nil
