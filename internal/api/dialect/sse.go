@@ -2,7 +2,7 @@ package dialect
 
 import (
 	"bytes"
-	"encoding/json"
+	"github.com/outcrop/outcrop/internal/wirejson"
 	"net/http"
 )
 
@@ -14,10 +14,10 @@ type SSE struct {
 	w       http.ResponseWriter
 	rc      *http.ResponseController
 	started bool
-	buf     bytes.Buffer  // the event being written, reused
-	enc     *json.Encoder // writes into buf
-	hold    bool          // leave events unflushed (Batch)
-	flushed bool          // the first event has gone out
+	buf     bytes.Buffer      // the event being written, reused
+	enc     *wirejson.Encoder // writes into buf
+	hold    bool              // leave events unflushed (Batch)
+	flushed bool              // the first event has gone out
 }
 
 // Batch says whether the events written next come in a burst that goes on
@@ -61,7 +61,7 @@ func (s *SSE) Event(name string, v any) error {
 		// Encode writes what json.Marshal returns, then a newline, into
 		// the reused buffer: no allocation for the encoded event.
 		if s.enc == nil {
-			s.enc = json.NewEncoder(b)
+			s.enc = wirejson.NewEncoder(b)
 		}
 		if err := s.enc.Encode(v); err != nil {
 			return err

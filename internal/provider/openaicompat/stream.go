@@ -4,13 +4,13 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 
 	"github.com/outcrop/outcrop/internal/fault"
 	"github.com/outcrop/outcrop/internal/provider"
+	"github.com/outcrop/outcrop/internal/wirejson"
 )
 
 // Blocks turns a stream of text, reasoning and tool-call fragments into
@@ -207,7 +207,7 @@ func (c *Client) readStream(r io.Reader, req *provider.Request, emit func(provid
 		}
 		var ch chatResponse
 		raw = append(raw[:0], ev.Data...)
-		if err := json.Unmarshal(raw, &ch); err != nil {
+		if err := wirejson.Unmarshal(raw, &ch); err != nil {
 			return fault.Wrap(fault.ModelFailed, err, fmt.Sprintf("The %s backend sent a stream chunk that is not valid JSON.", c.name()))
 		}
 		if ch.Error != nil {
