@@ -67,6 +67,9 @@ func (s *Service) StartIngestionJob(ctx context.Context, kbID, dsID, description
 	return j, nil
 }
 
+// runningJob is a job's entry in Service.running.
+type runningJob struct{ stop context.CancelFunc }
+
 // launch runs j in the background unless a job of its data source runs.
 func (s *Service) launch(j IngestionJob) bool {
 	key := dsKey(j.KBID, j.DSID)
@@ -76,28 +79,35 @@ func (s *Service) launch(j IngestionJob) bool {
 		return false
 	}
 	ctx, stop := context.WithCancel(s.ctx)
-	s.running[key] = stop
+	rj := &runningJob{stop: stop}
+	s.running[key] = rj
 	s.wg.Add(1)
 	s.mu.Unlock()
+	// release frees the data source for its next job. The job calls it
+	// before it records its final status, so a caller that sees the job
+	// finished can start the next one at once.
+	release := func() {
+		s.mu.Lock()
+		if s.running[key] == rj {
+			delete(s.running, key)
+		}
+		s.mu.Unlock()
+	}
 	go func() {
 		defer s.wg.Done()
-		defer func() {
-			s.mu.Lock()
-			delete(s.running, key)
-			s.mu.Unlock()
-			stop()
-		}()
-		s.run(ctx, j)
+		defer stop()
+		defer release()
+		s.run(ctx, j, release)
 	}()
 	return true
 }
 
 func (s *Service) stopRunning(kbID, dsID string) {
 	s.mu.Lock()
-	stop := s.running[dsKey(kbID, dsID)]
+	rj := s.running[dsKey(kbID, dsID)]
 	s.mu.Unlock()
-	if stop != nil {
-		stop()
+	if rj != nil {
+		rj.stop()
 	}
 }
 
@@ -149,7 +159,7 @@ type object struct {
 // run executes (or resumes) an ingestion job. Every document it visits is
 // written together with the job's statistics and the job's ID (SeenJob), so
 // a resumed job skips what it already did and counts nothing twice.
-func (s *Service) run(ctx context.Context, j IngestionJob) {
+func (s *Service) run(ctx context.Context, j IngestionJob, release func()) {
 	log := s.opts.Logger.With("knowledgeBase", j.KBID, "dataSource", j.DSID, "job", j.ID)
 	fail := func(err error) {
 		if ctx.Err() != nil {
@@ -159,10 +169,12 @@ func (s *Service) run(ctx context.Context, j IngestionJob) {
 		j.Status = JobFailed
 		j.FailureReasons = append(j.FailureReasons, err.Error())
 		j.Updated = s.opts.Now().UTC()
+		release()
 		_ = s.opts.Store.PutIngestionJob(context.WithoutCancel(ctx), j)
 	}
 	if j.Status == JobStopping {
 		j.Status, j.Updated = JobStopped, s.opts.Now().UTC()
+		release()
 		_ = s.opts.Store.PutIngestionJob(ctx, j)
 		return
 	}
@@ -227,6 +239,7 @@ func (s *Service) run(ctx context.Context, j IngestionJob) {
 		}
 		if s.stopRequested(ctx, &j) {
 			j.Status, j.Updated = JobStopped, s.opts.Now().UTC()
+			release()
 			_ = s.opts.Store.PutIngestionJob(ctx, j)
 			return
 		}
@@ -261,6 +274,7 @@ func (s *Service) run(ctx context.Context, j IngestionJob) {
 		return
 	}
 	j.Status, j.Updated = JobComplete, s.opts.Now().UTC()
+	release()
 	if err := s.opts.Store.PutIngestionJob(ctx, j); err != nil {
 		fail(err)
 	}

@@ -263,7 +263,7 @@ type Service struct {
 	wg     sync.WaitGroup
 
 	mu      sync.Mutex
-	running map[string]context.CancelFunc // data source key → running job's stop
+	running map[string]*runningJob // data source key → the job running on it
 	cache   map[string]*slab              // knowledge base ID → chunks in memory
 	ann     annSettings
 	sess    *sessions
@@ -286,7 +286,7 @@ func New(opts Options) *Service {
 		ann.minChunks = DefaultANNMinChunks
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Service{opts: opts, ctx: ctx, cancel: cancel, running: map[string]context.CancelFunc{},
+	return &Service{opts: opts, ctx: ctx, cancel: cancel, running: map[string]*runningJob{},
 		cache: map[string]*slab{}, ann: ann, sess: newSessions(opts.Now, opts.Sessions, opts.Logger)}
 }
 
