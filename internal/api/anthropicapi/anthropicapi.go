@@ -97,11 +97,11 @@ func writeJSON(w http.ResponseWriter, status int, v any) error {
 	if err != nil {
 		return err
 	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_, err = w.Write(b)
-	return err
+	return dialect.WriteBody(w, status, jsonType, b)
 }
+
+// jsonType is the Content-Type of JSON answers; never modified.
+var jsonType = []string{"application/json"}
 
 func newID(r *http.Request, prefix string) string {
 	id := strings.ReplaceAll(reqctx.RequestID(r.Context()), "-", "")

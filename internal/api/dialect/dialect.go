@@ -15,6 +15,7 @@ import (
 	"io"
 	"net/http"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -583,4 +584,22 @@ func FieldOf(err error) string {
 		return bf.Field
 	}
 	return ""
+}
+
+// WriteBody writes a whole answer: status, Content-Type, Content-Length
+// and b, flushed to the client at once. What the server does after the
+// handler (metrics, audit, usage) then happens after the client has its
+// answer rather than before.
+func WriteBody(w http.ResponseWriter, status int, contentType []string, b []byte) error {
+	h := w.Header()
+	h["Content-Type"] = contentType
+	h["Content-Length"] = []string{strconv.Itoa(len(b))}
+	w.WriteHeader(status)
+	if _, err := w.Write(b); err != nil {
+		return err
+	}
+	if err := http.NewResponseController(w).Flush(); err != nil && !errors.Is(err, http.ErrNotSupported) {
+		return err
+	}
+	return nil
 }

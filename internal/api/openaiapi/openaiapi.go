@@ -117,10 +117,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) error {
 	}
 	b := buf.Bytes()
 	b = b[:len(b)-1] // Encode ends the value with a newline; Marshal does not
-	w.Header()["Content-Type"] = jsonType
-	w.WriteHeader(status)
-	_, err := w.Write(b)
-	return err
+	return dialect.WriteBody(w, status, jsonType, b)
 }
 
 // maxPooled is the largest buffer kept for reuse, so that one huge answer
