@@ -197,6 +197,29 @@ func (r *redactor) ws() {
 
 func (r *redactor) fail() { r.err = true; r.pos = len(r.in) }
 
+// next reads what follows a member or an element: closer ends its
+// container (true), a comma announces another (false, at the next
+// token); anything else fails the input (true, with r.err set).
+func (r *redactor) next(closer byte) bool {
+	r.ws()
+	if r.pos >= len(r.in) {
+		r.fail()
+		return true
+	}
+	c := r.in[r.pos]
+	r.pos++
+	if c == closer {
+		r.level--
+		return true
+	}
+	if c != ',' {
+		r.fail()
+		return true
+	}
+	r.ws()
+	return false
+}
+
 // object parses the members of an object whose '{' was just consumed,
 // as found at depth (redactValue's), appends them to r.members and
 // returns how many it appended. Members are judged by their own keys.
@@ -227,22 +250,9 @@ func (r *redactor) object(depth int) int {
 		} else {
 			r.members = append(r.members, member{key: key, start: -1})
 		}
-		r.ws()
-		if r.pos >= len(r.in) {
-			r.fail()
+		if r.next('}') {
 			break
 		}
-		c := r.in[r.pos]
-		r.pos++
-		if c == '}' {
-			r.level--
-			break
-		}
-		if c != ',' {
-			r.fail()
-			break
-		}
-		r.ws()
 	}
 	return len(r.members) - first
 }
@@ -339,22 +349,9 @@ func (r *redactor) value(key []byte, depth int, check bool) bool {
 			if !r.value(key, depth+1, false) {
 				r.out = r.out[:mark]
 			}
-			r.ws()
-			if r.pos >= len(r.in) {
-				r.fail()
+			if r.next(']') {
 				break
 			}
-			c := r.in[r.pos]
-			r.pos++
-			if c == ']' {
-				r.level--
-				break
-			}
-			if c != ',' {
-				r.fail()
-				break
-			}
-			r.ws()
 		}
 		if r.err || len(r.out) == start+1 {
 			r.out = r.out[:start]
@@ -597,23 +594,13 @@ func (r *redactor) skipContainer() {
 			opened = false
 		} else {
 			// After a value: a separator or the end of its container.
-			r.ws()
-			if r.pos >= len(r.in) {
-				r.fail()
-				return
-			}
-			c := r.in[r.pos]
-			r.pos++
-			if c == stack[len(stack)-1] {
-				r.level--
+			if r.next(stack[len(stack)-1]) {
+				if r.err {
+					return
+				}
 				stack = stack[:len(stack)-1]
 				continue
 			}
-			if c != ',' {
-				r.fail()
-				return
-			}
-			r.ws()
 		}
 		// At the start of a member or element.
 		if stack[len(stack)-1] == '}' {
