@@ -35,6 +35,10 @@ const (
 	DefaultMaxIdlePerHost = 128
 	DefaultIdleTimeout    = 90 * time.Second
 	bufSize               = 4 << 10
+	// maxHead bounds the bytes read before a response's body: status
+	// line, headers and any informational answers (net/http's client
+	// allows 10 MiB; an API's heads are a few hundred bytes).
+	maxHead = 1 << 20
 )
 
 // Transport is an http.RoundTripper; the zero value is not usable: set
@@ -72,6 +76,7 @@ type conn struct {
 	t      *Transport
 	key    string
 	nc     net.Conn
+	capped capReader // nc, read through a cap while a head is read
 	br     *bufio.Reader
 	bw     *bufio.Writer
 	idleAt time.Time
@@ -196,7 +201,33 @@ func (t *Transport) get(ctx context.Context, key string) (*conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &conn{t: t, key: key, nc: nc, br: bufio.NewReaderSize(nc, bufSize), bw: bufio.NewWriterSize(nc, bufSize)}, nil
+	c := &conn{t: t, key: key, nc: nc, capped: capReader{r: nc, left: -1}, bw: bufio.NewWriterSize(nc, bufSize)}
+	c.br = bufio.NewReaderSize(&c.capped, bufSize)
+	return c, nil
+}
+
+// capReader reads from r at most left more bytes, or without a cap when
+// left is negative.
+type capReader struct {
+	r    io.Reader
+	left int64
+}
+
+var errHeadTooLarge = fmt.Errorf("h1: the response head is larger than %d bytes", maxHead)
+
+func (c *capReader) Read(p []byte) (int, error) {
+	if c.left < 0 {
+		return c.r.Read(p)
+	}
+	if c.left == 0 {
+		return 0, errHeadTooLarge
+	}
+	if int64(len(p)) > c.left {
+		p = p[:c.left]
+	}
+	n, err := c.r.Read(p)
+	c.left -= int64(n)
+	return n, err
 }
 
 var defaultDialer = &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}
@@ -278,6 +309,9 @@ func (c *conn) roundTrip(req *http.Request) (*http.Response, error) {
 		}
 		return fail(err)
 	}
+	// The head is read under a cap (counting what the buffer holds
+	// beyond it); the body is not.
+	c.capped.left = maxHead - int64(c.br.Buffered())
 	if _, err := c.br.Peek(1); err != nil {
 		if c.reused {
 			err = fmt.Errorf("%w: %w", errStale, err)
@@ -296,6 +330,7 @@ func (c *conn) roundTrip(req *http.Request) (*http.Response, error) {
 		}
 		resp.Body.Close() // an informational answer (103 Early Hints): the real one follows
 	}
+	c.capped.left = -1
 	if resp.StatusCode == http.StatusSwitchingProtocols {
 		return fail(errors.New("h1: the server switched protocols, which this transport does not support"))
 	}

@@ -485,6 +485,38 @@ func TestUpstreamGarbage(t *testing.T) {
 	}
 }
 
+// TestHugeHead: an upstream that sends headers without end is cut off at
+// the cap instead of being read into memory.
+func TestHugeHead(t *testing.T) {
+	addr := rawServer(t, func(c net.Conn, _ *http.Request) bool {
+		io.WriteString(c, "HTTP/1.1 200 OK\r\n")
+		line := "X-Filler: " + strings.Repeat("a", 1000) + "\r\n"
+		for range 3000 { // 3 MB of headers
+			if _, err := io.WriteString(c, line); err != nil {
+				return false
+			}
+		}
+		io.WriteString(c, "Content-Length: 0\r\n\r\n")
+		return false
+	})
+	tr := newTransport(t)
+	req, _ := http.NewRequest(http.MethodPost, "http://"+addr+"/", strings.NewReader("x"))
+	if resp, err := tr.RoundTrip(req); err == nil {
+		resp.Body.Close()
+		t.Fatal("a 3 MB response head was accepted")
+	} else if !strings.Contains(err.Error(), "larger than") {
+		t.Errorf("error %v, want the head cap", err)
+	}
+	// A body larger than the cap is read whole: the cap is for the head.
+	big := strings.Repeat("b", 3<<20)
+	s, _ := counted(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, big) }))
+	for range 2 {
+		if _, got := post(t, tr, s.URL, "x"); len(got) != len(big) {
+			t.Fatalf("body of %d bytes, want %d", len(got), len(big))
+		}
+	}
+}
+
 // FuzzResponse feeds arbitrary bytes as the upstream's answer: the
 // transport must neither panic nor hang, and it pools the connection only
 // after a complete, delimited answer.
