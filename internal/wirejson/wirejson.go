@@ -38,8 +38,11 @@ func NewEncoder(w io.Writer) *Encoder { return gojson.NewEncoder(w) }
 
 // stdError turns the library's type error into encoding/json's.
 func stdError(err error) error {
+	if err == nil {
+		return nil
+	}
 	var te *gojson.UnmarshalTypeError
-	if err != nil && errors.As(err, &te) {
+	if errors.As(err, &te) {
 		return &json.UnmarshalTypeError{Value: te.Value, Type: te.Type, Offset: te.Offset, Struct: te.Struct, Field: te.Field}
 	}
 	return err
