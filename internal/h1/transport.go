@@ -428,31 +428,48 @@ func validMethod(m string) bool {
 }
 
 // body is a response body; reading it to its end returns the connection
-// to the pool.
+// to the pool. Close may be called while another goroutine is blocked in
+// Read (to abort it): it then closes the connection, which ends the Read.
 type body struct {
 	c        *conn
 	rc       io.ReadCloser
 	stop     func() bool
 	reusable bool
-	done     bool
-	eof      bool // done because the body was read to its end
 	mu       sync.Mutex
+	done     bool // the connection is released
+	eof      bool // done because the body was read to its end
+	reading  bool // a Read is in progress
+	closed   bool // Close was called
 }
 
 func (b *body) Read(p []byte) (int, error) {
 	b.mu.Lock()
-	defer b.mu.Unlock()
 	if b.eof {
+		b.mu.Unlock()
 		return 0, io.EOF
 	}
-	if b.done {
+	if b.done || b.closed {
+		b.mu.Unlock()
 		return 0, errClosed
 	}
+	b.reading = true
+	b.mu.Unlock()
+
 	n, err := b.rc.Read(p)
-	if err == io.EOF {
+
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.reading = false
+	switch {
+	case b.closed:
+		if !b.done {
+			b.finish(false)
+		}
+		return n, errClosed
+	case err == io.EOF:
 		b.eof = true
 		b.finish(true)
-	} else if err != nil {
+	case err != nil:
 		b.finish(false)
 	}
 	return n, err
@@ -465,6 +482,14 @@ var errClosed = errors.New("h1: read on a closed response body")
 func (b *body) Close() error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if b.closed {
+		return nil
+	}
+	b.closed = true
+	if b.reading {
+		b.c.nc.Close() // ends the Read, which then releases the rest
+		return nil
+	}
 	if !b.done {
 		b.finish(false)
 	}
@@ -472,7 +497,7 @@ func (b *body) Close() error {
 }
 
 // finish ends the body's use of the connection; the caller holds b.mu
-// (or owns b alone).
+// (or owns b alone) and no Read is in progress.
 func (b *body) finish(clean bool) {
 	b.done = true
 	// stop is false when the context's cancellation already ran: the

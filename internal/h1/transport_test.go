@@ -563,3 +563,52 @@ func FuzzResponse(f *testing.F) {
 		}
 	})
 }
+
+// TestCloseDuringRead: Close from another goroutine ends a Read that is
+// waiting for the upstream, as net/http's bodies do (the AWS SDK closes
+// an event stream's body that way).
+func TestCloseDuringRead(t *testing.T) {
+	release := make(chan struct{})
+	s, _ := counted(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "first")
+		w.(http.Flusher).Flush()
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	t.Cleanup(func() { close(release) })
+	tr := newTransport(t)
+	req, _ := http.NewRequest(http.MethodGet, s.URL, nil)
+	resp, err := tr.RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.ReadFull(resp.Body, make([]byte, 5)); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := resp.Body.Read(make([]byte, 10))
+		done <- err
+	}()
+	time.Sleep(50 * time.Millisecond) // let the Read block
+	closed := make(chan struct{})
+	go func() { resp.Body.Close(); close(closed) }()
+	select {
+	case <-closed:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Close waited for the blocked Read")
+	}
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Error("the aborted Read returned no error")
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the Read did not end after Close")
+	}
+	if tr.Idle() != 0 {
+		t.Error("an aborted body's connection was pooled")
+	}
+}
