@@ -502,7 +502,9 @@ func (b *body) finish(clean bool) {
 	b.done = true
 	// stop is false when the context's cancellation already ran: the
 	// connection then has a past deadline and cannot be reused.
-	if b.stop() && clean && b.reusable {
+	// Bytes after the body's end would be taken for the next answer: a
+	// connection holding any is not reused.
+	if b.stop() && clean && b.reusable && b.c.br.Buffered() == 0 {
 		b.c.t.put(b.c)
 		return
 	}

@@ -612,3 +612,18 @@ func TestCloseDuringRead(t *testing.T) {
 		t.Error("an aborted body's connection was pooled")
 	}
 }
+
+// TestBytesAfterBody: an answer followed by bytes it did not announce is
+// read, and its connection is not reused for the next call.
+func TestBytesAfterBody(t *testing.T) {
+	addr := rawServer(t, func(c net.Conn, _ *http.Request) bool {
+		io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokHTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nstale")
+		return true
+	})
+	tr := newTransport(t)
+	for range 2 {
+		if _, got := post(t, tr, "http://"+addr+"/", "x"); got != "ok" {
+			t.Fatalf("body %q, want ok", got)
+		}
+	}
+}
