@@ -587,19 +587,14 @@ func FieldOf(err error) string {
 }
 
 // WriteBody writes a whole answer: status, Content-Type, Content-Length
-// and b, flushed to the client at once. What the server does after the
-// handler (metrics, audit, usage) then happens after the client has its
-// answer rather than before.
+// and b. It is not flushed here: the server's bookkeeping after the
+// handler (quota settlement, usage, the audit record) is done before the
+// client has its answer, so a client's next call sees it.
 func WriteBody(w http.ResponseWriter, status int, contentType []string, b []byte) error {
 	h := w.Header()
 	h["Content-Type"] = contentType
 	h["Content-Length"] = []string{strconv.Itoa(len(b))}
 	w.WriteHeader(status)
-	if _, err := w.Write(b); err != nil {
-		return err
-	}
-	if err := http.NewResponseController(w).Flush(); err != nil && !errors.Is(err, http.ErrNotSupported) {
-		return err
-	}
-	return nil
+	_, err := w.Write(b)
+	return err
 }
