@@ -3,6 +3,7 @@ package audit_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -354,4 +355,91 @@ func TestWindowEndsEarly(t *testing.T) {
 			}
 		})
 	}
+}
+
+// headSeq reads the record the trail's head names (0 when there is none).
+func headSeq(t *testing.T, dir string) int64 {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dir, "head.json"))
+	if os.IsNotExist(err) {
+		return 0
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	var h struct{ Seq int64 }
+	if err := json.Unmarshal(b, &h); err != nil {
+		t.Fatal(err)
+	}
+	return h.Seq
+}
+
+// waitFor polls cond for up to 10 s.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for range 1000 {
+		if cond() {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("timed out waiting for %s", what)
+}
+
+// TestHeadTrails: records are synced with every batch, the head follows
+// at most HeadInterval later: at once for the first batch, on Flush and
+// Close, and by itself once the interval has passed with no more batches.
+func TestHeadTrails(t *testing.T) {
+	records := func(dir string) int {
+		fs, _ := filepath.Glob(filepath.Join(dir, "*.jsonl"))
+		n := 0
+		for _, f := range fs {
+			b, _ := os.ReadFile(f)
+			n += bytes.Count(b, []byte("\n"))
+		}
+		return n
+	}
+	t.Run("lags until flushed", func(t *testing.T) {
+		dir := t.TempDir()
+		tr, err := audit.Open(audit.Options{Dir: dir, AccountID: "000000000000", FlushInterval: time.Millisecond, HeadInterval: time.Hour})
+		if err != nil {
+			t.Fatal(err)
+		}
+		tr.Record(call(0, "Converse"))
+		waitFor(t, "the first head", func() bool { return headSeq(t, dir) == 1 })
+		tr.Record(call(1, "Converse"))
+		tr.Record(call(2, "Converse"))
+		waitFor(t, "the later records on disk", func() bool { return records(dir) == 3 })
+		if got := headSeq(t, dir); got != 1 {
+			t.Errorf("head names record %d within the interval, want 1 (the first batch's)", got)
+		}
+		if rep, err := audit.Verify(dir, nil); err != nil || !rep.OK() {
+			t.Errorf("a trail whose head trails it does not verify: %v %+v", err, rep)
+		}
+		if err := tr.Flush(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if got := headSeq(t, dir); got != 3 {
+			t.Errorf("head names record %d after Flush, want 3", got)
+		}
+		tr.Record(call(3, "Converse"))
+		if err := tr.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if got := headSeq(t, dir); got < 4 {
+			t.Errorf("head names record %d after Close, want at least 4", got)
+		}
+	})
+	t.Run("catches up by itself", func(t *testing.T) {
+		dir := t.TempDir()
+		tr, err := audit.Open(audit.Options{Dir: dir, AccountID: "000000000000", FlushInterval: time.Millisecond, HeadInterval: 50 * time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer tr.Close()
+		tr.Record(call(0, "Converse"))
+		waitFor(t, "the first head", func() bool { return headSeq(t, dir) == 1 })
+		tr.Record(call(1, "Converse"))
+		waitFor(t, "the head to name the second record", func() bool { return headSeq(t, dir) == 2 })
+	})
 }

@@ -105,6 +105,10 @@ type writer struct {
 	digestStart int64
 	lastSig     string
 	lastDigest  time.Time
+
+	headEvery time.Duration // how long the head may trail the last synced record
+	headSeq   int64         // the record the head on disk names (-1: not written by this writer)
+	headAt    time.Time     // when it was written
 }
 
 // files returns the trail's record files in order.
@@ -297,7 +301,7 @@ func (w *writer) digest(now time.Time) error {
 }
 
 func (w *writer) rotate(day string) error {
-	if err := w.sync(); err != nil {
+	if err := w.syncHead(); err != nil {
 		return err
 	}
 	if w.f != nil {
@@ -313,18 +317,40 @@ func (w *writer) rotate(day string) error {
 	return nil
 }
 
-// sync writes the buffered lines, fsyncs them, then updates the head.
+// sync writes the buffered lines and fsyncs them; the head follows when
+// it was last written headEvery ago or more (syncHead otherwise).
 func (w *writer) sync() error {
-	if len(w.buf) == 0 || w.f == nil {
-		return nil
+	if len(w.buf) > 0 && w.f != nil {
+		if _, err := w.f.Write(w.buf); err != nil {
+			return fmt.Errorf("audit write: %w", err)
+		}
+		w.buf = w.buf[:0]
+		if err := w.f.Sync(); err != nil {
+			return fmt.Errorf("audit sync: %w", err)
+		}
 	}
-	if _, err := w.f.Write(w.buf); err != nil {
-		return fmt.Errorf("audit write: %w", err)
+	if w.headBehind() && w.now().Sub(w.headAt) >= w.headEvery {
+		return w.writeHead()
 	}
-	w.buf = w.buf[:0]
-	if err := w.f.Sync(); err != nil {
-		return fmt.Errorf("audit sync: %w", err)
+	return nil
+}
+
+// syncHead syncs and brings the head up to date.
+func (w *writer) syncHead() error {
+	if err := w.sync(); err != nil {
+		return err
 	}
+	if w.headBehind() {
+		return w.writeHead()
+	}
+	return nil
+}
+
+// headBehind says whether synced records are newer than the head.
+func (w *writer) headBehind() bool { return w.seq != w.headSeq && len(w.buf) == 0 && w.f != nil }
+
+// writeHead replaces the head with one naming the last synced record.
+func (w *writer) writeHead() error {
 	h := head{Seq: w.seq, Hash: string(w.prev[:]), LastSignature: w.lastSig, DigestStart: w.digestStart}
 	h.Signature = h.sign(w.key)
 	b, _ := json.Marshal(h)
@@ -332,11 +358,15 @@ func (w *writer) sync() error {
 	if err := os.WriteFile(tmp, append(b, '\n'), 0o600); err != nil {
 		return fmt.Errorf("audit head: %w", err)
 	}
-	return os.Rename(tmp, filepath.Join(w.dir, headFile))
+	if err := os.Rename(tmp, filepath.Join(w.dir, headFile)); err != nil {
+		return fmt.Errorf("audit head: %w", err)
+	}
+	w.headSeq, w.headAt = w.seq, w.now()
+	return nil
 }
 
 func (w *writer) close() error {
-	err := w.sync()
+	err := w.syncHead()
 	if w.f != nil {
 		if e := w.f.Close(); err == nil {
 			err = e
