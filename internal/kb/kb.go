@@ -264,7 +264,7 @@ type Service struct {
 
 	mu      sync.Mutex
 	running map[string]*runningJob // data source key → the job running on it
-	cache   map[string]*slab              // knowledge base ID → chunks in memory
+	cache   map[string]*slab       // knowledge base ID → chunks in memory
 	ann     annSettings
 	sess    *sessions
 }

@@ -12,16 +12,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 	"unicode/utf8"
 
 	"github.com/outcrop/outcrop/internal/adapt"
+	"github.com/outcrop/outcrop/internal/bufpool"
 	"github.com/outcrop/outcrop/internal/catalog"
 	"github.com/outcrop/outcrop/internal/fault"
 	"github.com/outcrop/outcrop/internal/provider"
@@ -489,15 +488,16 @@ func ReadJSON(r *http.Request, v any) error {
 	if r.Body == nil {
 		return fault.New(fault.Invalid, "The request body is empty; send a JSON object.")
 	}
-	bp := bodies.Get().(*[]byte)
-	defer putBody(bp)
-	b := (*bp)[:0]
+	bp := bufpool.Get()
+	defer bufpool.Put(bp)
+	b := *bp
 	// A declared length sizes the buffer at once, up to what would be
 	// pooled: a larger body's memory grows only as its bytes arrive.
-	if n := r.ContentLength; n > 0 && n < maxPooledBody && int(n) >= cap(b) {
+	if n := r.ContentLength; n > 0 && n < bufpool.MaxPooled && int(n) >= cap(b) {
 		b = make([]byte, 0, n+1) // room to read the end of the body too
 	}
-	b, err := readBody(r.Body, b)
+	// One byte more than MaxBody tells a body that is too large.
+	b, err := bufpool.ReadAtMost(r.Body, b, MaxBody+1)
 	*bp = b
 	if err != nil {
 		return fault.Wrap(fault.Invalid, err, "Could not read the request body.")
@@ -508,37 +508,6 @@ func ReadJSON(r *http.Request, v any) error {
 	// Decoding copies what it keeps (strings, json.RawMessage), so the
 	// buffer can be reused once v is filled.
 	return DecodeJSON(b, v)
-}
-
-// readBody appends rd to b until EOF, or until b holds more than MaxBody
-// bytes (which is then too much: the rest is not read).
-func readBody(rd io.Reader, b []byte) ([]byte, error) {
-	for {
-		if len(b) == cap(b) {
-			b = append(b, 0)[:len(b)]
-		}
-		n, err := rd.Read(b[len(b):cap(b)])
-		b = b[:len(b)+n]
-		if err == io.EOF || len(b) > MaxBody {
-			return b, nil
-		}
-		if err != nil {
-			return b, err
-		}
-	}
-}
-
-// maxPooledBody is the largest body buffer kept for reuse.
-const maxPooledBody = 1 << 20
-
-// bodies holds request body buffers between requests.
-var bodies = sync.Pool{New: func() any { b := make([]byte, 0, 4<<10); return &b }}
-
-func putBody(bp *[]byte) {
-	if cap(*bp) <= maxPooledBody {
-		*bp = (*bp)[:0]
-		bodies.Put(bp)
-	}
 }
 
 // DecodeJSON decodes b into v with client-safe error messages.

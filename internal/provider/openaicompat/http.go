@@ -16,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/outcrop/outcrop/internal/bufpool"
 	"github.com/outcrop/outcrop/internal/fault"
 	"github.com/outcrop/outcrop/internal/h1"
 	"github.com/outcrop/outcrop/internal/wirejson"
@@ -209,14 +210,10 @@ func (h *HTTP) PostJSON(ctx context.Context, path string, body []byte, limit int
 		return err
 	}
 	defer resp.Close()
-	bp := answers.Get().(*[]byte)
-	raw, err := readAtMost(resp.Body, (*bp)[:0], limit)
-	defer func() {
-		if cap(raw) <= maxPooledAnswer {
-			*bp = raw[:0]
-			answers.Put(bp)
-		}
-	}()
+	bp := bufpool.Get()
+	raw, err := bufpool.ReadAtMost(resp.Body, *bp, limit)
+	*bp = raw
+	defer bufpool.Put(bp)
 	if err != nil {
 		return err
 	}
@@ -225,31 +222,6 @@ func (h *HTTP) PostJSON(ctx context.Context, path string, body []byte, limit int
 		return fault.Wrap(fault.ModelFailed, err, fmt.Sprintf("The %s backend sent %s that is not valid JSON.", h.Name, what))
 	}
 	return nil
-}
-
-// answers holds buffers for whole upstream answers between calls; one
-// larger than maxPooledAnswer is left to the garbage collector.
-var answers = sync.Pool{New: func() any { b := make([]byte, 0, 4<<10); return &b }}
-
-const maxPooledAnswer = 1 << 20
-
-// readAtMost appends r to b until EOF or until b holds limit bytes.
-func readAtMost(r io.Reader, b []byte, limit int64) ([]byte, error) {
-	for int64(len(b)) < limit {
-		if len(b) == cap(b) {
-			b = append(b, 0)[:len(b)]
-		}
-		room := b[len(b):min(int64(cap(b)), limit)]
-		n, err := r.Read(room)
-		b = b[:len(b)+n]
-		if err == io.EOF {
-			return b, nil
-		}
-		if err != nil {
-			return b, err
-		}
-	}
-	return b, nil
 }
 
 // Header values set on every upstream request; never modified.
