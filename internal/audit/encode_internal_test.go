@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -103,29 +102,5 @@ func TestUUIDs(t *testing.T) {
 			t.Fatalf("next() = %q twice", id)
 		}
 		seen[id] = true
-	}
-}
-
-func TestSameDay(t *testing.T) {
-	tests := []struct {
-		now  time.Time
-		day  string
-		want bool
-	}{
-		{time.Date(2026, 5, 4, 23, 59, 59, 0, time.UTC), "2026-05-04", true},
-		{time.Date(2026, 5, 5, 0, 0, 0, 0, time.UTC), "2026-05-04", false},
-		{time.Date(2026, 5, 5, 1, 0, 0, 0, time.FixedZone("x", 2*3600)), "2026-05-04", true}, // UTC day
-		{time.Date(2026, 12, 31, 0, 0, 0, 0, time.UTC), "2026-12-31", true},
-		{time.Date(26, 1, 2, 0, 0, 0, 0, time.UTC), "0026-01-02", true},
-		{time.Date(2026, 5, 4, 0, 0, 0, 0, time.UTC), "", false},
-		{time.Date(12026, 5, 4, 0, 0, 0, 0, time.UTC), "12026-05-04", false}, // formatted instead
-	}
-	for _, tt := range tests {
-		if got := sameDay(tt.now, tt.day); got != tt.want {
-			t.Errorf("sameDay(%v, %q) = %v, want %v", tt.now, tt.day, got, tt.want)
-		}
-		if tt.want && tt.now.UTC().Format(time.DateOnly) != tt.day {
-			t.Errorf("case %v %q: the test is wrong", tt.now, tt.day)
-		}
 	}
 }

@@ -14,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/outcrop/outcrop/internal/utcday"
 )
 
 // File layout in the trail's directory:
@@ -96,7 +98,8 @@ type writer struct {
 	key  []byte
 	now  func() time.Time
 	f    *os.File
-	day  string
+	day  string       // the day of the open file
+	days utcday.Namer // names the day of each line
 	buf  []byte
 	seq  int64
 	prev hash // of the last line
@@ -223,11 +226,9 @@ func readHead(dir string) (*head, error) {
 // the caller appends the field's JSON and calls endLine with the offset
 // returned.
 func (w *writer) beginLine(field string, now time.Time) (int, error) {
-	if !sameDay(now, w.day) {
-		if day := now.UTC().Format(time.DateOnly); day != w.day {
-			if err := w.rotate(day); err != nil {
-				return 0, err
-			}
+	if day := w.days.Of(now); day != w.day {
+		if err := w.rotate(day); err != nil {
+			return 0, err
 		}
 	}
 	start := len(w.buf)
@@ -247,18 +248,6 @@ func (w *writer) endLine(start int) {
 	w.buf = append(w.buf, '}')
 	w.prev.set(w.buf[start:])
 	w.buf = append(w.buf, '\n')
-}
-
-// sameDay reports whether now is on the UTC day (YYYY-MM-DD) day, without
-// formatting now (which allocates); false means "format and compare".
-func sameDay(now time.Time, day string) bool {
-	y, m, d := now.UTC().Date()
-	if y < 0 || y > 9999 || len(day) != len(time.DateOnly) {
-		return false
-	}
-	b := [len(time.DateOnly)]byte{byte('0' + y/1000), byte('0' + y/100%10), byte('0' + y/10%10), byte('0' + y%10), '-',
-		byte('0' + m/10), byte('0' + m%10), '-', byte('0' + d/10), byte('0' + d%10)}
-	return string(b[:]) == day
 }
 
 func (w *writer) appendEvent(ev *Event, now time.Time) error {

@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/outcrop/outcrop/internal/fault"
+	"github.com/outcrop/outcrop/internal/utcday"
 )
 
 // Price is a model's on-demand price in US dollars.
@@ -87,7 +88,7 @@ type Meter struct {
 	opts Options
 
 	mu      sync.Mutex
-	day     dayName // the last day recorded, by name
+	day     utcday.Namer // the last day recorded, by name
 	pending map[rowKey]*Row
 	spent   map[spendKey]int64 // micros per budget subject and period
 	loaded  map[spendKey]bool
@@ -103,23 +104,6 @@ type Meter struct {
 }
 
 type rowKey struct{ day, model, principal, key string }
-
-// dayName names a UTC day as "2006-01-02", remembering the last day named
-// so that a record in the same day as the one before formats nothing.
-type dayName struct {
-	start, end time.Time
-	name       string
-}
-
-func (d *dayName) of(t time.Time) string {
-	if t.Before(d.start) || !t.Before(d.end) || d.name == "" {
-		u := t.UTC()
-		d.start = time.Date(u.Year(), u.Month(), u.Day(), 0, 0, 0, 0, time.UTC)
-		d.end = d.start.AddDate(0, 0, 1)
-		d.name = u.Format("2006-01-02")
-	}
-	return d.name
-}
 
 type spendKey struct{ scope, name, period string }
 
@@ -267,7 +251,7 @@ func (m *Meter) Record(ctx context.Context, model, principal, key string, in, ou
 	cost := m.price(model, in, out, images)
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	rk := rowKey{m.day.of(now), model, principal, key}
+	rk := rowKey{m.day.Of(now), model, principal, key}
 	r := m.pending[rk]
 	if r == nil {
 		r = &Row{Day: rk.day, Model: model, Principal: principal, Key: key}

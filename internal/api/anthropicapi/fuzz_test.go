@@ -1,10 +1,10 @@
 package anthropicapi
 
 import (
-	"github.com/outcrop/outcrop/internal/wirejson/wirejsontest"
 	"testing"
 
 	"github.com/outcrop/outcrop/internal/fault"
+	"github.com/outcrop/outcrop/internal/wirejson/wirejsontest"
 )
 
 // FuzzMessagesJSON checks that wirejson, which decodes Messages

@@ -2,8 +2,9 @@ package dialect
 
 import (
 	"bytes"
-	"github.com/outcrop/outcrop/internal/wirejson"
 	"net/http"
+
+	"github.com/outcrop/outcrop/internal/wirejson"
 )
 
 // SSE writes a text/event-stream response, flushing after each event
