@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"net/http"
 
 	"github.com/outcrop/outcrop/internal/api/cloudtrailapi"
@@ -11,6 +12,12 @@ import (
 // cloudTrailSource is the eventSource of CloudTrail's own calls.
 const cloudTrailSource = "cloudtrail.amazonaws.com"
 
+// auditFlusher flushes the audit trail once the calls already answered
+// have recorded their events.
+type auditFlusher struct{ s *Server }
+
+func (f auditFlusher) Flush(ctx context.Context) error { return f.s.FlushAudit(ctx) }
+
 // cloudTrailRoutes serves CloudTrail's LookupEvents over the audit trail
 // (docs/audit.md) on POST /, the path of every awsJson1_1 operation, by
 // X-Amz-Target. Each operation runs through the same pipeline as the
@@ -18,7 +25,7 @@ const cloudTrailSource = "cloudtrail.amazonaws.com"
 // metrics, audit); a POST / with any other target is an unknown
 // operation, as any unrouted request is.
 func (s *Server) cloudTrailRoutes(mux *http.ServeMux, m *apiMetrics) error {
-	ct := cloudtrailapi.New(cloudtrailapi.Options{Auth: s.iam, Trail: s.audit, Dir: s.AuditDir()})
+	ct := cloudtrailapi.New(cloudtrailapi.Options{Auth: s.iam, Trail: auditFlusher{s}, Dir: s.AuditDir()})
 	v := sigv4.NewVerifier(s.iam, s.opts.Now, awsapi.CloudTrail.String())
 	targets := map[string]http.Handler{}
 	for target, op := range ct.Targets() {

@@ -320,6 +320,10 @@ func (s *Server) wrapDialect(d dialectKind, pattern string, h handlerFunc, m *ap
 			hr = r.WithContext(ctx)
 		}
 		r = hr
+		// The answer leaves before the bookkeeping that follows it; what
+		// reads that bookkeeping waits for it (Server.settled).
+		s.settling.RLock()
+		defer s.settling.RUnlock()
 		if call.ticket != nil {
 			in, out := call.usage.Tokens()
 			call.ticket.Settle(context.WithoutCancel(ctx), in+out)
@@ -341,6 +345,9 @@ func (s *Server) wrapDialect(d dialectKind, pattern string, h handlerFunc, m *ap
 			}
 		}
 		if op != "" {
+			if f, ok := w.(http.Flusher); ok {
+				f.Flush()
+			}
 			om.observe(rec.status, s.opts.Now().Sub(start))
 			s.auditDialect(ctx, r, d, pattern, event, call, err, start)
 			s.finishDialect(ctx, call, rec, err, start)

@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net/http/httptest"
 	"sort"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -234,5 +236,81 @@ func TestDialectRouting(t *testing.T) {
 	}
 	if calls.Load() != 2 {
 		t.Errorf("the throttled backend saw %d calls, want 2", calls.Load())
+	}
+}
+
+// blockingWriter is a ResponseWriter whose flush, once the body holds
+// until, reports it on flushed and waits for release.
+type blockingWriter struct {
+	*httptest.ResponseRecorder
+	until            string
+	flushed, release chan struct{}
+	once             sync.Once
+}
+
+func (w *blockingWriter) Flush() {
+	if strings.Contains(w.Body.String(), w.until) {
+		w.once.Do(func() {
+			close(w.flushed)
+			<-w.release
+		})
+	}
+}
+
+// A dialect call's answer, a stream's final event included, leaves before
+// its bookkeeping; what reads the bookkeeping (here the audit trail) waits
+// for the bookkeeping of every call already answered.
+func TestDialectAnswerBeforeBookkeeping(t *testing.T) {
+	srv := outcroptest.NewServer(t, outcroptest.Options{Models: dialectModels()})
+	key := apiKey(t, srv, "root")
+	for _, tc := range []struct{ name, body, until string }{
+		{"plain", `{"model":"` + echoModel + `","messages":[{"role":"user","content":"hi"}]}`, `"chat.completion"`},
+		{"stream", `{"model":"` + echoModel + `","stream":true,"messages":[{"role":"user","content":"hi"}]}`, "data: [DONE]"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := &blockingWriter{ResponseRecorder: httptest.NewRecorder(), until: tc.until,
+				flushed: make(chan struct{}), release: make(chan struct{})}
+			r := httptest.NewRequest("POST", "/v1/chat/completions", strings.NewReader(tc.body))
+			r.Header.Set("Authorization", "Bearer "+key)
+			r.Header.Set("Content-Type", "application/json")
+			served := make(chan struct{})
+			go func() {
+				defer close(served)
+				srv.Srv.Handler().ServeHTTP(w, r)
+			}()
+			select {
+			case <-w.flushed: // the whole answer is out; the handler waits in Flush
+			case <-served:
+				t.Fatal("the handler returned without sending its answer first")
+			}
+			id := w.Header().Get("X-Request-Id")
+			found := make(chan bool, 1)
+			go func() {
+				evs, err := func() ([]audit.Event, error) {
+					if err := srv.Srv.FlushAudit(context.Background()); err != nil {
+						return nil, err
+					}
+					return audit.Lookup(srv.Srv.AuditDir(), audit.Filter{Resource: echoModel})
+				}()
+				if err != nil {
+					t.Error(err)
+				}
+				ok := false
+				for _, e := range evs {
+					ok = ok || e.RequestID == id
+				}
+				found <- ok
+			}()
+			select {
+			case <-found:
+				t.Fatal("the audit trail was read before the answered call's bookkeeping")
+			case <-time.After(100 * time.Millisecond):
+			}
+			close(w.release)
+			<-served
+			if !<-found {
+				t.Errorf("no audit event for request %s", id)
+			}
+		})
 	}
 }

@@ -212,4 +212,7 @@ func modelIDOf(id string) string {
 func (s *Server) AuditDir() string { return filepath.Join(s.opts.Config.DataDir, "audit") }
 
 // FlushAudit waits until every call recorded so far is written and synced.
-func (s *Server) FlushAudit(ctx context.Context) error { return s.audit.Flush(ctx) }
+func (s *Server) FlushAudit(ctx context.Context) error {
+	s.settled()
+	return s.audit.Flush(ctx)
+}

@@ -45,7 +45,10 @@ func (s *Server) openInvocationLog(ctx context.Context) (*invlog.Logger, error) 
 }
 
 // FlushInvocationLog writes every invocation record made so far.
-func (s *Server) FlushInvocationLog(ctx context.Context) error { return s.invlog.Flush(ctx) }
+func (s *Server) FlushInvocationLog(ctx context.Context) error {
+	s.settled()
+	return s.invlog.Flush(ctx)
+}
 
 // maxInvlogCapture bounds the response bytes kept for an invocation record.
 const maxInvlogCapture = 32 << 20

@@ -16,6 +16,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -77,6 +78,20 @@ type Server struct {
 
 	// invocations are the per-model metrics, shared by every front door.
 	invocations *runtimeapi.Metrics
+
+	// settling is held for reading by each dialect call from the moment
+	// its answer is sent until its bookkeeping (metrics, audit record,
+	// usage, invocation log) is done; readers of that bookkeeping wait
+	// for it first (settled), so that a client which has its answer sees
+	// the call in the audit trail, the usage report and the metrics.
+	settling sync.RWMutex
+}
+
+// settled returns once every call whose answer has been sent has finished
+// its bookkeeping.
+func (s *Server) settled() {
+	s.settling.Lock()
+	s.settling.Unlock() //nolint:staticcheck // an empty critical section: a barrier
 }
 
 type backendSet map[string]provider.Adapter
@@ -231,7 +246,11 @@ func (s *Server) build(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	mux.Handle("GET /metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{}))
+	metrics := promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{})
+	mux.Handle("GET /metrics", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.settled()
+		metrics.ServeHTTP(w, r)
+	}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
 	s.handler = mux
 	return nil

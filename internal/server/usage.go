@@ -37,7 +37,10 @@ func (s *Server) newMeter() *usage.Meter {
 }
 
 // FlushUsage writes the usage counted so far to the database.
-func (s *Server) FlushUsage(ctx context.Context) error { return s.meter.Flush(ctx) }
+func (s *Server) FlushUsage(ctx context.Context) error {
+	s.settled()
+	return s.meter.Flush(ctx)
+}
 
 // usageOperation is Outcrop's own usage report, GET /outcrop/usage: signed
 // like any Bedrock call and authorized as outcrop:GetUsage on "*".
@@ -64,7 +67,7 @@ func (s *Server) getUsage(w http.ResponseWriter, r *http.Request) error {
 	if g := q.Get("groupBy"); g != "" {
 		dims = strings.Split(g, ",")
 	}
-	if err := s.meter.Flush(ctx); err != nil {
+	if err := s.FlushUsage(ctx); err != nil {
 		return err
 	}
 	rows, err := s.store.Usage(ctx, f)

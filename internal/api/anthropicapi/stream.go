@@ -187,7 +187,7 @@ func (s *msgStream) finish() error {
 	if err := s.sse.Event("message_delta", md); err != nil {
 		return err
 	}
-	return s.sse.Event("message_stop", typeOnly{Type: "message_stop"})
+	return s.sse.Last("message_stop", typeOnly{Type: "message_stop"})
 }
 
 func (h *Handler) stream(w http.ResponseWriter, r *http.Request, t *dialect.Target, req *provider.Request, id, model string) error {
@@ -203,6 +203,6 @@ func (h *Handler) stream(w http.ResponseWriter, r *http.Request, t *dialect.Targ
 		return nil
 	}
 	_, e := errorFor(err)
-	_ = s.sse.Event("error", ErrorBody{Type: "error", Error: e, RequestID: reqctx.RequestID(r.Context())})
+	_ = s.sse.Last("error", ErrorBody{Type: "error", Error: e, RequestID: reqctx.RequestID(r.Context())})
 	return nil
 }

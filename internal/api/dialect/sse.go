@@ -18,6 +18,7 @@ type SSE struct {
 	buf     bytes.Buffer      // the event being written, reused
 	enc     *wirejson.Encoder // writes into buf
 	hold    bool              // leave events unflushed (Batch)
+	last    bool              // the final event is being written (Last)
 	flushed bool              // the first event has gone out
 }
 
@@ -31,6 +32,16 @@ func (s *SSE) Batch(more bool) { s.hold = more }
 // NewSSE returns a writer on w.
 func NewSSE(w http.ResponseWriter) *SSE {
 	return &SSE{w: w, rc: http.NewResponseController(w)}
+}
+
+// Last writes the stream's final event ([DONE], message_stop, an error)
+// and leaves it in the response's buffer: the server sends it when the
+// handler returns, once the call's bookkeeping has begun, so that a client
+// which has read the whole stream finds the call in the audit trail and
+// the usage report, as a client of a plain answer does.
+func (s *SSE) Last(name string, v any) error {
+	s.last = true
+	return s.Event(name, v)
 }
 
 // Started reports whether any event has been written.
@@ -72,7 +83,7 @@ func (s *SSE) Event(name string, v any) error {
 	if _, err := s.w.Write(b.Bytes()); err != nil {
 		return err
 	}
-	if s.hold && s.flushed {
+	if s.last || s.hold && s.flushed {
 		return nil
 	}
 	s.flushed = true

@@ -806,5 +806,5 @@ func (c *chatStream) done() error {
 			return err
 		}
 	}
-	return c.sse.Event("", "[DONE]")
+	return c.sse.Last("", "[DONE]")
 }

@@ -196,7 +196,7 @@ func (h *Handler) completions(w http.ResponseWriter, r *http.Request) error {
 		return nil
 	})
 	if err == nil {
-		err = sse.Event("", "[DONE]")
+		err = sse.Last("", "[DONE]")
 	}
 	return streamError(sse, err)
 }

@@ -149,7 +149,7 @@ func streamError(sse *dialect.SSE, err error) error {
 		return nil
 	}
 	_, e := errorFor(err)
-	_ = sse.Event("", ErrorBody{Error: e})
+	_ = sse.Last("", ErrorBody{Error: e})
 	return nil
 }
 

@@ -335,12 +335,16 @@ type respStream struct {
 	// open message's.
 	logprobs bool
 	lps      []LogprobEntry
+	done     bool // the final event is next
 }
 
 func (s *respStream) send(typ string, fields map[string]any) error {
 	fields["type"] = typ
 	fields["sequence_number"] = s.seq
 	s.seq++
+	if s.done {
+		return s.sse.Last(typ, fields)
+	}
 	return s.sse.Event(typ, fields)
 }
 
@@ -461,5 +465,6 @@ func (s *respStream) finish() error {
 	if s.resp.Status == "incomplete" {
 		typ = "response.incomplete"
 	}
+	s.done = true
 	return s.send(typ, map[string]any{"response": s.resp})
 }
