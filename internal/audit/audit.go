@@ -70,9 +70,18 @@ type Options struct {
 	// BatchSize bounds the calls written per batch (default 1024).
 	BatchSize int
 	// FlushInterval is how long the writer collects calls after the
-	// first of a batch before writing and syncing them (default 5ms):
-	// it bounds fsyncs to about 200 a second, whatever the request rate.
+	// first of a batch before writing them to the file (default 5ms):
+	// it bounds writes to about 200 a second, whatever the request rate,
+	// and a process that dies loses at most the calls of that window.
 	FlushInterval time.Duration
+	// SyncInterval is the longest a written record waits for its fsync
+	// (default 20ms): a batch is fsynced when it is written this long or
+	// more after the last fsync, otherwise by a timer that long after
+	// it, so that fsyncs, the trail's costliest step, are at most about
+	// 50 a second, and a machine that loses power loses at most the
+	// calls of the last FlushInterval plus SyncInterval. Flush and Close
+	// fsync at once.
+	SyncInterval time.Duration
 	// DigestEvery writes a signed digest line after this many records
 	// (default 1000); one is also written at least hourly and on Close.
 	DigestEvery int
@@ -123,6 +132,9 @@ func Open(opts Options) (*Trail, error) {
 	if opts.FlushInterval <= 0 {
 		opts.FlushInterval = 5 * time.Millisecond
 	}
+	if opts.SyncInterval <= 0 {
+		opts.SyncInterval = 20 * time.Millisecond
+	}
 	if opts.DigestEvery <= 0 {
 		opts.DigestEvery = 1000
 	}
@@ -143,7 +155,7 @@ func Open(opts Options) (*Trail, error) {
 	if err != nil {
 		return nil, err
 	}
-	w.headEvery = opts.HeadInterval
+	w.headEvery, w.syncEvery = opts.HeadInterval, opts.SyncInterval
 	t := &Trail{
 		opts: opts, log: opts.Logger, key: key, w: w,
 		queue: make(chan Call, opts.QueueSize), full: make(chan struct{}, 1), stop: make(chan struct{}),
@@ -228,8 +240,23 @@ func (t *Trail) run() {
 			headArmed = true
 		}
 	}
+	// syncTimer fsyncs written records when no batch has come to do it
+	// SyncInterval after the last fsync.
+	syncTimer := time.NewTimer(time.Hour)
+	syncTimer.Stop()
+	syncArmed := false
+	armSync := func() {
+		if !syncArmed && t.w.unsynced {
+			syncTimer.Reset(max(t.w.syncedAt.Add(t.opts.SyncInterval).Sub(t.opts.Now()), 0))
+			syncArmed = true
+		}
+	}
 	for {
 		select {
+		case <-syncTimer.C:
+			syncArmed = false
+			t.fail(t.w.sync())
+			armHead()
 		case <-headTimer.C:
 			headArmed = false
 			t.fail(t.w.syncHead())
@@ -275,6 +302,7 @@ func (t *Trail) run() {
 			}
 			t.fail(t.write(batch))
 			clear(batch) // drop references to request bodies
+			armSync()
 			armHead()
 			if closed {
 				t.fail(t.w.digest(t.opts.Now()))
@@ -318,7 +346,8 @@ func (t *Trail) fail(err error) {
 	}
 }
 
-// write encodes and appends a batch, adding a digest when due.
+// write encodes and appends a batch, adding a digest when due, and
+// fsyncs it when the last fsync was SyncInterval ago or more.
 func (t *Trail) write(batch []Call) error {
 	now := t.opts.Now()
 	for i := range batch {
@@ -333,7 +362,7 @@ func (t *Trail) write(batch []Call) error {
 			}
 		}
 	}
-	return t.w.sync()
+	return t.w.write(false)
 }
 
 // event builds the CloudTrail event of a call in ev. It runs on the

@@ -443,3 +443,52 @@ func TestHeadTrails(t *testing.T) {
 		waitFor(t, "the head to name the second record", func() bool { return headSeq(t, dir) == 2 })
 	})
 }
+
+// Records are written every FlushInterval but fsynced at most every
+// SyncInterval; the head, which names only fsynced records, shows when.
+func TestSyncTrails(t *testing.T) {
+	records := func(dir string) int {
+		fs, _ := filepath.Glob(filepath.Join(dir, "*.jsonl"))
+		n := 0
+		for _, f := range fs {
+			b, _ := os.ReadFile(f)
+			n += bytes.Count(b, []byte("\n"))
+		}
+		return n
+	}
+	open := func(t *testing.T, sync time.Duration) (*audit.Trail, string) {
+		dir := t.TempDir()
+		tr, err := audit.Open(audit.Options{Dir: dir, AccountID: "000000000000", FlushInterval: time.Millisecond,
+			SyncInterval: sync, HeadInterval: time.Nanosecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tr, dir
+	}
+	t.Run("written before fsynced", func(t *testing.T) {
+		tr, dir := open(t, time.Hour)
+		defer tr.Close()
+		tr.Record(call(0, "Converse"))
+		waitFor(t, "the first batch fsynced", func() bool { return headSeq(t, dir) == 1 })
+		tr.Record(call(1, "Converse"))
+		tr.Record(call(2, "Converse"))
+		waitFor(t, "the later records written", func() bool { return records(dir) == 3 })
+		if got := headSeq(t, dir); got != 1 {
+			t.Errorf("head names record %d before the next fsync is due, want 1", got)
+		}
+		if err := tr.Flush(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if got := headSeq(t, dir); got != 3 {
+			t.Errorf("head names record %d after Flush, want 3", got)
+		}
+	})
+	t.Run("fsynced by the timer", func(t *testing.T) {
+		tr, dir := open(t, 20*time.Millisecond)
+		defer tr.Close()
+		tr.Record(call(0, "Converse"))
+		waitFor(t, "the first batch fsynced", func() bool { return headSeq(t, dir) == 1 })
+		tr.Record(call(1, "Converse"))
+		waitFor(t, "the second record fsynced", func() bool { return headSeq(t, dir) == 2 })
+	})
+}

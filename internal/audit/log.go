@@ -109,6 +109,10 @@ type writer struct {
 	lastSig     string
 	lastDigest  time.Time
 
+	syncEvery time.Duration // how long written records may wait for their fsync
+	unsynced  bool          // records are written but not yet fsynced
+	syncedAt  time.Time     // the last fsync
+
 	headEvery time.Duration // how long the head may trail the last synced record
 	headSeq   int64         // the record the head on disk names (-1: not written by this writer)
 	headAt    time.Time     // when it was written
@@ -308,15 +312,24 @@ func (w *writer) rotate(day string) error {
 
 // sync writes the buffered lines and fsyncs them; the head follows when
 // it was last written headEvery ago or more (syncHead otherwise).
-func (w *writer) sync() error {
+func (w *writer) sync() error { return w.write(true) }
+
+// write writes the buffered lines and fsyncs what is written when force
+// is set or the last fsync was syncEvery ago or more; the head follows
+// the fsynced records as sync says.
+func (w *writer) write(force bool) error {
 	if len(w.buf) > 0 && w.f != nil {
 		if _, err := w.f.Write(w.buf); err != nil {
 			return fmt.Errorf("audit write: %w", err)
 		}
 		w.buf = w.buf[:0]
+		w.unsynced = true
+	}
+	if w.unsynced && (force || w.now().Sub(w.syncedAt) >= w.syncEvery) {
 		if err := w.f.Sync(); err != nil {
 			return fmt.Errorf("audit sync: %w", err)
 		}
+		w.unsynced, w.syncedAt = false, w.now()
 	}
 	if w.headBehind() && w.now().Sub(w.headAt) >= w.headEvery {
 		return w.writeHead()
@@ -336,7 +349,9 @@ func (w *writer) syncHead() error {
 }
 
 // headBehind says whether synced records are newer than the head.
-func (w *writer) headBehind() bool { return w.seq != w.headSeq && len(w.buf) == 0 && w.f != nil }
+func (w *writer) headBehind() bool {
+	return w.seq != w.headSeq && len(w.buf) == 0 && !w.unsynced && w.f != nil
+}
 
 // writeHead replaces the head with one naming the last synced record.
 func (w *writer) writeHead() error {
