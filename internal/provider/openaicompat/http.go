@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/outcrop/outcrop/internal/bufpool"
@@ -300,7 +301,7 @@ func (h *HTTP) once(parent context.Context, path string, body []byte, stream boo
 	}
 	if !stream {
 		// The whole body must arrive within the timeout.
-		a.timer.Reset(a.wait())
+		a.progress()
 	}
 	a.body = resp.Body
 	return &Response{Status: resp.StatusCode, Header: resp.Header, Body: a, a: a}, false, 0, nil
@@ -324,14 +325,32 @@ type attempt struct {
 	timeout     time.Duration
 	stream      bool
 	end         time.Time // when set, no wait goes past it
-	body        io.ReadCloser
-	closeOnce   sync.Once
+	// moved is the deadline (Unix nanoseconds) as the answer's progress
+	// has moved it, 0 when it has not. The timer is not reset on
+	// progress (a reset can wake the runtime's network poller, a
+	// cross-thread wake-up per call or per chunk); when it fires before
+	// moved, expire sets it again for the rest.
+	moved     atomic.Int64
+	body      io.ReadCloser
+	closeOnce sync.Once
 }
 
-// expire is the timer's callback: the attempt took longer than the timeout.
-func (a *attempt) expire() { a.cancel(errTimedOut) }
+// expire is the timer's callback: the attempt took longer than the
+// timeout, unless its progress moved the deadline on.
+func (a *attempt) expire() {
+	if d := a.moved.Load(); d != 0 {
+		if left := time.Until(time.Unix(0, d)); left > 0 {
+			a.timer.Reset(left)
+			return
+		}
+	}
+	a.cancel(errTimedOut)
+}
 
-func (a *attempt) release() { a.timer.Stop(); a.cancel(nil) }
+// progress moves the deadline to a full wait from now.
+func (a *attempt) progress() { a.moved.Store(time.Now().Add(a.wait()).UnixNano()) }
+
+func (a *attempt) release() { a.moved.Store(0); a.timer.Stop(); a.cancel(nil) }
 
 // wait is the time until the attempt times out from now.
 func (a *attempt) wait() time.Duration {
@@ -346,7 +365,7 @@ func (a *attempt) close() { a.release(); a.body.Close() }
 func (a *attempt) Read(p []byte) (int, error) {
 	n, err := a.body.Read(p)
 	if n > 0 && a.stream {
-		a.timer.Reset(a.wait())
+		a.progress()
 	}
 	if err != nil && err != io.EOF {
 		err = a.h.transportErr(a.parent, a.ctx, err)

@@ -454,3 +454,26 @@ func TestSecretLogValue(t *testing.T) {
 		t.Error("Secret prints its value")
 	}
 }
+
+// TestBodyStallTimesOut: a plain answer whose body stops after the head
+// is cut off a timeout after the head arrived, not left waiting.
+func TestBodyStallTimesOut(t *testing.T) {
+	release := make(chan struct{})
+	defer close(release)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Content-Length", "1000")
+		io.WriteString(w, `{"choices":[`)
+		w.(http.Flusher).Flush()
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	defer srv.Close()
+	c := testClient(srv.URL, 0, &sleeper{})
+	c.HTTP.Timeout = 50 * time.Millisecond
+	_, err := c.Converse(context.Background(), req())
+	checkKind(t, err, kind(fault.ModelTimeout))
+}
