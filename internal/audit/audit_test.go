@@ -389,16 +389,18 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 // TestHeadTrails: records are synced with every batch, the head follows
 // at most HeadInterval later: at once for the first batch, on Flush and
 // Close, and by itself once the interval has passed with no more batches.
-func TestHeadTrails(t *testing.T) {
-	records := func(dir string) int {
-		fs, _ := filepath.Glob(filepath.Join(dir, "*.jsonl"))
-		n := 0
-		for _, f := range fs {
-			b, _ := os.ReadFile(f)
-			n += bytes.Count(b, []byte("\n"))
-		}
-		return n
+// records counts the lines in the trail's record files.
+func records(dir string) int {
+	fs, _ := filepath.Glob(filepath.Join(dir, "*.jsonl"))
+	n := 0
+	for _, f := range fs {
+		b, _ := os.ReadFile(f)
+		n += bytes.Count(b, []byte("\n"))
 	}
+	return n
+}
+
+func TestHeadTrails(t *testing.T) {
 	t.Run("lags until flushed", func(t *testing.T) {
 		dir := t.TempDir()
 		tr, err := audit.Open(audit.Options{Dir: dir, AccountID: "000000000000", FlushInterval: time.Millisecond, HeadInterval: time.Hour})
@@ -447,15 +449,6 @@ func TestHeadTrails(t *testing.T) {
 // Records are written every FlushInterval but fsynced at most every
 // SyncInterval; the head, which names only fsynced records, shows when.
 func TestSyncTrails(t *testing.T) {
-	records := func(dir string) int {
-		fs, _ := filepath.Glob(filepath.Join(dir, "*.jsonl"))
-		n := 0
-		for _, f := range fs {
-			b, _ := os.ReadFile(f)
-			n += bytes.Count(b, []byte("\n"))
-		}
-		return n
-	}
 	open := func(t *testing.T, sync time.Duration) (*audit.Trail, string) {
 		dir := t.TempDir()
 		tr, err := audit.Open(audit.Options{Dir: dir, AccountID: "000000000000", FlushInterval: time.Millisecond,
