@@ -289,7 +289,7 @@ func (s *Server) wrapDialect(d dialectKind, pattern string, h handlerFunc, m *ap
 		}
 		ctx := reqctx.WithRequestID(r.Context(), id)
 		traceRequest(ctx, id)
-		rec := &recorder{ResponseWriter: w}
+		rec := &recorder{ResponseWriter: w, settle: &s.settling}
 		call := new(dialectCall)
 		// hr is r as the handler gets it, made once ctx is complete; it
 		// carries the request ID that error rendering reads.
@@ -321,9 +321,11 @@ func (s *Server) wrapDialect(d dialectKind, pattern string, h handlerFunc, m *ap
 		}
 		r = hr
 		// The answer leaves before the bookkeeping that follows it; what
-		// reads that bookkeeping waits for it (Server.settled).
-		s.settling.RLock()
-		defer s.settling.RUnlock()
+		// reads that bookkeeping waits for it (Server.settled), from
+		// before the answer's last bytes were written (a handler's
+		// answer) or from here (an error written below).
+		rec.WritingLast()
+		defer s.settling.release(rec.gen)
 		if call.ticket != nil {
 			in, out := call.usage.Tokens()
 			call.ticket.Settle(context.WithoutCancel(ctx), in+out)

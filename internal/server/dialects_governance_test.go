@@ -239,8 +239,10 @@ func TestDialectRouting(t *testing.T) {
 	}
 }
 
-// blockingWriter is a ResponseWriter whose flush, once the body holds
-// until, reports it on flushed and waits for release.
+// blockingWriter is a ResponseWriter that, once a write has put until in
+// the body, reports it on flushed and waits for release: the client has
+// its whole answer, whether the server flushes it or a long answer went
+// out as it was written.
 type blockingWriter struct {
 	*httptest.ResponseRecorder
 	until            string
@@ -248,13 +250,15 @@ type blockingWriter struct {
 	once             sync.Once
 }
 
-func (w *blockingWriter) Flush() {
+func (w *blockingWriter) Write(b []byte) (int, error) {
+	n, err := w.ResponseRecorder.Write(b)
 	if strings.Contains(w.Body.String(), w.until) {
 		w.once.Do(func() {
 			close(w.flushed)
 			<-w.release
 		})
 	}
+	return n, err
 }
 
 // A dialect call's answer, a stream's final event included, leaves before
@@ -279,7 +283,7 @@ func TestDialectAnswerBeforeBookkeeping(t *testing.T) {
 				srv.Srv.Handler().ServeHTTP(w, r)
 			}()
 			select {
-			case <-w.flushed: // the whole answer is out; the handler waits in Flush
+			case <-w.flushed: // the whole answer is out; the handler waits in Write
 			case <-served:
 				t.Fatal("the handler returned without sending its answer first")
 			}

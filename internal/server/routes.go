@@ -172,6 +172,20 @@ type recorder struct {
 	status  int
 	capture *bytes.Buffer // the response body for the audit record, or nil
 	invlog  *bytes.Buffer // the response body for the invocation log, or nil
+	// settle, when set (dialect calls), is Server.settling, held by
+	// WritingLast from before the answer's last bytes (generation gen).
+	settle *settleBarrier
+	held   bool
+	gen    uint64
+}
+
+// WritingLast holds back the readers of the call's bookkeeping
+// (Server.settled) from before the answer's last bytes are written until
+// the bookkeeping is done (wrapDialect releases it).
+func (r *recorder) WritingLast() {
+	if r.settle != nil && !r.held {
+		r.gen, r.held = r.settle.hold(), true
+	}
 }
 
 func (r *recorder) WriteHeader(code int) {

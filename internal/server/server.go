@@ -16,7 +16,6 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
-	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -79,20 +78,18 @@ type Server struct {
 	// invocations are the per-model metrics, shared by every front door.
 	invocations *runtimeapi.Metrics
 
-	// settling is held for reading by each dialect call from the moment
-	// its answer is sent until its bookkeeping (metrics, audit record,
-	// usage, invocation log) is done; readers of that bookkeeping wait
-	// for it first (settled), so that a client which has its answer sees
-	// the call in the audit trail, the usage report and the metrics.
-	settling sync.RWMutex
+	// settling is held by each dialect call from just before its
+	// answer's last bytes are written until its bookkeeping (metrics,
+	// audit record, usage, invocation log) is done; readers of that
+	// bookkeeping wait for it first (settled), so that a client which has
+	// its answer sees the call in the audit trail, the usage report and
+	// the metrics.
+	settling settleBarrier
 }
 
 // settled returns once every call whose answer has been sent has finished
 // its bookkeeping.
-func (s *Server) settled() {
-	s.settling.Lock()
-	s.settling.Unlock() //nolint:staticcheck // an empty critical section: a barrier
-}
+func (s *Server) settled() { s.settling.wait() }
 
 type backendSet map[string]provider.Adapter
 

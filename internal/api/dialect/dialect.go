@@ -556,14 +556,25 @@ func FieldOf(err error) string {
 }
 
 // WriteBody writes a whole answer: status, Content-Type, Content-Length
-// and b. It is not flushed here: the server's bookkeeping after the
-// handler (quota settlement, usage, the audit record) is done before the
-// client has its answer, so a client's next call sees it.
+// and b. The server sends it when the handler returns (a long one goes out
+// as it is written), then does the call's bookkeeping.
 func WriteBody(w http.ResponseWriter, status int, contentType []string, b []byte) error {
 	h := w.Header()
 	h["Content-Type"] = contentType
 	h["Content-Length"] = []string{strconv.Itoa(len(b))}
 	w.WriteHeader(status)
+	writingLast(w)
 	_, err := w.Write(b)
 	return err
+}
+
+// writingLast tells w, when it wants to know, that the answer's last
+// bytes are written next: the server then holds back whatever reads the
+// call's bookkeeping (the audit trail, the usage report) until that
+// bookkeeping is done, so that a client that has its whole answer finds
+// the call there, however soon it asks.
+func writingLast(w http.ResponseWriter) {
+	if l, ok := w.(interface{ WritingLast() }); ok {
+		l.WritingLast()
+	}
 }

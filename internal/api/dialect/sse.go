@@ -35,12 +35,11 @@ func NewSSE(w http.ResponseWriter) *SSE {
 }
 
 // Last writes the stream's final event ([DONE], message_stop, an error)
-// and leaves it in the response's buffer: the server sends it when the
-// handler returns, once the call's bookkeeping has begun, so that a client
-// which has read the whole stream finds the call in the audit trail and
-// the usage report, as a client of a plain answer does.
+// after telling the server so (writingLast), and leaves it in the
+// response's buffer for the server to send when the handler returns.
 func (s *SSE) Last(name string, v any) error {
 	s.last = true
+	writingLast(s.w)
 	return s.Event(name, v)
 }
 
